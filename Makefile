@@ -1,0 +1,51 @@
+# Every target creates .venv on first use; only Python 3.11+ and make are needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
+DOCS_STAMP := $(VENV)/.installed-docs
+
+.PHONY: demo test lint typecheck pytest conformance bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,docs]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m jetsocket demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests examples stubs benchmarks
+	$(BIN)/ruff format --check src tests examples stubs benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src examples
+	$(BIN)/python stubs/check.py
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+conformance: $(STAMP)
+	$(BIN)/python -m pytest -q tests/conformance -s
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache site

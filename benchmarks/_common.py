@@ -1,0 +1,232 @@
+"""Shared pieces of the benchmarks: the Trade schema, the tick payloads, helpers.
+
+Everything here is imported by both the client side (the benchmark process) and the server
+side (the child process started by :class:`ServerProcess`), so it stays free of any client
+library import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import msgspec
+
+__all__ = [
+    "FRAME_SLICE",
+    "ServerProcess",
+    "Trade",
+    "build_feed_frames",
+    "jetsocket_attr",
+    "percentile",
+    "raise_fd_limit",
+    "rss_kib",
+    "run_async",
+    "tick_payload",
+]
+
+_T = TypeVar("_T")
+
+# Size of one server write: big enough that the server spends almost no time per frame,
+# small enough that asyncio's write buffer and flow control (drain) stay meaningful.
+FRAME_SLICE = 1 << 20
+
+# First trade id / timestamps: realistic magnitudes (10-11 digits), so a tick is ~170 bytes.
+_BASE_TRADE_ID = 3_123_456_789
+_BASE_ORDER_ID = 22_123_456_789
+_BASE_TIME_MS = 1_700_000_000_000
+
+
+class Trade(msgspec.Struct):
+    """A Binance-style trade tick, the typed message every typed client decodes into."""
+
+    event: str = msgspec.field(name="e")
+    event_time: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    trade_id: int = msgspec.field(name="t")
+    price: str = msgspec.field(name="p")
+    qty: str = msgspec.field(name="q")
+    buyer_order_id: int = msgspec.field(name="b")
+    seller_order_id: int = msgspec.field(name="a")
+    trade_time: int = msgspec.field(name="T")
+    buyer_is_maker: bool = msgspec.field(name="m")
+    best_match: bool = msgspec.field(name="M")
+
+
+def expected_trade_id(n: int) -> int:
+    """Return the trade id ``t`` of the last tick of a feed of ``n`` ticks."""
+    return _BASE_TRADE_ID + n - 1
+
+
+def tick_payload(i: int) -> bytes:
+    """Return the JSON of tick number ``i`` (numbers vary from tick to tick)."""
+    # Key order and spelling exactly as an exchange sends them; f-string keeps it explicit.
+    price = 43_250.12 + (i % 2_000) * 0.01 - 10.0
+    qty = 0.0001 * (1 + (i * 7) % 50_000)
+    t = _BASE_TIME_MS + i * 3
+    maker = "true" if i % 3 else "false"
+    return (
+        f'{{"e":"trade","E":{t + 1},"s":"BTCUSDT","t":{_BASE_TRADE_ID + i},'
+        f'"p":"{price:.8f}","q":"{qty:.8f}","b":{_BASE_ORDER_ID + 2 * i},'
+        f'"a":{_BASE_ORDER_ID + 2 * i + 1},"T":{t},"m":{maker},"M":true}}'
+    ).encode()
+
+
+def _frame_header(length: int, opcode: int) -> bytes:
+    # RFC 6455 section 5.2: FIN=1, no RSV bits, server frames are never masked.
+    if length < 126:
+        return bytes((0x80 | opcode, length))
+    if length < 1 << 16:
+        return bytes((0x80 | opcode, 126)) + length.to_bytes(2, "big")
+    return bytes((0x80 | opcode, 127)) + length.to_bytes(8, "big")
+
+
+def server_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """Return one complete unmasked (server to client) frame."""
+    return _frame_header(len(payload), opcode) + payload
+
+
+def build_feed_frames(n: int) -> bytes:
+    """Return ``n`` text frames of trade ticks concatenated into one buffer."""
+    return b"".join(server_frame(tick_payload(i)) for i in range(n))
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Return the ``q`` quantile (0..1) of already sorted values (nearest rank)."""
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def rss_kib() -> int:
+    """Return the resident set size of this process in KiB (``VmRSS`` of /proc/self/status)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 65_536)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def new_event_loop(loop: str) -> asyncio.AbstractEventLoop:
+    """Return a new event loop of the given kind (``asyncio`` or ``uvloop``)."""
+    if loop == "uvloop":
+        import uvloop  # noqa: PLC0415 - optional extra, imported only when asked for
+
+        new: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        return new
+    return asyncio.new_event_loop()
+
+
+def run_async(coro: Coroutine[Any, Any, _T], loop: str = "asyncio") -> _T:
+    """Run ``coro`` to completion on a fresh event loop of the given kind."""
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(loop)) as runner:
+        return runner.run(coro)
+
+
+def jetsocket_attr(name: str) -> Any | None:
+    """Return ``jetsocket.<name>``, or None when jetsocket (or that name) is not importable.
+
+    The benchmarks reach jetsocket dynamically so that they run (peers only) while the
+    package is incomplete, and type-check whatever its current state.
+    """
+    try:
+        import jetsocket  # noqa: PLC0415 - optional at run time, see docstring
+    except Exception:  # noqa: BLE001 - a broken package must not stop the peers' figures
+        return None
+    return getattr(jetsocket, name, None)
+
+
+class ServerProcess:
+    """A benchmark server (``python -m benchmarks._server``) in its own process.
+
+    Running the server in another process keeps it off the client's core and GIL. It prints
+    its port on stdout once listening and exits when its stdin is closed.
+    """
+
+    def __init__(self, *, feed_n: list[int], loop: str = "auto") -> None:
+        self._args = [sys.executable, "-m", "benchmarks._server", "--loop", loop]
+        for n in feed_n:
+            self._args += ["--feed-n", str(n)]
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.info = ""
+
+    def __enter__(self) -> ServerProcess:
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        self._proc = subprocess.Popen(
+            self._args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().decode().split()
+        if len(line) < 2 or line[0] != "PORT":
+            self.__exit__()
+            raise RuntimeError(f"benchmark server failed to start: {line!r}")
+        self.port = int(line[1])
+        self.info = " ".join(line[2:])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def uri(self, path: str) -> str:
+        """Return the ``ws://`` URI of ``path`` on this server."""
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+class Stopwatch:
+    """Best-effort timer used by sections to report their own wall time."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Return seconds since creation."""
+        return time.perf_counter() - self.start
+
+
+def interleave(rounds: int, names: list[str]) -> Iterator[tuple[int, str]]:
+    """Yield ``(round, name)`` pairs so that every round visits every peer once.
+
+    The order rotates from round to round, so no peer always runs first (right after the
+    server's warm-up, or right after the most memory-hungry peer).
+    """
+    for r in range(rounds):
+        shift = r % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            yield r, name
+
+
+Factory = Callable[..., Any]

@@ -1,0 +1,58 @@
+"""jetsocket: a typed, resilient, fast WebSocket client for long-lived streams.
+
+Layers (each imports only the ones below): ``_protocol`` (wire), ``_engine``
+(:class:`WebSocket`), the sync facade, and :mod:`jetsocket.schema`.
+"""
+
+from jetsocket._engine._config import (
+    BackoffConfig,
+    BufferConfig,
+    HeartbeatConfig,
+    OverflowPolicy,
+    ReplayConfig,
+    ReplayMode,
+)
+from jetsocket._engine._state import ConnectionState
+from jetsocket._engine._stats import ConnectionStats
+from jetsocket._engine._websocket import WebSocket, WebSocketOptions, connect
+from jetsocket._exceptions import (
+    BufferOverflowError,
+    ConnectionClosedError,
+    ConnectionError,
+    HandshakeError,
+    InvalidStateError,
+    JetSocketError,
+    MessageDecodeError,
+    MessageTooBigError,
+    ProtocolError,
+    TimeoutError,
+)
+from jetsocket._sync import SyncWebSocket
+
+__all__ = [
+    "BackoffConfig",
+    "BufferConfig",
+    "BufferOverflowError",
+    "ConnectionClosedError",
+    "ConnectionError",
+    "ConnectionState",
+    "ConnectionStats",
+    "HandshakeError",
+    "HeartbeatConfig",
+    "InvalidStateError",
+    "JetSocketError",
+    "MessageDecodeError",
+    "MessageTooBigError",
+    "OverflowPolicy",
+    "ProtocolError",
+    "ReplayConfig",
+    "ReplayMode",
+    "SyncWebSocket",
+    "TimeoutError",
+    "WebSocket",
+    "WebSocketOptions",
+    "__version__",
+    "connect",
+]
+
+__version__ = "0.2.0.dev0"

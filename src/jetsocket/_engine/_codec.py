@@ -1,0 +1,47 @@
+"""Build the incoming-message decoder once per connection configuration.
+
+A decoder is a plain ``Callable[[bytes | str], T]`` chosen once, never per message:
+msgspec's typed ``Decoder`` for Structs, dataclasses, TypedDicts, unions and plain types;
+pydantic's ``TypeAdapter.validate_json`` for pydantic models (imported lazily: pydantic is
+an optional extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import msgspec
+
+__all__ = ["Decode", "build_decoder", "is_pydantic_type"]
+
+Decode = Callable[[Any], Any]
+
+
+def is_pydantic_type(tp: object) -> bool:
+    """Return True if ``tp`` is a pydantic model class (without importing pydantic)."""
+    return isinstance(tp, type) and hasattr(tp, "model_validate_json")
+
+
+def build_decoder(message_type: object | None) -> tuple[Decode, type[Exception]]:
+    """Return ``(decode, error_type)`` for ``message_type`` (None: any JSON value).
+
+    Raises:
+        TypeError: msgspec and pydantic both reject the type.
+    """
+    if message_type is None:
+        return msgspec.json.Decoder().decode, msgspec.DecodeError
+    if is_pydantic_type(message_type) or _has_pydantic_member(message_type):
+        import pydantic  # noqa: PLC0415 - optional dependency
+
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(cast(Any, message_type))
+        return adapter.validate_json, pydantic.ValidationError
+    try:
+        return msgspec.json.Decoder(message_type).decode, msgspec.DecodeError
+    except TypeError as exc:
+        raise TypeError(f"unsupported message_type {message_type!r}: {exc}") from None
+
+
+def _has_pydantic_member(tp: object) -> bool:
+    args = getattr(tp, "__args__", None)
+    return bool(args) and any(is_pydantic_type(a) for a in args or ())

@@ -1,0 +1,129 @@
+"""Heartbeat: periodic pings, dead-peer detection and latency measurement.
+
+Timers are ``loop.call_later`` handles, not a task per ping: a connection that is idle costs
+one timer handle. A ping is sent every ``interval``; if neither its pong nor (when
+``any_message_is_alive``) any other frame arrives within ``timeout``, the peer is declared
+dead, so a half-open connection is detected within ``interval + timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import Callable
+
+from jetsocket._engine._config import HeartbeatConfig
+from jetsocket._protocol._connection import WireConnection
+
+__all__ = ["Heartbeat"]
+
+_PING = struct.Struct("!Q")
+
+
+class Heartbeat:
+    """Drives pings on one connection and measures round trips."""
+
+    __slots__ = (
+        "_config",
+        "_conn",
+        "_counter",
+        "_handle",
+        "_on_dead",
+        "_outstanding",
+        "_send_app_ping",
+        "_sent_at",
+        "last_ms",
+        "samples",
+        "total_ms",
+    )
+
+    def __init__(
+        self,
+        config: HeartbeatConfig,
+        on_dead: Callable[[WireConnection], None],
+        send_app_ping: Callable[[], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._on_dead = on_dead
+        self._send_app_ping = send_app_ping
+        self._conn: WireConnection | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._counter = 0
+        self._outstanding: bytes | None = None
+        self._sent_at = 0.0
+        self.last_ms: float | None = None
+        self.total_ms = 0.0
+        self.samples = 0
+
+    @property
+    def avg_ms(self) -> float | None:
+        """Average round trip in milliseconds, or None before the first pong."""
+        return self.total_ms / self.samples if self.samples else None
+
+    def start(self, conn: WireConnection) -> None:
+        """Start pinging ``conn`` (replacing any previous connection)."""
+        self.stop()
+        self._conn = conn
+        self._schedule(self._config.interval, self._tick)
+
+    def stop(self) -> None:
+        """Cancel the timers."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._conn = None
+        self._outstanding = None
+
+    def _schedule(self, delay: float, callback: Callable[[], None]) -> None:
+        self._handle = asyncio.get_running_loop().call_later(delay, callback)
+
+    def _tick(self) -> None:
+        conn = self._conn
+        if conn is None or not conn.is_open:
+            return
+        self._counter += 1
+        self._sent_at = time.monotonic()
+        if self._config.use_ws_ping:
+            payload = _PING.pack(self._counter)
+            self._outstanding = payload
+            conn.ping(payload)
+        else:
+            self._outstanding = b"app"
+        if self._config.use_application_ping and self._send_app_ping is not None:
+            self._send_app_ping()
+        self._schedule(self._config.timeout, self._check)
+
+    def _check(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        alive = self._outstanding is None or (
+            self._config.any_message_is_alive and conn.last_received >= self._sent_at
+        )
+        if not alive:
+            self.stop()
+            self._on_dead(conn)
+            return
+        # Next ping one interval after the previous one (the timeout already elapsed).
+        remaining = max(0.0, self._config.interval - self._config.timeout)
+        self._schedule(remaining, self._tick)
+
+    def pong(self, payload: bytes) -> bool:
+        """Record a WebSocket pong; return True if it answered our ping."""
+        if self._outstanding is None or payload != self._outstanding:
+            return False
+        self._record()
+        return True
+
+    def app_pong(self) -> None:
+        """Record an application-level pong (matched by ``pong_matcher``)."""
+        if self._outstanding is not None:
+            self._record()
+
+    def _record(self) -> None:
+        rtt = (time.monotonic() - self._sent_at) * 1000.0
+        self._outstanding = None
+        self.last_ms = rtt
+        self.total_ms += rtt
+        self.samples += 1

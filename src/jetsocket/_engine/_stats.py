@@ -1,0 +1,52 @@
+"""Immutable statistics snapshot of a connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jetsocket._engine._state import ConnectionState
+
+__all__ = ["ConnectionStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStats:
+    """A snapshot of a connection's counters, taken by ``stats()``.
+
+    Attributes:
+        state: The connection state when the snapshot was taken.
+        uptime: Seconds the current connection has been up (0 when not connected).
+        messages_received: Data messages received (all connections).
+        messages_sent: Data messages sent.
+        bytes_received: Bytes read from the socket (framing and handshake included).
+        bytes_sent: Bytes written to the socket.
+        reconnect_count: Successful reconnects.
+        last_reconnect: ``time.time()`` of the last successful reconnect, or None.
+        latency_ms: Last heartbeat round trip, or None.
+        avg_latency_ms: Average heartbeat round trip, or None.
+        errors: Errors seen (connection failures, handler failures, decode failures).
+        validation_errors: Messages that failed to decode into the declared type.
+        buffer_size: Messages received but not yet consumed.
+        buffer_capacity: Capacity of the receive buffer.
+        messages_dropped: Messages discarded by the overflow policy or deduplication.
+        gaps: Sequence gaps detected.
+        paused_reading: Times reading was paused because the consumer was behind.
+    """
+
+    state: ConnectionState
+    uptime: float = 0.0
+    messages_received: int = 0
+    messages_sent: int = 0
+    bytes_received: int = 0
+    bytes_sent: int = 0
+    reconnect_count: int = 0
+    last_reconnect: float | None = None
+    latency_ms: float | None = None
+    avg_latency_ms: float | None = None
+    errors: int = 0
+    validation_errors: int = 0
+    buffer_size: int = 0
+    buffer_capacity: int = 0
+    messages_dropped: int = 0
+    gaps: int = 0
+    paused_reading: int = 0

@@ -1,0 +1,553 @@
+"""One WebSocket connection on an ``asyncio.Protocol``: handshake, frames, close.
+
+The opening handshake (RFC 6455 section 4) is built and checked by ``websockets``' Sans-I/O
+:class:`~websockets.client.ClientProtocol`; after the 101 response jetsocket reads frames with
+its own batch :class:`~jetsocket._protocol._reader.FrameReader`: every complete frame of a
+``data_received`` chunk is parsed in one loop and handed to the listener as one list.
+
+This module knows nothing about decoding, reconnecting or consumers: it reports to a
+:class:`ConnectionListener` (the engine) and offers write, ping, close and read-side flow
+control (``pause_reading``/``resume_reading``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import ssl as _ssl
+import time
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from websockets.client import ClientProtocol
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.extensions.base import Extension
+from websockets.http11 import Response
+from websockets.typing import Subprotocol
+from websockets.uri import WebSocketURI, parse_uri
+
+from jetsocket._exceptions import (
+    ConnectionClosedError,
+    ConnectionError,
+    HandshakeError,
+    ProtocolError,
+    TimeoutError,
+)
+from jetsocket._protocol._deflate import client_deflate_factories
+from jetsocket._protocol._reader import FrameReader
+from jetsocket._protocol._writer import FrameWriter
+
+__all__ = ["ConnectionListener", "WireConnection", "open_connection", "redact_uri"]
+
+_OP_PING = 0x9
+_OP_PONG = 0xA
+# A handshake response larger than this is not a WebSocket server talking to us.
+_MAX_HANDSHAKE = 64 * 1024
+_BODY_EXCERPT = 1024
+
+
+class ConnectionListener(Protocol):
+    """What a :class:`WireConnection` reports to (implemented by the engine)."""
+
+    def on_messages(self, messages: list[bytes | str]) -> None:
+        """All complete data messages of one read chunk, in order."""
+
+    def on_ping(self, payload: bytes) -> None:
+        """A ping frame arrived (the pong is already sent)."""
+
+    def on_pong(self, payload: bytes) -> None:
+        """A pong frame arrived."""
+
+    def on_connection_lost(self, exc: ConnectionClosedError) -> None:
+        """The connection is finished; called exactly once."""
+
+
+def redact_uri(uri: str) -> str:
+    """Return ``uri`` with user info and query string values hidden.
+
+    Venues put API keys in query strings (``?token=...``); they must never reach logs,
+    ``repr`` or events.
+    """
+    try:
+        parsed = parse_uri(uri)
+    except InvalidURI:
+        return "<invalid uri>"
+    scheme = "wss" if parsed.secure else "ws"
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    out = f"{scheme}://{host}:{parsed.port}{parsed.path or '/'}"
+    if parsed.query:
+        keys = [part.split("=", 1)[0] for part in parsed.query.split("&")]
+        out += "?" + "&".join(f"{k}=***" for k in keys)
+    return out
+
+
+def _check_header(name: str, value: str) -> None:
+    # A CR or LF would let a header value inject further headers (request splitting).
+    for part in (name, value):
+        if not isinstance(part, str):
+            raise TypeError(f"header names and values must be str, got {type(part).__name__}")
+        if "\r" in part or "\n" in part or "\0" in part:
+            raise ValueError(f"header {name!r} contains a CR, LF or NUL character")
+    if not name or ":" in name or " " in name:
+        raise ValueError(f"invalid header name {name!r}")
+
+
+class WireConnection(asyncio.Protocol):
+    """The client side of one WebSocket connection.
+
+    Created by :func:`open_connection`. Writes are synchronous (``send_message`` appends to
+    the transport); callers that care about flow control await :meth:`drain`.
+    """
+
+    def __init__(
+        self,
+        uri: WebSocketURI,
+        *,
+        listener: ConnectionListener,
+        text_as_str: bool,
+        max_message_size: int,
+        compress: bool,
+        compression_threshold: int,
+        extra_headers: Mapping[str, str] | None,
+        subprotocols: Sequence[str] | None,
+        close_timeout: float,
+    ) -> None:
+        self._listener = listener
+        self._text_as_str = text_as_str
+        self._max_message_size = max_message_size
+        self._compression_threshold = compression_threshold
+        self._close_timeout = close_timeout
+        self._hs: ClientProtocol | None = ClientProtocol(
+            uri,
+            extensions=client_deflate_factories() if compress else None,
+            subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
+            max_size=max_message_size,
+        )
+        self._hs_buffer = bytearray()
+        self._hs_headers = extra_headers or {}
+        self._hs_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reader: FrameReader | None = None
+        self._writer = FrameWriter()
+        self._transport: asyncio.Transport | None = None
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._closed = asyncio.get_running_loop().create_future()
+        self._close_sent = False
+        self._close_received: tuple[int, str] | None = None
+        self._lost = False
+        self._closing_by_us = False
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._reported = False
+        self._fail_code: tuple[int, str] | None = None
+        self.response: Response | None = None
+        self.subprotocol: str | None = None
+        self.extensions: list[Extension] = []
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self.last_received = 0.0
+
+    # -- asyncio.Protocol callbacks ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        hs = self._hs
+        assert hs is not None
+        request = hs.connect()
+        for name, value in self._hs_headers.items():
+            request.headers[name] = value
+        hs.send_request(request)
+        for data in hs.data_to_send():
+            transport.write(data)
+            self.bytes_sent += len(data)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        self.last_received = time.monotonic()
+        reader = self._reader
+        if reader is None:
+            self._handshake_data(data)
+            return
+        messages = reader.feed(data)
+        if messages:
+            self._listener.on_messages(messages)
+        if reader.control or reader.close is not None or reader.error is not None:
+            self._control(reader)
+
+    def eof_received(self) -> bool | None:
+        if self._hs is not None and not self._hs_done.done():
+            self._hs.receive_eof()
+            self._handshake_events()
+        # Returning None closes the transport: the peer has nothing more to say.
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        if not self._hs_done.done():
+            err = ConnectionError(f"connection lost during the opening handshake: {exc}")
+            self._hs_done.set_exception(err)
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if not self._closed.done():
+            self._closed.set_result(None)
+        if self._reader is not None:
+            self._report_lost()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- handshake ----------------------------------------------------------------------
+
+    def _handshake_data(self, data: bytes) -> None:
+        hs = self._hs
+        assert hs is not None
+        buf = self._hs_buffer
+        if self.response is not None or (buf and not buf.startswith(b"HTTP/1.1 101")):
+            # Non-101 answer: websockets reads the body (Content-Length or to EOF).
+            hs.receive_data(data)
+            self._handshake_events()
+            return
+        buf += data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > _MAX_HANDSHAKE:
+                self._fail_handshake(HandshakeError("handshake response too large"))
+            return
+        head = bytes(buf[: end + 4])
+        rest = bytes(buf[end + 4 :])
+        if head.startswith(b"HTTP/1.1 101"):
+            # Feed websockets only the response head: frames after it are ours to parse.
+            hs.receive_data(head)
+            self._handshake_events()
+            if self._reader is not None and rest:
+                self.data_received_after_handshake(rest)
+        else:
+            hs.receive_data(bytes(buf))
+            buf.clear()
+            self._handshake_events()
+
+    def data_received_after_handshake(self, rest: bytes) -> None:
+        """Feed bytes that arrived in the same chunk as the 101 response."""
+        reader = self._reader
+        assert reader is not None
+        messages = reader.feed(rest)
+        if messages:
+            self._listener.on_messages(messages)
+        if reader.control or reader.close is not None or reader.error is not None:
+            self._control(reader)
+
+    def _handshake_events(self) -> None:
+        hs = self._hs
+        if hs is None or self._hs_done.done():
+            return
+        for event in hs.events_received():
+            if isinstance(event, Response):
+                self.response = event
+        exc = hs.handshake_exc
+        if exc is None and self.response is None:
+            return
+        if exc is not None:
+            self._fail_handshake(self._handshake_error(exc))
+            return
+        # 101 accepted: negotiated extensions and subprotocol are final (RFC 6455 4.1).
+        self.extensions = list(hs.extensions)
+        self.subprotocol = hs.subprotocol
+        deflate = self.extensions[0] if self.extensions else None
+        self._reader = FrameReader(
+            max_message_size=self._max_message_size,
+            text_as_str=self._text_as_str,
+            deflate=deflate,  # type: ignore[arg-type]
+        )
+        self._writer = FrameWriter(
+            deflate=deflate,  # type: ignore[arg-type]
+            compression_threshold=self._compression_threshold,
+        )
+        self._hs = None
+        self._hs_buffer = bytearray()
+        self._hs_done.set_result(None)
+
+    def _handshake_error(self, exc: Exception) -> HandshakeError:
+        if isinstance(exc, InvalidStatus):
+            resp = exc.response
+            body = bytes(resp.body)[:_BODY_EXCERPT]
+            return HandshakeError(
+                f"server rejected the WebSocket handshake: HTTP {resp.status_code} "
+                f"{resp.reason_phrase}",
+                status_code=resp.status_code,
+                headers=dict(resp.headers.raw_items()),
+                body=body,
+            )
+        status = self.response.status_code if self.response is not None else 0
+        headers = (
+            dict(self.response.headers.raw_items()) if self.response is not None else Headers()
+        )
+        if isinstance(exc, InvalidHandshake):
+            text = f"invalid handshake response: {exc}"
+        else:
+            text = f"invalid handshake response: {exc!r}"
+        err = HandshakeError(text, status_code=status, headers=headers)
+        err.__cause__ = exc
+        return err
+
+    def _fail_handshake(self, err: Exception) -> None:
+        if not self._hs_done.done():
+            self._hs_done.set_exception(err)
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def wait_open(self, timeout: float) -> None:
+        """Wait for the 101 response; raise ``HandshakeError`` or ``TimeoutError``."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._hs_done), timeout)
+        except builtins.TimeoutError:
+            self.abort()
+            raise TimeoutError(f"opening handshake timed out after {timeout}s") from None
+
+    # -- frames -------------------------------------------------------------------------
+
+    def _control(self, reader: FrameReader) -> None:
+        # Control frames are rare: handled outside the batch loop (RFC 6455 5.5).
+        if reader.control:
+            frames = reader.control
+            reader.control = []
+            for opcode, payload in frames:
+                if opcode == _OP_PING:
+                    # RFC 6455 5.5.2/5.5.3: answer a ping with a pong of the same payload,
+                    # unless we already sent a close frame.
+                    if not self._close_sent:
+                        self._write(self._writer.pong(payload))
+                    self._listener.on_ping(payload)
+                elif opcode == _OP_PONG:
+                    self._listener.on_pong(payload)
+        if reader.error is not None:
+            err = reader.error
+            reader.error = None
+            self._close_received = None
+            self._fail(err.code, str(err)[:120])
+        elif reader.close is not None and self._close_received is None:
+            self._close_received = reader.close
+            code, _ = reader.close
+            if not self._close_sent:
+                # RFC 6455 5.5.1: echo the close code; 1005 means "no code" and is never sent.
+                self._send_close(None if code == 1005 else code, "")
+            # RFC 6455 7.1.1: the server closes TCP first; drop it ourselves if it lingers.
+            self._arm_close_timer()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the WebSocket connection (RFC 6455 7.1.7) with ``code``."""
+        self._fail_code = (code, reason)
+        if not self._close_sent:
+            self._send_close(code, reason)
+        self._arm_close_timer()
+
+    def _send_close(self, code: int | None, reason: str) -> None:
+        self._close_sent = True
+        self._write(self._writer.close(code, reason))
+
+    def _arm_close_timer(self) -> None:
+        if self._close_timer is None and self._transport is not None and not self._lost:
+            loop = asyncio.get_running_loop()
+            self._close_timer = loop.call_later(self._close_timeout, self.abort)
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None or self._lost or transport.is_closing():
+            return
+        transport.write(data)
+        self.bytes_sent += len(data)
+
+    def _report_lost(self) -> None:
+        if self._reported:
+            return
+        self._reported = True
+        fail = self._fail_code
+        if fail is not None:
+            code, reason = fail
+            exc = ConnectionClosedError(code, reason, by_server=False)
+        elif self._close_received is not None:
+            code, reason = self._close_received
+            exc = ConnectionClosedError(code, reason, by_server=not self._closing_by_us)
+        else:
+            # RFC 6455 7.1.5: no close frame seen means 1006 (abnormal closure).
+            exc = ConnectionClosedError(1006, "", by_server=not self._closing_by_us)
+        self._listener.on_connection_lost(exc)
+
+    # -- public operations --------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """True while messages may be sent."""
+        return self._reader is not None and not self._close_sent and not self._lost
+
+    @property
+    def protocol_error(self) -> ProtocolError | None:
+        """The protocol violation that failed this connection, if any."""
+        fail = self._fail_code
+        if fail is None:
+            return None
+        return ProtocolError(fail[1], fail[0])
+
+    def send_message(self, payload: bytes, text: bool) -> None:
+        """Write one data message (compressed when negotiated and large enough)."""
+        if not self.is_open:
+            raise self._closed_error()
+        self._write(self._writer.message(payload, text=text))
+
+    def send_frames(self, payloads: Sequence[bytes], text: bool) -> None:
+        """Write several data messages in one transport write."""
+        if not self.is_open:
+            raise self._closed_error()
+        message = self._writer.message
+        self._write(b"".join([message(p, text=text) for p in payloads]))
+
+    def ping(self, payload: bytes = b"") -> None:
+        """Send a ping frame (RFC 6455 5.5.2)."""
+        if self.is_open:
+            self._write(self._writer.ping(payload))
+
+    def _closed_error(self) -> ConnectionClosedError:
+        if self._close_received is not None:
+            code, reason = self._close_received
+            return ConnectionClosedError(code, reason, by_server=not self._closing_by_us)
+        return ConnectionClosedError(1006, "", by_server=not self._closing_by_us)
+
+    @property
+    def write_paused(self) -> bool:
+        """True when the transport's write buffer is above its high-water mark."""
+        return self._write_paused
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark."""
+        while self._write_paused and not self._lost:
+            waiter = self._drain_waiter
+            if waiter is None or waiter.done():
+                waiter = asyncio.get_running_loop().create_future()
+                self._drain_waiter = waiter
+            await waiter
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (the consumer is behind: TCP backpressure)."""
+        if self._transport is not None and not self._lost:
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Resume reading the socket."""
+        if self._transport is not None and not self._lost:
+            self._transport.resume_reading()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Run the closing handshake (RFC 6455 7.1.2) bounded by ``close_timeout``."""
+        self._closing_by_us = True
+        if self._transport is None or self._lost:
+            return
+        if not self._close_sent:
+            self._send_close(code, reason)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._closed), self._close_timeout)
+        except builtins.TimeoutError:
+            self.abort()
+            await self._closed
+
+    def abort(self) -> None:
+        """Drop the TCP connection now."""
+        if self._transport is not None and not self._lost:
+            self._transport.abort()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is gone."""
+        await asyncio.shield(self._closed)
+
+
+async def open_connection(
+    uri: str,
+    listener: ConnectionListener,
+    *,
+    text_as_str: bool,
+    max_message_size: int,
+    compress: bool = True,
+    compression_threshold: int = 128,
+    extra_headers: Mapping[str, str] | None = None,
+    subprotocols: Sequence[str] | None = None,
+    ssl_context: _ssl.SSLContext | None = None,
+    connect_timeout: float = 10.0,
+    close_timeout: float = 5.0,
+) -> WireConnection:
+    """Open a TCP (or TLS) connection and run the opening handshake.
+
+    Args:
+        uri: ``ws://`` or ``wss://`` URI.
+        listener: Receives messages and the end of the connection.
+        text_as_str: Deliver text messages as ``str`` (else validated UTF-8 ``bytes``).
+        max_message_size: Largest accepted message, after decompression.
+        compress: Offer permessage-deflate (RFC 7692).
+        compression_threshold: Outgoing messages shorter than this are not compressed.
+        extra_headers: Additional handshake headers.
+        subprotocols: Subprotocols to offer.
+        ssl_context: TLS settings for ``wss`` (default: verified, system CAs).
+        connect_timeout: Bound on TCP connect + TLS + handshake.
+        close_timeout: Bound on the closing handshake.
+
+    Returns:
+        The open connection.
+
+    Raises:
+        HandshakeError: The server refused the upgrade (status, headers, body excerpt).
+        TimeoutError: ``connect_timeout`` elapsed.
+        ConnectionError: The TCP/TLS connection failed.
+    """
+    try:
+        wsuri = parse_uri(uri)
+    except InvalidURI as exc:
+        raise ValueError(f"invalid WebSocket URI: {exc}") from None
+    for name, value in (extra_headers or {}).items():
+        _check_header(name, value)
+    loop = asyncio.get_running_loop()
+    ssl_arg: _ssl.SSLContext | None = None
+    if wsuri.secure:
+        ssl_arg = ssl_context if ssl_context is not None else _ssl.create_default_context()
+    elif ssl_context is not None:
+        raise ValueError("ssl_context given for a ws:// URI; use wss://")
+    deadline = loop.time() + connect_timeout
+
+    def factory() -> WireConnection:
+        return WireConnection(
+            wsuri,
+            listener=listener,
+            text_as_str=text_as_str,
+            max_message_size=max_message_size,
+            compress=compress,
+            compression_threshold=compression_threshold,
+            extra_headers=extra_headers,
+            subprotocols=subprotocols,
+            close_timeout=close_timeout,
+        )
+
+    try:
+        _, conn = await asyncio.wait_for(
+            loop.create_connection(
+                factory,
+                wsuri.host,
+                wsuri.port,
+                ssl=ssl_arg,
+                server_hostname=wsuri.host if ssl_arg is not None else None,
+            ),
+            connect_timeout,
+        )
+    except builtins.TimeoutError:
+        raise TimeoutError(
+            f"connecting to {redact_uri(uri)} timed out after {connect_timeout}s"
+        ) from None
+    except OSError as exc:
+        raise ConnectionError(f"cannot connect to {redact_uri(uri)}: {exc}") from exc
+    await conn.wait_open(max(0.0, deadline - loop.time()))
+    return conn

@@ -1,0 +1,435 @@
+"""``SyncWebSocket[T]``: the blocking facade over :class:`jetsocket.WebSocket`.
+
+One background thread runs an event loop (the *portal*, in the manner of anyio's
+``from_thread``); every blocking method is a call into that loop, so there is no second
+implementation of any client logic here.
+
+Messages cross threads without a queue operation per message: the engine appends whole
+decoded batches to its deque on the loop thread; consumer threads pop from that same deque
+(``deque.popleft`` is atomic) and only block on a condition variable when it is empty. The
+loop thread notifies that condition once per batch, and only when a consumer is waiting.
+
+Event handlers registered on the facade run **on the loop thread**: they must be
+thread-safe and quick (a slow handler delays every message of the connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import concurrent.futures
+import contextlib
+import threading
+import time
+import warnings
+from collections.abc import Callable, Coroutine, Iterator
+from types import TracebackType
+from typing import Any, Generic, Literal, Self, TypeVar, overload
+
+from typing_extensions import Unpack
+
+from jetsocket._engine._state import ConnectionState
+from jetsocket._engine._stats import ConnectionStats
+from jetsocket._engine._websocket import (
+    _CLEAN_CODES,
+    WebSocket,
+    WebSocketOptions,
+    _Failure,
+)
+from jetsocket._exceptions import (
+    ConnectionClosedError,
+    InvalidStateError,
+    TimeoutError,
+)
+
+__all__ = ["SyncWebSocket"]
+
+T = TypeVar("T")
+M = TypeVar("M")
+R = TypeVar("R")
+
+# Extra time given to a portal call beyond the engine's own timeouts, so that the engine
+# (which knows what went wrong) reports the failure rather than the portal.
+_GRACE = 5.0
+
+
+class _Portal:
+    """An event loop running on a daemon thread, and blocking calls into it."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+        finally:
+            try:
+                tasks = asyncio.all_tasks(self.loop)
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            finally:
+                self.loop.close()
+
+    def call(self, coro: Coroutine[Any, Any, R], timeout: float | None) -> R:
+        """Run ``coro`` on the loop and wait for its result in the calling thread."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise InvalidStateError("blocking call from the loop thread (inside a handler)")
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"operation did not complete within {timeout}s") from None
+
+    def soon(self, callback: Callable[..., object], *args: Any) -> None:
+        """Schedule ``callback(*args)`` on the loop thread without waiting."""
+        self.loop.call_soon_threadsafe(callback, *args)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop the loop and join the thread."""
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                self.loop.call_soon_threadsafe(self.loop.stop)
+            if threading.current_thread() is not self._thread:
+                self._thread.join(timeout=10.0)
+
+
+class SyncWebSocket(Generic[T]):
+    """A blocking WebSocket client with the features of :class:`jetsocket.WebSocket`.
+
+    Example:
+        >>> with SyncWebSocket("wss://stream.example.com/ws", message_type=Trade) as ws:
+        ...     ws.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1})
+        ...     for trade in ws:
+        ...         print(trade.price)
+
+    Every method is thread-safe. ``close()`` from another thread wakes a blocked
+    ``recv()`` or iteration. Messages received before ``close()`` remain readable; then
+    iteration ends and ``recv()`` raises :class:`jetsocket.ConnectionClosedError`.
+    A closed client cannot be reconnected: create a new one.
+
+    Args:
+        uri: ``ws://`` or ``wss://`` URI.
+        raw: Deliver ``str``/``bytes`` undecoded.
+        message_type: Decode every message into this type.
+        deserializer: Custom decoder ``Callable[[bytes], T]``.
+        **options: Every :class:`jetsocket.WebSocket` option (reconnect, heartbeat, buffer,
+            ssl_context, extra_headers, timeouts, ...).
+    """
+
+    @overload
+    def __init__(
+        self: SyncWebSocket[Any],
+        uri: str,
+        *,
+        raw: Literal[False] = False,
+        message_type: None = None,
+        deserializer: None = None,
+        **options: Unpack[WebSocketOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: SyncWebSocket[str | bytes],
+        uri: str,
+        *,
+        raw: Literal[True],
+        message_type: None = None,
+        deserializer: None = None,
+        **options: Unpack[WebSocketOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: SyncWebSocket[M],
+        uri: str,
+        *,
+        raw: Literal[False] = False,
+        message_type: type[M],
+        deserializer: None = None,
+        **options: Unpack[WebSocketOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: SyncWebSocket[M],
+        uri: str,
+        *,
+        raw: Literal[False] = False,
+        message_type: None = None,
+        deserializer: Callable[[bytes], M],
+        **options: Unpack[WebSocketOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: SyncWebSocket[Any],
+        uri: str,
+        *,
+        raw: Literal[False] = False,
+        message_type: object,
+        deserializer: None = None,
+        **options: Unpack[WebSocketOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        uri: str,
+        *,
+        raw: bool = False,
+        message_type: object = None,
+        deserializer: Callable[[bytes], Any] | None = None,
+        **options: Unpack[WebSocketOptions],
+    ) -> None:
+        # Built here, in the caller's thread, so bad arguments raise at the call site.
+        make: Any = WebSocket  # the overloads above already typed T
+        self._ws: WebSocket[T] = make(
+            uri, raw=raw, message_type=message_type, deserializer=deserializer, **options
+        )
+        self._connect_timeout = float(options.get("connect_timeout", 10.0))
+        self._close_timeout = float(options.get("close_timeout", 5.0))
+        self._portal: _Portal | None = None
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting = 0
+        self._closed = False
+        self._ws._notify = self._notify
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        """The URI this client connects to."""
+        return self._ws.uri
+
+    @property
+    def state(self) -> ConnectionState:
+        """The current :class:`jetsocket.ConnectionState`."""
+        return self._ws.state
+
+    @property
+    def is_connected(self) -> bool:
+        """True while connected."""
+        return self._ws.is_connected
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Last heartbeat round trip in milliseconds, or None."""
+        return self._ws.latency_ms
+
+    @property
+    def websocket(self) -> WebSocket[T]:
+        """The async engine this facade drives (use it only from handlers)."""
+        return self._ws
+
+    def __repr__(self) -> str:
+        return f"Sync{self._ws!r}"
+
+    def stats(self) -> ConnectionStats:
+        """Return an immutable snapshot of the counters."""
+        return self._ws.stats()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def _call(self, coro: Coroutine[Any, Any, R], timeout: float | None) -> R:
+        portal = self._portal
+        if portal is None:
+            coro.close()
+            if self._closed:
+                raise InvalidStateError("this SyncWebSocket is closed; create a new one")
+            raise InvalidStateError("not connected: call connect() first")
+        return portal.call(coro, timeout)
+
+    def connect(self) -> None:
+        """Start the loop thread and connect; blocks until connected.
+
+        Raises:
+            InvalidStateError: Already connected, or closed (create a new client).
+            HandshakeError: The server refused the upgrade.
+            ConnectionError: The connection failed.
+            TimeoutError: ``connect_timeout`` elapsed.
+        """
+        with self._lock:
+            if self._closed:
+                raise InvalidStateError("this SyncWebSocket is closed; create a new one")
+            if self._portal is not None:
+                raise InvalidStateError(f"connect() called while {self.state.value}")
+            self._portal = _Portal(f"jetsocket-loop-{id(self):x}")
+        try:
+            self._call(self._ws.connect(), self._connect_timeout + _GRACE)
+        except BaseException:
+            with self._lock:
+                portal, self._portal = self._portal, None
+            if portal is not None:
+                portal.stop()
+            raise
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection and stop the loop thread. Idempotent.
+
+        Raises:
+            ValueError: Invalid close code or reason.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            portal = self._portal
+        try:
+            if portal is not None and portal.alive:
+                self._call(self._ws.close(code, reason), self._close_timeout + _GRACE)
+        finally:
+            with self._lock:
+                self._portal = None
+            if portal is not None:
+                portal.stop()
+            self._notify()
+
+    def __enter__(self) -> Self:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        portal = getattr(self, "_portal", None)
+        if portal is not None and portal.alive:
+            _warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1)
+            portal.stop()
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, message: Any) -> None:
+        """Send a message (see :meth:`jetsocket.WebSocket.send`).
+
+        Raises:
+            InvalidStateError: Not connected.
+            ConnectionClosedError: The connection is closed.
+        """
+        self._call(self._ws.send(message), None)
+
+    def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
+        """Send ``data`` unchanged (see :meth:`jetsocket.WebSocket.send_raw`).
+
+        Raises:
+            InvalidStateError: Not connected.
+            ConnectionClosedError: The connection is closed.
+        """
+        self._call(self._ws.send_raw(data, binary=binary), None)
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        # Called on the loop thread once per received batch (and at the end).
+        if self._waiting:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _next(self, timeout: float | None, *, iterating: bool) -> T:
+        ws = self._ws
+        inbox = ws._inbox
+        try:
+            item = inbox.popleft()
+        except IndexError:
+            item = self._wait(timeout, iterating=iterating)
+        if item.__class__ is _Failure:
+            raise item.exc
+        if ws._read_paused and len(inbox) <= ws._low_water:
+            portal = self._portal
+            if portal is not None:
+                portal.soon(ws._resume_if_paused)
+        return item  # type: ignore[no-any-return]
+
+    def _wait(self, timeout: float | None, *, iterating: bool) -> Any:
+        ws = self._ws
+        inbox = ws._inbox
+        deadline = None if timeout is None else _now() + timeout
+        with self._cond:
+            self._waiting += 1
+            try:
+                while True:
+                    # The flag is raised before looking at the deque, so a batch appended
+                    # after this look is always followed by a notify.
+                    if inbox:
+                        return inbox.popleft()
+                    end = ws._end
+                    if end is not None or (self._closed and self._portal is None):
+                        raise self._end_error(end, iterating=iterating)
+                    if ws.state is ConnectionState.IDLE:
+                        raise InvalidStateError("not connected: call connect() first")
+                    if ws._read_paused and self._portal is not None:
+                        self._portal.soon(ws._resume_if_paused)
+                    if deadline is None:
+                        self._cond.wait()
+                    else:
+                        left = deadline - _now()
+                        if left <= 0:
+                            raise TimeoutError(f"no message received within {timeout}s")
+                        self._cond.wait(left)
+            finally:
+                self._waiting -= 1
+
+    @staticmethod
+    def _end_error(end: BaseException | None, *, iterating: bool) -> BaseException:
+        if end is None:
+            end = ConnectionClosedError(1000, "", by_server=False)
+        if (
+            iterating
+            and isinstance(end, ConnectionClosedError)
+            and (not end.by_server or end.code in _CLEAN_CODES)
+        ):
+            return StopIteration()
+        return end
+
+    def recv(self, timeout: float | None = None) -> T:
+        """Return the next message, blocking.
+
+        Args:
+            timeout: Seconds to wait; None waits for ever.
+
+        Raises:
+            TimeoutError: No message within ``timeout`` (also a builtin ``TimeoutError``).
+            ConnectionClosedError: Closed and every received message consumed.
+            MessageDecodeError: The next message did not match the declared type.
+            InvalidStateError: ``connect()`` was never called.
+        """
+        return self._next(timeout, iterating=False)
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        return self._next(None, iterating=True)
+
+    def iter_messages(self, timeout: float | None = None) -> Iterator[T]:
+        """Iterate over messages; stop when closed or when ``timeout`` passes idle.
+
+        Args:
+            timeout: Stop iterating after this many seconds without a message
+                (None: only when the connection is closed).
+
+        Yields:
+            Each message, in order.
+        """
+        while True:
+            try:
+                yield self._next(timeout, iterating=True)
+            except StopIteration:
+                return
+            except builtins.TimeoutError:
+                return
+
+
+_now = time.monotonic

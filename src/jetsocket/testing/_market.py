@@ -1,0 +1,250 @@
+"""Deterministic market model and wire encoding of the simulator's feed messages.
+
+Prices and quantities are kept as integers (price in ticks, quantity in lots) so that the
+random walk is exact and the decimal strings on the wire are formatted without float noise.
+Every event of a symbol (trade, candle update or book update) is preceded by one market
+trade, which moves the price; the random generator is seeded from ``(seed, symbol)`` only,
+so a given sequence of events always produces the same prices, quantities and ids.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import zlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import msgspec
+
+__all__ = ["Market", "StreamKind", "StreamSpec", "parse_stream"]
+
+# Price of the well-known symbols; others get a deterministic price derived from the name.
+_DEFAULT_PRICES = {
+    "BTCUSDT": "43250.00",
+    "ETHUSDT": "2250.00",
+    "BNBUSDT": "310.00",
+    "SOLUSDT": "95.00",
+    "XRPUSDT": "0.6000",
+    "DOGEUSDT": "0.08000",
+}
+_QTY_DECIMALS = 4
+_QTY_SCALE = 10**_QTY_DECIMALS
+# Relative standard deviation of one price step (0.01 % per trade).
+_VOLATILITY = 1e-4
+_INTERVAL_RE = re.compile(r"(\d+)([smhdw])")
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+_encode = msgspec.json.Encoder().encode
+
+
+class StreamKind(Enum):
+    """The kind of message a stream carries."""
+
+    TRADE = "trade"
+    KLINE = "kline"
+    BOOK_TICKER = "bookTicker"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A parsed stream name such as ``btcusdt@kline_1m``."""
+
+    name: str
+    symbol: str
+    kind: StreamKind
+    interval: str = ""
+    interval_ms: int = 0
+
+
+def parse_stream(name: object, symbols: frozenset[str]) -> StreamSpec | str:
+    """Parse a stream name; return the spec, or an error message if it is not served.
+
+    Symbols are matched case-insensitively (Binance uses lower case in stream names).
+    """
+    if not isinstance(name, str):
+        return f"stream names must be strings, got {name!r}"
+    symbol, sep, kind = name.partition("@")
+    symbol = symbol.upper()
+    if not sep or symbol not in symbols:
+        return f"unknown stream {name!r} (symbols: {', '.join(sorted(symbols))})"
+    if kind == "trade":
+        return StreamSpec(name, symbol, StreamKind.TRADE)
+    if kind == "bookTicker":
+        return StreamSpec(name, symbol, StreamKind.BOOK_TICKER)
+    if kind.startswith("kline_"):
+        interval = kind[len("kline_") :]
+        match = _INTERVAL_RE.fullmatch(interval)
+        if match and int(match[1]) > 0:
+            interval_ms = int(match[1]) * _UNIT_MS[match[2]]
+            return StreamSpec(name, symbol, StreamKind.KLINE, interval, interval_ms)
+    return f"unknown stream {name!r} (kinds: trade, kline_<n><s|m|h|d|w>, bookTicker)"
+
+
+def default_price(symbol: str) -> str:
+    """The start price of ``symbol`` when none is given."""
+    if symbol in _DEFAULT_PRICES:
+        return _DEFAULT_PRICES[symbol]
+    # crc32 (not hash()) so the price is the same in every process.
+    return f"{10 + zlib.crc32(symbol.encode()) % 990}.00"
+
+
+def _fmt(value: int, decimals: int) -> str:
+    """Format the scaled integer ``value`` as a decimal string with ``decimals`` places."""
+    if decimals == 0:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}"
+
+
+@dataclass(slots=True)
+class _Candle:
+    start: int
+    open: int
+    high: int
+    low: int
+    close: int
+    first_id: int
+    last_id: int
+    trades: int = 0
+    volume: int = 0  # lots
+    quote_volume: int = 0  # ticks * lots
+
+
+@dataclass(slots=True)
+class Market:
+    """The simulated order flow of one symbol on one connection.
+
+    Attributes:
+        symbol: Upper-case symbol.
+        decimals: Price decimals (taken from the start price string).
+        price: Last trade price in ticks (``10**-decimals``).
+    """
+
+    symbol: str
+    start_price: str
+    seed: int
+    decimals: int = 0
+    price: int = 0
+    trade_id: int = 0
+    qty: int = 0
+    buyer_is_maker: bool = False
+    _rng: random.Random = field(init=False, repr=False)
+    _candles: dict[int, _Candle] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        exponent = Decimal(self.start_price).as_tuple().exponent
+        self.decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+        self.price = max(1, int(Decimal(self.start_price).scaleb(self.decimals)))
+        # Seeding with a str is stable across processes and Python versions (it is
+        # hashed with SHA-512), unlike hash() of a tuple.
+        self._rng = random.Random(f"{self.seed}:{self.symbol}")
+        self.trade_id = 1_000_000 + self._rng.randrange(1_000_000)
+
+    def trade(self) -> None:
+        """Advance the market by one trade: move the price, draw quantity and side."""
+        rng = self._rng
+        step = round(rng.gauss(0.0, self.price * _VOLATILITY))
+        self.price = max(1, self.price + step)
+        # Exponential sizes: mostly small trades, occasionally a large one.
+        self.qty = 1 + int(rng.expovariate(1.0 / 1500.0))
+        self.buyer_is_maker = rng.random() < 0.5
+        self.trade_id += 1
+        for candle in self._candles.values():
+            candle.high = max(candle.high, self.price)
+            candle.low = min(candle.low, self.price)
+            candle.close = self.price
+            candle.last_id = self.trade_id
+            candle.trades += 1
+            candle.volume += self.qty
+            candle.quote_volume += self.price * self.qty
+
+    def trade_message(self, seq: int, now_ms: int) -> bytes:
+        """Encode a trade event for the last trade."""
+        return _encode(
+            {
+                "e": "trade",
+                "E": now_ms,
+                "s": self.symbol,
+                "t": self.trade_id,
+                "p": _fmt(self.price, self.decimals),
+                "q": _fmt(self.qty, _QTY_DECIMALS),
+                "T": now_ms,
+                "m": self.buyer_is_maker,
+                "seq": seq,
+            }
+        )
+
+    def book_message(self, seq: int, now_ms: int) -> bytes:
+        """Encode a best bid/ask update around the last price."""
+        rng = self._rng
+        bid = max(1, self.price - rng.randrange(3))
+        ask = bid + 1 + rng.randrange(3)
+        return _encode(
+            {
+                "e": "bookTicker",
+                "u": seq,
+                "E": now_ms,
+                "s": self.symbol,
+                "b": _fmt(bid, self.decimals),
+                "B": _fmt(1 + int(rng.expovariate(1.0 / 5000.0)), _QTY_DECIMALS),
+                "a": _fmt(ask, self.decimals),
+                "A": _fmt(1 + int(rng.expovariate(1.0 / 5000.0)), _QTY_DECIMALS),
+                "seq": seq,
+            }
+        )
+
+    def kline_message(self, spec: StreamSpec, seq: int, now_ms: int) -> bytes:
+        """Encode the current candle of ``spec.interval``.
+
+        Candle boundaries follow the wall clock. The first update after a boundary reports
+        the finished candle with ``"x": true`` and opens the next one, as an exchange does.
+        """
+        width = spec.interval_ms
+        start = now_ms - now_ms % width
+        candle = self._candles.get(width)
+        closed = False
+        if candle is None:
+            candle = self._open_candle(start)
+            self._candles[width] = candle
+            # The trade that preceded this event belongs to the new candle.
+            self._count_last_trade(candle)
+        elif candle.start != start:
+            closed = True
+            self._candles[width] = self._open_candle(start)
+        bar: dict[str, Any] = {
+            "t": candle.start,
+            "T": candle.start + width - 1,
+            "s": self.symbol,
+            "i": spec.interval,
+            "f": candle.first_id,
+            "L": candle.last_id,
+            "o": _fmt(candle.open, self.decimals),
+            "c": _fmt(candle.close, self.decimals),
+            "h": _fmt(candle.high, self.decimals),
+            "l": _fmt(candle.low, self.decimals),
+            "v": _fmt(candle.volume, _QTY_DECIMALS),
+            "n": candle.trades,
+            "x": closed,
+            "q": _fmt(candle.quote_volume, self.decimals + _QTY_DECIMALS),
+        }
+        return _encode({"e": "kline", "E": now_ms, "s": self.symbol, "k": bar, "seq": seq})
+
+    def _open_candle(self, start: int) -> _Candle:
+        return _Candle(
+            start=start,
+            open=self.price,
+            high=self.price,
+            low=self.price,
+            close=self.price,
+            first_id=self.trade_id,
+            last_id=self.trade_id,
+        )
+
+    def _count_last_trade(self, candle: _Candle) -> None:
+        candle.trades = 1
+        candle.volume = self.qty
+        candle.quote_volume = self.price * self.qty

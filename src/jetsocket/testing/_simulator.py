@@ -1,0 +1,621 @@
+"""An embedded exchange feed server for tests, demos and benchmarks.
+
+See :class:`ExchangeSimulator`. The server is `websockets`' asyncio server; everything
+else (streams, schedule, market model) is here and in ``_market``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+import msgspec
+from typing_extensions import Self
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from jetsocket.testing._market import Market, StreamKind, StreamSpec, default_price, parse_stream
+
+__all__ = ["ExchangeSimulator", "SimulatorStats"]
+
+_log = logging.getLogger("jetsocket.testing")
+
+# Messages sent before the sender yields to the event loop, so that a burst or a catch-up
+# never starves the request reader (UNSUBSCRIBE must take effect) or other connections.
+_BATCH = 256
+# A stream that falls further behind its schedule than this (slow client, busy loop)
+# forgets the missed slots instead of catching up with an unbounded burst.
+_MAX_LAG = 1.0
+_ERR_VALUE = 1  # Binance: invalid value
+_ERR_REQUEST = 2  # Binance: invalid request
+_DEFAULT_KINDS = ("trade", "kline_1m", "bookTicker")
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorStats:
+    """A snapshot of an :class:`ExchangeSimulator`'s counters.
+
+    Attributes:
+        connections_accepted: WebSocket connections accepted since the simulator was created.
+        connections_open: Connections open now.
+        requests_received: Requests (text messages) received from clients.
+        messages_sent: Feed messages pushed to clients (replies not included).
+        bytes_sent: Payload bytes of those feed messages.
+        messages_by_stream: Feed messages pushed per stream name, over all connections.
+    """
+
+    connections_accepted: int
+    connections_open: int
+    requests_received: int
+    messages_sent: int
+    bytes_sent: int
+    messages_by_stream: Mapping[str, int]
+
+
+class _Stream:
+    """A stream subscribed on one connection, with its place in the send schedule."""
+
+    __slots__ = ("market", "period", "slot", "spec", "start")
+
+    def __init__(self, spec: StreamSpec, market: Market, rate: float, now: float) -> None:
+        self.spec = spec
+        self.market = market
+        self.period = 1.0 / rate if rate > 0 else 0.0
+        self.start = now
+        self.slot = 0
+
+    def due(self) -> float:
+        # start + slot * period rather than a running sum: no accumulated float drift, so
+        # streams with the same rate stay exactly tied and interleave deterministically.
+        return self.start + self.slot * self.period
+
+    def render(self, seq: int, now_ms: int) -> bytes:
+        market = self.market
+        market.trade()
+        kind = self.spec.kind
+        if kind is StreamKind.TRADE:
+            return market.trade_message(seq, now_ms)
+        if kind is StreamKind.KLINE:
+            return market.kline_message(self.spec, seq, now_ms)
+        return market.book_message(seq, now_ms)
+
+
+class _Session:
+    """One client connection: its subscriptions, markets, schedule and sequence counter."""
+
+    def __init__(self, sim: ExchangeSimulator, conn: ServerConnection) -> None:
+        self.sim = sim
+        self.conn = conn
+        self.seq = 0
+        self.streams: dict[str, _Stream] = {}  # insertion order = subscription order
+        self.markets: dict[str, Market] = {}
+        self.bursts: dict[str, int] = {}
+        self.heap: list[tuple[float, int, _Stream]] = []
+        self.order = itertools.count()  # heap tie-break: earlier scheduled goes first
+        self.wakeup = asyncio.Event()
+        # Held while sending: a reply can't overtake or be overtaken by a feed message
+        # that was already decided on, so no message of a stream follows its UNSUBSCRIBE
+        # reply and none precedes its SUBSCRIBE reply.
+        self.lock = asyncio.Lock()
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        async for raw in self.conn:
+            self.sim._requests += 1
+            await self.handle(raw)
+
+    async def handle(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes):
+            await self.reply(None, error=(_ERR_REQUEST, "requests must be text messages"))
+            return
+        try:
+            request = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            await self.reply(None, error=(_ERR_REQUEST, "invalid JSON"))
+            return
+        if not isinstance(request, dict):
+            await self.reply(None, error=(_ERR_REQUEST, "a request must be a JSON object"))
+            return
+        request_id = request.get("id")
+        method = request.get("method")
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            params = request.get("params")
+            if not isinstance(params, list) or not params:
+                await self.reply(request_id, error=(_ERR_REQUEST, "params must be a list"))
+                return
+            if method == "SUBSCRIBE":
+                await self.subscribe(request_id, params)
+            else:
+                await self.unsubscribe(request_id, params)
+        elif method == "LIST_SUBSCRIPTIONS":
+            await self.reply(request_id, result=list(self.streams))
+        else:
+            await self.reply(request_id, error=(_ERR_REQUEST, f"unknown method {method!r}"))
+
+    async def subscribe(self, request_id: object, params: list[Any]) -> None:
+        sim = self.sim
+        specs: list[StreamSpec] = []
+        for name in params:
+            spec = parse_stream(name, sim._symbol_set)
+            if isinstance(spec, str):
+                # All or nothing, so a client never has to guess which streams are live.
+                await self.reply(request_id, error=(_ERR_VALUE, spec))
+                return
+            if spec.name not in self.streams and spec.name not in {s.name for s in specs}:
+                specs.append(spec)
+        limit = sim._max_streams
+        if limit is not None and len(self.streams) + len(specs) > limit:
+            await self.reply(
+                request_id, error=(_ERR_VALUE, f"too many streams (max {limit} per connection)")
+            )
+            return
+        async with self.lock:
+            await self._send(_encode({"result": None, "id": request_id}))
+            now = asyncio.get_running_loop().time()
+            for spec in specs:
+                market = self.markets.get(spec.symbol)
+                if market is None:
+                    market = Market(spec.symbol, sim._prices[spec.symbol], sim.seed)
+                    self.markets[spec.symbol] = market
+                stream = _Stream(spec, market, sim._rate, now)
+                self.streams[spec.name] = stream
+                if stream.period:
+                    heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
+                if sim._burst:
+                    self.bursts[spec.name] = self.bursts.get(spec.name, 0) + sim._burst
+        self.wakeup.set()
+        sim._notify()
+
+    async def unsubscribe(self, request_id: object, params: list[Any]) -> None:
+        for name in params:
+            # Stale heap entries are skipped by the sender (identity check).
+            self.streams.pop(name, None) if isinstance(name, str) else None
+            self.bursts.pop(name, None) if isinstance(name, str) else None
+        await self.reply(request_id, result=None)
+        self.sim._notify()
+
+    async def reply(
+        self, request_id: object, *, result: object = None, error: tuple[int, str] | None = None
+    ) -> None:
+        if error is None:
+            payload = _encode({"result": result, "id": request_id})
+        else:
+            payload = _encode({"error": {"code": error[0], "msg": error[1]}, "id": request_id})
+        async with self.lock:
+            await self._send(payload)
+
+    # -- feed ----------------------------------------------------------------------------
+
+    def add_burst(self, count: int, names: Collection[str] | None) -> int:
+        added = 0
+        for name in self.streams:
+            if names is None or name in names:
+                self.bursts[name] = self.bursts.get(name, 0) + count
+                added += 1
+        if added:
+            self.wakeup.set()
+        return added
+
+    async def run_feed(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            # Cleared before the state is inspected: a subscribe or burst that happens
+            # while we are awaiting below sets it again, so no wake-up is lost.
+            self.wakeup.clear()
+            if self.bursts:
+                await self._send_burst()
+                if not self.bursts:
+                    self._rebase(loop.time())
+                await asyncio.sleep(0)
+                continue
+            heap = self.heap
+            while heap and self.streams.get(heap[0][2].spec.name) is not heap[0][2]:
+                heapq.heappop(heap)
+            if not heap:
+                await self.wakeup.wait()
+                continue
+            now = loop.time()
+            if heap[0][0] > now:
+                handle = loop.call_at(heap[0][0], self.wakeup.set)
+                try:
+                    await self.wakeup.wait()
+                finally:
+                    handle.cancel()
+                continue
+            await self._send_due(now)
+            await asyncio.sleep(0)
+
+    async def _send_due(self, now: float) -> None:
+        heap = self.heap
+        sent = 0
+        async with self.lock:
+            while heap and heap[0][0] <= now and sent < _BATCH:
+                _, _, stream = heapq.heappop(heap)
+                if self.streams.get(stream.spec.name) is not stream:
+                    continue  # unsubscribed since it was scheduled
+                await self._push(stream)
+                sent += 1
+                stream.slot += 1
+                if stream.due() < now - _MAX_LAG:
+                    stream.start, stream.slot = now, 0
+                heapq.heappush(heap, (stream.due(), next(self.order), stream))
+
+    async def _send_burst(self) -> None:
+        sent = 0
+        async with self.lock:
+            while self.bursts and sent < _BATCH:
+                # One round: one message per bursting stream, in subscription order.
+                for name in [n for n in self.streams if n in self.bursts]:
+                    stream = self.streams.get(name)
+                    if stream is None:
+                        continue
+                    await self._push(stream)
+                    sent += 1
+                    left = self.bursts.get(name, 0) - 1
+                    if left > 0:
+                        self.bursts[name] = left
+                    else:
+                        self.bursts.pop(name, None)
+                for name in [n for n in self.bursts if n not in self.streams]:
+                    del self.bursts[name]
+
+    def _rebase(self, now: float) -> None:
+        # After a burst the paced schedule restarts from now instead of catching up.
+        self.heap = []
+        for stream in self.streams.values():
+            if stream.period:
+                stream.start, stream.slot = now, 0
+                heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
+
+    async def _push(self, stream: _Stream) -> None:
+        self.seq += 1
+        payload = stream.render(self.seq, time.time_ns() // 1_000_000)
+        await self._send(payload)
+        sim = self.sim
+        sim._messages += 1
+        sim._bytes += len(payload)
+        name = stream.spec.name
+        sim._by_stream[name] = sim._by_stream.get(name, 0) + 1
+
+    async def _send(self, payload: bytes) -> None:
+        # text=True sends the UTF-8 bytes as a text frame without decoding them first.
+        await self.conn.send(payload, text=True)
+
+
+class ExchangeSimulator:
+    """An embedded exchange feed server speaking a Binance-like JSON protocol.
+
+    Use it as an async context manager; it listens on ``127.0.0.1`` on a free port::
+
+        async with ExchangeSimulator(symbols=("BTCUSDT", "ETHUSDT"), rate=50, seed=1) as sim:
+            async with jetsocket.WebSocket(sim.uri, deserializer=decode_message) as ws:
+                await ws.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1})
+                reply = await ws.recv()          # Response(id=1, result=None)
+                trade = await ws.recv()          # Trade(..., seq=1)
+
+    **Protocol.** A client sends ``{"method": "SUBSCRIBE", "params": [streams], "id": N}``
+    and gets ``{"result": null, "id": N}``; feed messages of the new streams follow (never
+    precede) the reply. ``UNSUBSCRIBE`` likewise (no message of the stream follows the
+    reply) and ``LIST_SUBSCRIPTIONS`` answers ``{"result": [streams], "id": N}``. A bad
+    request is answered ``{"error": {"code": 1 or 2, "msg": ...}, "id": N}`` and changes
+    nothing. Streams are ``<symbol>@trade``, ``<symbol>@kline_<interval>`` (``1s``, ``1m``,
+    ``4h``, ...) and ``<symbol>@bookTicker``, symbol in any case; the messages are
+    described by :class:`~jetsocket.testing.Trade`, :class:`~jetsocket.testing.Kline` and
+    :class:`~jetsocket.testing.BookTicker`.
+
+    **Sequence numbers.** Every feed message carries ``"seq"``: 1, 2, 3, ... per
+    connection, over all its streams. A client that sees a jump lost messages. A new
+    connection starts again at 1.
+
+    **Determinism.** Prices, quantities and trade ids come from a random walk seeded with
+    ``(seed, symbol)``; every connection sees the same market from the start. Streams with
+    the same rate subscribed in one request interleave in request order, so two
+    connections sending the same requests receive the same messages (timestamps and kline
+    boundaries follow the wall clock and are the only difference).
+
+    **Rate and bursts.** Each subscribed stream sends ``rate`` messages per second on a
+    fixed schedule (``rate=0``: none). ``burst=N`` makes every newly subscribed stream
+    first send N messages as fast as the connection takes them; :meth:`burst` does the
+    same on demand. Sending applies backpressure: a slow client slows the server down, and
+    a stream more than a second behind its schedule skips the missed slots.
+
+    Args:
+        symbols: The symbols served (upper case).
+        rate: Messages per second per subscribed stream.
+        burst: Messages each newly subscribed stream sends at once before its paced rate.
+        seed: Seed of the market model; None picks one at random (see :attr:`seed`).
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one (see :attr:`port`).
+        prices: Start price per symbol as a decimal string (its decimals are the price
+            precision); defaults exist for common symbols.
+        max_streams_per_connection: Reject subscriptions beyond this many streams on one
+            connection (to test sharding); None for no limit.
+        compression: ``"deflate"`` to offer permessage-deflate, None (default) for none.
+        ping_interval: Seconds between server pings; None (default) sends none.
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"),
+        *,
+        rate: float = 10.0,
+        burst: int = 0,
+        seed: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        prices: Mapping[str, str] | None = None,
+        max_streams_per_connection: int | None = None,
+        compression: str | None = None,
+        ping_interval: float | None = None,
+    ) -> None:
+        self._symbols = tuple(s.upper() for s in symbols)
+        if not self._symbols:
+            raise ValueError("at least one symbol is needed")
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+            raise ValueError(f"rate must be a number >= 0, got {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 0:
+            raise ValueError(f"burst must be an int >= 0, got {burst!r}")
+        if max_streams_per_connection is not None and max_streams_per_connection < 1:
+            raise ValueError("max_streams_per_connection must be >= 1 or None")
+        self._symbol_set = frozenset(self._symbols)
+        self._rate = float(rate)
+        self._burst = burst
+        self._seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self._host = host
+        self._port = port
+        given = {k.upper(): v for k, v in (prices or {}).items()}
+        self._prices = {s: given.get(s) or default_price(s) for s in self._symbols}
+        self._max_streams = max_streams_per_connection
+        self._compression = compression
+        self._ping_interval = ping_interval
+        self._server: Server | None = None
+        self._sessions: dict[ServerConnection, _Session] = {}
+        self._changed: asyncio.Condition | None = None
+        self._accepted = 0
+        self._requests = 0
+        self._messages = 0
+        self._bytes = 0
+        self._by_stream: dict[str, int] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start listening. After :meth:`stop`, this listens again on the same port.
+
+        Raises:
+            RuntimeError: The simulator is already running.
+            OSError: The port could not be bound.
+        """
+        if self._server is not None:
+            raise RuntimeError("the simulator is already running")
+        self._changed = asyncio.Condition()
+        self._server = await serve(
+            self._handler,
+            self._host,
+            self._port,
+            compression=self._compression,
+            ping_interval=self._ping_interval,
+            close_timeout=2.0,
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close every connection (code 1001) and stop listening. Idempotent."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- properties ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port (known after :meth:`start`)."""
+        if not self._port:
+            raise RuntimeError("the simulator has not been started")
+        return self._port
+
+    @property
+    def uri(self) -> str:
+        """The WebSocket URI clients connect to, e.g. ``ws://127.0.0.1:54321/ws``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"ws://{host}:{self.port}/ws"
+
+    @property
+    def seed(self) -> int:
+        """The seed of the market model (chosen at random if none was given)."""
+        return self._seed
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols served."""
+        return self._symbols
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the simulator is listening."""
+        return self._server is not None
+
+    @property
+    def connection_count(self) -> int:
+        """The number of open client connections."""
+        return len(self._sessions)
+
+    def stream_names(self, kinds: Iterable[str] = _DEFAULT_KINDS) -> list[str]:
+        """Return the stream names of every symbol for the given kinds.
+
+        Args:
+            kinds: Stream kinds, e.g. ``("trade", "kline_1m", "bookTicker")``.
+
+        Returns:
+            Names such as ``"btcusdt@trade"``, grouped by symbol.
+        """
+        kinds = tuple(kinds)
+        return [f"{symbol.lower()}@{kind}" for symbol in self._symbols for kind in kinds]
+
+    def subscriptions(self) -> list[list[str]]:
+        """Return the subscribed streams of each open connection (in subscription order)."""
+        return [list(session.streams) for session in self._sessions.values()]
+
+    def stats(self) -> SimulatorStats:
+        """Return a snapshot of the counters."""
+        return SimulatorStats(
+            connections_accepted=self._accepted,
+            connections_open=len(self._sessions),
+            requests_received=self._requests,
+            messages_sent=self._messages,
+            bytes_sent=self._bytes,
+            messages_by_stream=MappingProxyType(dict(self._by_stream)),
+        )
+
+    # -- control -------------------------------------------------------------------------
+
+    def burst(self, count: int, streams: Collection[str] | None = None) -> int:
+        """Make subscribed streams send ``count`` more messages each, as fast as possible.
+
+        Args:
+            count: Messages per stream.
+            streams: Only these stream names; None for every subscribed stream.
+
+        Returns:
+            The number of (connection, stream) pairs that will burst.
+        """
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        return sum(s.add_burst(count, streams) for s in self._sessions.values())
+
+    async def drop_all(self, *, timeout: float = 5.0) -> int:
+        """Abort every client connection at the TCP level: no close frame, no FIN handshake.
+
+        Clients see an abnormal closure (1006), as after a network failure.
+
+        Args:
+            timeout: Seconds to wait until the server has released the connections.
+
+        Returns:
+            The number of connections dropped.
+        """
+        sessions = list(self._sessions.values())
+        for session in sessions:
+            session.conn.transport.abort()
+        dropped = {s.conn for s in sessions}
+        await self.wait_for(lambda: not dropped & self._sessions.keys(), timeout=timeout)
+        return len(sessions)
+
+    def close_all(self, code: int = 1001, reason: str = "") -> asyncio.Task[int]:
+        """Start the closing handshake (RFC 6455 section 7) on every client connection.
+
+        The close frames are sent right away; awaiting the returned task (optional) waits
+        until the clients have answered or the close timeout (2 s) expired.
+
+        Args:
+            code: Close code, e.g. 1001 (going away) or 1012 (service restart).
+            reason: Close reason.
+
+        Returns:
+            A task whose result is the number of connections closed.
+        """
+        conns = list(self._sessions)
+        tasks = [asyncio.ensure_future(conn.close(code, reason)) for conn in conns]
+
+        async def wait() -> int:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            return len(conns)
+
+        return asyncio.ensure_future(wait())
+
+    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` is true; it is checked whenever connections open or
+        close or subscriptions change.
+
+        Args:
+            predicate: Condition on the simulator's state.
+            timeout: Seconds to wait at most.
+
+        Raises:
+            TimeoutError: The condition did not become true in time.
+        """
+        if self._changed is None:
+            raise RuntimeError("the simulator has not been started")
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def wait_for_connections(self, count: int = 1, *, timeout: float = 5.0) -> None:
+        """Wait until at least ``count`` clients are connected.
+
+        Raises:
+            TimeoutError: Fewer clients were connected after ``timeout`` seconds.
+        """
+        await self.wait_for(lambda: len(self._sessions) >= count, timeout=timeout)
+
+    async def wait_for_subscription(self, stream: str, *, timeout: float = 5.0) -> None:
+        """Wait until some connection is subscribed to ``stream``.
+
+        Raises:
+            TimeoutError: No connection subscribed in time.
+        """
+        await self.wait_for(
+            lambda: any(stream in s.streams for s in self._sessions.values()), timeout=timeout
+        )
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        changed = self._changed
+        if changed is None:
+            return
+
+        async def notify() -> None:
+            async with changed:
+                changed.notify_all()
+
+        # Condition.notify_all needs the lock; taking it may wait, hence a task.
+        if changed.locked():
+            asyncio.ensure_future(notify())
+        else:
+            loop = asyncio.get_running_loop()
+            loop.create_task(notify())
+
+    async def _handler(self, conn: ServerConnection) -> None:
+        session = _Session(self, conn)
+        self._sessions[conn] = session
+        self._accepted += 1
+        self._notify()
+        feed = asyncio.create_task(session.run_feed())
+        try:
+            await session.serve()
+        except ConnectionClosed:
+            pass
+        finally:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await feed
+            del self._sessions[conn]
+            self._notify()
+        if feed.done() and not feed.cancelled() and feed.exception() is not None:
+            _log.error("simulator feed failed", exc_info=feed.exception())

@@ -1,0 +1,1 @@
+"""Autobahn TestSuite conformance run (kosoku fuzzing server) for jetsocket's client."""

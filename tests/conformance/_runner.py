@@ -1,0 +1,577 @@
+"""Run the Autobahn TestSuite (served by ``kosoku``) against an echo client.
+
+Flow (the Autobahn "fuzzingserver" protocol):
+
+1. start ``kosoku -m fuzzingserver 127.0.0.1:0 -o OUTDIR`` in a subprocess; port 0 lets
+   the OS pick a free port, which kosoku announces on stderr; a bounded connect loop then
+   confirms that it accepts connections;
+2. ``/getCaseCount`` sends the number of cases as one text message;
+3. for each case N the testee connects to ``/runCase?case=N&agent=AGENT`` and echoes until
+   the server closes (each case bounded by ``case_timeout``, the run by ``run_timeout``);
+4. ``/updateReports?agent=AGENT`` ends the run: kosoku writes ``OUTDIR/index.json``
+   (``{agent: {case_id: {"behavior", "behaviorClose", "remoteCloseCode", "duration",
+   "reportfile"}}}``) plus one JSON/HTML report per case, then exits;
+5. the index is parsed into a :class:`SuiteReport` (counts per behaviour, failures with the
+   case's description, expectation and verdict text, slowest cases).
+
+Standalone: ``python -m tests.conformance --testee websockets`` (see ``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect as ws_connect
+
+from ._testee import TESTEE_NAMES, Testee, get_testee
+
+HOST = "127.0.0.1"
+
+# Behaviours in the order Autobahn's report lists them. ERROR is kosoku's own verdict for a
+# case that crashed before reaching one; MISSING is ours for a case with no result at all.
+BEHAVIORS = ("OK", "NON-STRICT", "INFORMATIONAL", "FAILED", "UNIMPLEMENTED", "ERROR", "MISSING")
+PASSING = frozenset({"OK", "NON-STRICT", "INFORMATIONAL"})
+# Closing-handshake verdicts that Autobahn's report paints red; reported, and fatal only
+# with ``strict_close`` (the DESIGN's bar is the message behaviour column).
+BAD_CLOSE = frozenset({"FAILED", "UNCLEAN"})
+
+_LISTENING = re.compile(rb"listening on ws://[^\s:]+:(\d+)")
+
+
+class HarnessError(RuntimeError):
+    """The harness itself could not run the suite (kosoku did not start, no report...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOutcome:
+    """One case's verdict, from ``index.json`` (details from the per-case report if loaded).
+
+    Attributes:
+        case_id: Autobahn id, e.g. ``"5.19"``.
+        behavior: Verdict on the exchanged messages (``OK``, ``FAILED``...).
+        behavior_close: Verdict on the closing handshake.
+        remote_close_code: Close code the client sent, if any.
+        duration_ms: Case duration as measured by kosoku.
+        details: Selected fields of the per-case report (loaded for failing cases only).
+    """
+
+    case_id: str
+    behavior: str
+    behavior_close: str
+    remote_close_code: int | None
+    duration_ms: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SuiteReport:
+    """Result of one run of the suite.
+
+    Attributes:
+        agent: Name of the testee.
+        case_count: Number of cases the server announced.
+        outcomes: Verdict per case id, in case order.
+        client_errors: Per case id, the exception the testee raised (expected ones too).
+        crashes: Per case id, exceptions outside the testee's ``expected_errors``.
+        timeouts: Case ids the harness had to cancel after ``case_timeout``.
+        not_run: Case numbers skipped because the overall ``run_timeout`` expired.
+        duration_s: Wall-clock time of the whole run, kosoku start to report parsed.
+        outdir: Where kosoku wrote its reports and we wrote ``summary.txt/json``.
+    """
+
+    agent: str
+    case_count: int
+    outcomes: dict[str, CaseOutcome]
+    client_errors: dict[str, str]
+    crashes: dict[str, str]
+    timeouts: list[str]
+    not_run: list[int]
+    duration_s: float
+    outdir: Path
+
+    def counts(self) -> Counter[str]:
+        """Number of cases per behaviour (``MISSING`` for cases without a result)."""
+        counts = Counter(o.behavior for o in self.outcomes.values())
+        missing = self.case_count - len(self.outcomes)
+        if missing > 0:
+            counts["MISSING"] = missing
+        return counts
+
+    def close_counts(self) -> Counter[str]:
+        """Number of cases per closing-handshake verdict."""
+        return Counter(o.behavior_close for o in self.outcomes.values())
+
+    def failures(self, *, strict_close: bool = False) -> list[CaseOutcome]:
+        """Cases whose behaviour is not OK, NON-STRICT or INFORMATIONAL.
+
+        Args:
+            strict_close: Also count cases whose closing handshake was FAILED or UNCLEAN.
+        """
+        return [
+            o
+            for o in self.outcomes.values()
+            if o.behavior not in PASSING or (strict_close and o.behavior_close in BAD_CLOSE)
+        ]
+
+    def problems(self, *, strict_close: bool = False) -> list[str]:
+        """One line per reason the run does not pass; empty when it does."""
+        lines = [
+            f"{o.case_id}: behavior {o.behavior}, close {o.behavior_close}"
+            for o in self.failures(strict_close=strict_close)
+        ]
+        missing = self.case_count - len(self.outcomes)
+        if missing > 0:
+            lines.append(f"{missing} case(s) have no result in the report")
+        lines += [f"{cid}: client crashed: {err}" for cid, err in self.crashes.items()]
+        lines += [f"{cid}: client still running after the case timeout" for cid in self.timeouts]
+        if self.not_run:
+            lines.append(f"{len(self.not_run)} case(s) not run: overall run timeout expired")
+        return lines
+
+    def summary_text(self, *, max_failures: int = 60) -> str:
+        """Human-readable summary: counts, slowest cases, failures with details."""
+        counts = self.counts()
+        out = [
+            f"Autobahn (kosoku) conformance of {self.agent}: {self.case_count} cases "
+            f"in {self.duration_s:.1f} s (reports: {self.outdir})",
+            "  behavior:  " + ", ".join(f"{b} {counts.get(b, 0)}" for b in BEHAVIORS),
+            "  close:     "
+            + ", ".join(f"{b} {n}" for b, n in sorted(self.close_counts().items())),
+        ]
+        slowest = sorted(self.outcomes.values(), key=lambda o: o.duration_ms, reverse=True)[:8]
+        out.append(
+            "  slowest:   " + ", ".join(f"{o.case_id} {o.duration_ms / 1000:.1f}s" for o in slowest)
+        )
+        groups: dict[str, int] = {}
+        for o in self.outcomes.values():
+            major = o.case_id.split(".")[0]
+            groups[major] = groups.get(major, 0) + o.duration_ms
+        out.append(
+            "  by group:  "
+            + ", ".join(f"{g}.x {ms / 1000:.0f}s" for g, ms in sorted(groups.items(), key=_num))
+        )
+        failures = self.failures(strict_close=True)
+        if failures:
+            out.append(f"  not passing ({len(failures)}):")
+            out.extend(_describe(o) for o in failures[:max_failures])
+            if len(failures) > max_failures:
+                out.append(f"    ... and {len(failures) - max_failures} more (summary.json)")
+        unexpected = [p for p in self.problems() if "behavior" not in p]
+        if unexpected:
+            out.append("  harness/client problems:")
+            out.extend(f"    {p}" for p in unexpected)
+        if self.client_errors:
+            kinds = Counter(e.split(":")[0] for e in self.client_errors.values())
+            out.append(
+                "  client exceptions (any type, per case): "
+                + ", ".join(f"{k} x{n}" for k, n in kinds.most_common())
+            )
+        return "\n".join(out)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable form written to ``summary.json``."""
+        return {
+            "agent": self.agent,
+            "caseCount": self.case_count,
+            "durationSeconds": round(self.duration_s, 2),
+            "counts": dict(self.counts()),
+            "closeCounts": dict(self.close_counts()),
+            "failures": [
+                {
+                    "id": o.case_id,
+                    "behavior": o.behavior,
+                    "behaviorClose": o.behavior_close,
+                    "remoteCloseCode": o.remote_close_code,
+                    **o.details,
+                }
+                for o in self.failures(strict_close=True)
+            ],
+            "clientErrors": self.client_errors,
+            "crashes": self.crashes,
+            "timeouts": self.timeouts,
+            "notRun": self.not_run,
+            "durationsMs": {o.case_id: o.duration_ms for o in self.outcomes.values()},
+        }
+
+    def write_summary(self) -> None:
+        """Write ``summary.txt`` and ``summary.json`` next to kosoku's reports."""
+        (self.outdir / "summary.txt").write_text(self.summary_text(max_failures=10**6) + "\n")
+        (self.outdir / "summary.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def _num(item: tuple[str, int]) -> int:
+    return int(item[0])
+
+
+def _describe(o: CaseOutcome) -> str:
+    d = o.details
+    lines = [
+        f"    {o.case_id}: behavior={o.behavior} close={o.behavior_close} "
+        f"remoteCloseCode={o.remote_close_code}"
+    ]
+    for key in ("description", "expectation", "result", "resultClose", "expectedClose"):
+        if key in d:
+            lines.append(f"        {key}: {_shorten(str(d[key]))}")
+    return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _case_key(case_id: str) -> list[int]:
+    return [int(p) for p in case_id.split(".")]
+
+
+def _kosoku_executable() -> str:
+    # Prefer the console script next to the running interpreter (the project venv).
+    local = Path(sys.executable).with_name("kosoku")
+    if local.exists():
+        return str(local)
+    found = shutil.which("kosoku")
+    if found is None:
+        raise HarnessError("kosoku executable not found (install the 'dev' extra)")
+    return found
+
+
+class _Kosoku:
+    """The fuzzing server subprocess: start, wait until ready, stop."""
+
+    def __init__(self, outdir: Path, include: Sequence[str], exclude: Sequence[str]) -> None:
+        self.outdir = outdir
+        self.include = list(include)
+        self.exclude = list(exclude)
+        self.port = 0
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log: list[bytes] = []
+        self._port_found: asyncio.Future[int] | None = None
+        self._drains: list[asyncio.Task[None]] = []
+
+    async def start(self, timeout: float) -> int:
+        args = [_kosoku_executable(), "-m", "fuzzingserver", f"{HOST}:0", "-o", str(self.outdir)]
+        for pattern in self.include:
+            args += ["-i", pattern]
+        for pattern in self.exclude:
+            args += ["-x", pattern]
+        self.proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._port_found = asyncio.get_running_loop().create_future()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        # Both pipes are drained for the whole run so that kosoku never blocks on a full
+        # pipe; the lines are kept for the error message if something goes wrong.
+        self._drains = [
+            asyncio.create_task(self._drain(self.proc.stdout)),
+            asyncio.create_task(self._drain(self.proc.stderr)),
+        ]
+        exited = asyncio.create_task(self.proc.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {self._port_found, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            exited.cancel()
+        if self._port_found not in done:
+            await self.stop()
+            why = "exited" if self.proc.returncode is not None else f"silent for {timeout} s"
+            raise HarnessError(f"kosoku did not start ({why}):\n{self.output()}")
+        self.port = self._port_found.result()
+        await self._wait_accepting(timeout)
+        return self.port
+
+    async def _drain(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.log.append(line)
+            match = _LISTENING.search(line)
+            if match and self._port_found is not None and not self._port_found.done():
+                self._port_found.set_result(int(match.group(1)))
+
+    async def _wait_accepting(self, timeout: float) -> None:
+        # kosoku prints the address once bound, so the first attempt normally succeeds; the
+        # loop only guards against a listener that is slow to come up. A bare TCP connect
+        # that sends no request is dropped by kosoku without effect on the run.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(HOST, self.port), 1.0)
+            except (TimeoutError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise HarnessError(f"kosoku not accepting on port {self.port}") from exc
+                await asyncio.sleep(0.05)
+            else:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+                return
+
+    async def wait_exit(self, timeout: float) -> int:
+        assert self.proc is not None
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            await self.stop()
+            raise HarnessError(f"kosoku did not exit {timeout} s after /updateReports") from None
+        await asyncio.gather(*self._drains, return_exceptions=True)
+        return code
+
+    async def stop(self) -> None:
+        """Terminate kosoku (if still running) and reap it; safe to call twice."""
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 5.0)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        for task in self._drains:
+            task.cancel()
+        await asyncio.gather(*self._drains, return_exceptions=True)
+
+    def output(self) -> str:
+        return b"".join(self.log[-40:]).decode(errors="replace")
+
+
+async def _get_case_count(base: str, timeout: float) -> int:
+    # The control connections use websockets whatever the testee: a broken client under
+    # test must produce a report that says so, not a harness that cannot start.
+    async with asyncio.timeout(timeout), ws_connect(f"{base}/getCaseCount") as ws:
+        return int(await ws.recv())
+
+
+async def _update_reports(port: int, agent: str, timeout: float) -> None:
+    # kosoku answers /updateReports with a bare 101 and stops accepting connections; it
+    # never speaks WebSocket on it, so a raw HTTP upgrade request is all that is needed.
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            writer.write(
+                (
+                    f"GET /updateReports?agent={agent} HTTP/1.1\r\n"
+                    f"Host: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            await writer.drain()
+            status = await reader.readline()
+            if b" 101 " not in status:
+                raise HarnessError(f"/updateReports answered {status!r}")
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+async def _run_cases(
+    testee: Testee,
+    base: str,
+    count: int,
+    *,
+    concurrency: int,
+    case_timeout: float,
+    deadline: float,
+) -> tuple[dict[int, str], dict[int, str], list[int], list[int]]:
+    """Drive cases 1..count; return (errors, crashes, timeouts, not_run) keyed by number."""
+    errors: dict[int, str] = {}
+    crashes: dict[int, str] = {}
+    timeouts: list[int] = []
+    not_run: list[int] = []
+    queue = iter(range(1, count + 1))
+
+    async def worker() -> None:
+        for n in queue:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                not_run.append(n)
+                continue
+            uri = f"{base}/runCase?case={n}&agent={testee.name}"
+            try:
+                await asyncio.wait_for(testee.echo(uri), min(case_timeout, remaining))
+            except TimeoutError:
+                timeouts.append(n)
+            except testee.expected_errors as exc:
+                errors[n] = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:
+                errors[n] = f"{type(exc).__name__}: {exc}"
+                crashes[n] = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    return errors, crashes, sorted(timeouts), sorted(not_run)
+
+
+def _load_index(outdir: Path, agent: str) -> dict[str, dict[str, Any]]:
+    index_file = outdir / "index.json"
+    if not index_file.exists():
+        raise HarnessError(f"kosoku wrote no {index_file}")
+    index: dict[str, dict[str, dict[str, Any]]] = json.loads(index_file.read_text())
+    if agent not in index:
+        raise HarnessError(f"no results for agent {agent!r} in {index_file}: {list(index)}")
+    return index[agent]
+
+
+_DETAIL_KEYS = (
+    "description",
+    "expectation",
+    "result",
+    "resultClose",
+    "expectedClose",
+    "expected",
+    "received",
+    "localCloseCode",
+    "localCloseReason",
+    "remoteCloseCode",
+    "remoteCloseReason",
+    "wasClean",
+    "wasNotCleanReason",
+    "droppedByMe",
+    "failedByMe",
+    "httpRequest",
+    "httpResponse",
+)
+
+
+def _details(outdir: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    try:
+        case = json.loads((outdir / entry["reportfile"]).read_text())
+    except (OSError, ValueError, KeyError) as exc:
+        return {"result": f"(per-case report unreadable: {exc})"}
+    details = {k: case.get(k) for k in _DETAIL_KEYS}
+    # Keep the JSON summary readable: the event lists of big-message cases are long.
+    for key in ("expected", "received"):
+        details[key] = _shorten(json.dumps(details[key]), 600)
+    return details
+
+
+async def run_suite(
+    testee: Testee,
+    outdir: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    concurrency: int = 4,
+    case_timeout: float = 60.0,
+    run_timeout: float = 240.0,
+    startup_timeout: float = 30.0,
+) -> SuiteReport:
+    """Run the kosoku fuzzing-server suite against ``testee``.
+
+    Args:
+        testee: The echo client to drive.
+        outdir: Directory for kosoku's reports and our summary (created if missing).
+        include: Case ids or globs to run (default: the whole suite).
+        exclude: Case ids or globs to leave out.
+        concurrency: Cases run at the same time (kosoku serves connections concurrently).
+        case_timeout: Seconds after which a case's client is cancelled.
+        run_timeout: Seconds for all cases together; cases not started by then are skipped.
+        startup_timeout: Seconds for kosoku to start and, at the end, to write reports.
+
+    Returns:
+        The parsed report; ``report.problems()`` is empty when every case passed.
+
+    Raises:
+        HarnessError: If kosoku cannot be started or produces no report.
+    """
+    started = time.monotonic()
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "index.json").unlink(missing_ok=True)
+    server = _Kosoku(outdir, include, exclude)
+    try:
+        port = await server.start(startup_timeout)
+        base = f"ws://{HOST}:{port}"
+        count = await _get_case_count(base, startup_timeout)
+        errors, crashes, timeouts, not_run = await _run_cases(
+            testee,
+            base,
+            count,
+            concurrency=concurrency,
+            case_timeout=case_timeout,
+            deadline=started + run_timeout,
+        )
+        await _update_reports(port, testee.name, startup_timeout)
+        await server.wait_exit(startup_timeout)
+    except BaseException:
+        await server.stop()
+        raise
+
+    index = _load_index(outdir, testee.name)
+    ids = sorted(index, key=_case_key)
+    outcomes = {
+        cid: CaseOutcome(
+            case_id=cid,
+            behavior=index[cid]["behavior"],
+            behavior_close=index[cid]["behaviorClose"],
+            remote_close_code=index[cid]["remoteCloseCode"],
+            duration_ms=index[cid]["duration"],
+            details=(
+                _details(outdir, index[cid])
+                if index[cid]["behavior"] not in PASSING or index[cid]["behaviorClose"] in BAD_CLOSE
+                else {}
+            ),
+        )
+        for cid in ids
+    }
+    # Case N is the N-th id in case order when every case reported; otherwise fall back
+    # to the case number (the report of a missing case cannot be located).
+    name_of = (lambda n: ids[n - 1]) if len(ids) == count else (lambda n: f"#{n}")
+    report = SuiteReport(
+        agent=testee.name,
+        case_count=count,
+        outcomes=outcomes,
+        client_errors={name_of(n): e for n, e in sorted(errors.items())},
+        crashes={name_of(n): e for n, e in sorted(crashes.items())},
+        timeouts=[name_of(n) for n in timeouts],
+        not_run=not_run,
+        duration_s=time.monotonic() - started,
+        outdir=outdir,
+    )
+    report.write_summary()
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry: run the suite, print the summary, exit 1 if any case fails."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.conformance",
+        description="Run the Autobahn suite (kosoku fuzzing server) against an echo client.",
+    )
+    parser.add_argument("--testee", choices=TESTEE_NAMES, default="jetsocket")
+    parser.add_argument("-o", "--outdir", type=Path, default=None)
+    parser.add_argument("-i", "--include", action="append", default=[], metavar="CASE")
+    parser.add_argument("-x", "--exclude", action="append", default=[], metavar="CASE")
+    parser.add_argument("-j", "--concurrency", type=int, default=4)
+    parser.add_argument("--case-timeout", type=float, default=60.0)
+    parser.add_argument("--run-timeout", type=float, default=240.0)
+    parser.add_argument("--strict-close", action="store_true")
+    args = parser.parse_args(argv)
+    outdir: Path = args.outdir or Path(tempfile.mkdtemp(prefix=f"autobahn-{args.testee}-"))
+    report = asyncio.run(
+        run_suite(
+            get_testee(args.testee),
+            outdir,
+            include=args.include,
+            exclude=args.exclude,
+            concurrency=args.concurrency,
+            case_timeout=args.case_timeout,
+            run_timeout=args.run_timeout,
+        )
+    )
+    print(report.summary_text())
+    return 1 if report.problems(strict_close=args.strict_close) else 0
