@@ -14,7 +14,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -98,7 +98,7 @@ def build_feed_frames(n: int) -> bytes:
     return b"".join(server_frame(tick_payload(i)) for i in range(n))
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
+def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Return the ``q`` quantile (0..1) of already sorted values (nearest rank)."""
     if not sorted_values:
         return float("nan")
@@ -150,7 +150,7 @@ def jetsocket_attr(name: str) -> Any | None:
     """
     try:
         import jetsocket  # noqa: PLC0415 - optional at run time, see docstring
-    except Exception:  # noqa: BLE001 - a broken package must not stop the peers' figures
+    except Exception:  # a broken package must not stop the peers' figures
         return None
     return getattr(jetsocket, name, None)
 
@@ -227,6 +227,3 @@ def interleave(rounds: int, names: list[str]) -> Iterator[tuple[int, str]]:
         shift = r % len(names) if names else 0
         for name in names[shift:] + names[:shift]:
             yield r, name
-
-
-Factory = Callable[..., Any]

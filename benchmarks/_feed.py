@@ -110,7 +110,7 @@ async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
     done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
     # Two listeners rather than one with a flag: the per-frame callback is what we measure.
-    class Typed(picows.WSListener):  # type: ignore[misc]
+    class Typed(picows.WSListener):
         def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
             if frame.msg_type == text:
                 msg = decode(frame.get_payload_as_bytes())

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import sys
 import threading
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from benchmarks._common import FRAME_SLICE, build_feed_frames, new_event_loop, raise_fd_limit
@@ -29,7 +30,7 @@ try:
     from websockets.speedups import apply_mask as _apply_mask  # C, same as every client
 except ImportError:  # pragma: no cover - websockets always ships its speedups on CPython
 
-    def _apply_mask(data: bytes, mask: bytes) -> bytes:
+    def _apply_mask(data: bytes | bytearray | memoryview, mask: bytes | bytearray) -> bytes:
         n = len(data)
         key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
         return (int.from_bytes(data, "big") ^ key).to_bytes(n, "big")
@@ -69,8 +70,8 @@ class _Conn(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._task is not None:
@@ -220,8 +221,13 @@ async def _serve(feed_n: list[int], loop_name: str) -> None:
         with contextlib.suppress(OSError):
             while sys.stdin.buffer.read(4096):
                 pass
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result(None))
+
+        def finish() -> None:
+            if not stop.done():
+                stop.set_result(None)
+
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            loop.call_soon_threadsafe(finish)
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     server = await loop.create_server(lambda: _Conn(feeds), "127.0.0.1", 0, backlog=4096)

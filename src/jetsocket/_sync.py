@@ -28,14 +28,10 @@ from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from typing_extensions import Unpack
 
+from jetsocket._engine._inbox import CLEAN_CODES, Failure
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
-from jetsocket._engine._websocket import (
-    _CLEAN_CODES,
-    WebSocket,
-    WebSocketOptions,
-    _Failure,
-)
+from jetsocket._engine._websocket import WebSocket, WebSocketOptions
 from jetsocket._exceptions import (
     ConnectionClosedError,
     InvalidStateError,
@@ -103,6 +99,26 @@ class _Portal:
                 self.loop.call_soon_threadsafe(self.loop.stop)
             if threading.current_thread() is not self._thread:
                 self._thread.join(timeout=10.0)
+
+
+class _Signal:
+    """Wakes consumer threads blocked on an empty receive deque.
+
+    The engine references this object, not the facade, so an unclosed facade can still be
+    garbage collected (and warn) while its loop thread runs.
+    """
+
+    __slots__ = ("cond", "waiting")
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.waiting = 0
+
+    def __call__(self) -> None:
+        # Called on the loop thread once per received batch (and at the end).
+        if self.waiting:
+            with self.cond:
+                self.cond.notify_all()
 
 
 class SyncWebSocket(Generic[T]):
@@ -196,10 +212,9 @@ class SyncWebSocket(Generic[T]):
         self._close_timeout = float(options.get("close_timeout", 5.0))
         self._portal: _Portal | None = None
         self._lock = threading.Lock()
-        self._cond = threading.Condition(threading.Lock())
-        self._waiting = 0
+        self._signal = _Signal()
         self._closed = False
-        self._ws._notify = self._notify
+        self._ws._notify = self._signal
 
     # -- properties ---------------------------------------------------------------------
 
@@ -289,7 +304,7 @@ class SyncWebSocket(Generic[T]):
                 self._portal = None
             if portal is not None:
                 portal.stop()
-            self._notify()
+            self._signal()
 
     def __enter__(self) -> Self:
         self.connect()
@@ -331,12 +346,6 @@ class SyncWebSocket(Generic[T]):
 
     # -- receiving ----------------------------------------------------------------------
 
-    def _notify(self) -> None:
-        # Called on the loop thread once per received batch (and at the end).
-        if self._waiting:
-            with self._cond:
-                self._cond.notify_all()
-
     def _next(self, timeout: float | None, *, iterating: bool) -> T:
         ws = self._ws
         inbox = ws._inbox
@@ -344,7 +353,7 @@ class SyncWebSocket(Generic[T]):
             item = inbox.popleft()
         except IndexError:
             item = self._wait(timeout, iterating=iterating)
-        if item.__class__ is _Failure:
+        if item.__class__ is Failure:
             raise item.exc
         if ws._read_paused and len(inbox) <= ws._low_water:
             portal = self._portal
@@ -356,8 +365,9 @@ class SyncWebSocket(Generic[T]):
         ws = self._ws
         inbox = ws._inbox
         deadline = None if timeout is None else _now() + timeout
-        with self._cond:
-            self._waiting += 1
+        signal = self._signal
+        with signal.cond:
+            signal.waiting += 1
             try:
                 while True:
                     # The flag is raised before looking at the deque, so a batch appended
@@ -372,14 +382,14 @@ class SyncWebSocket(Generic[T]):
                     if ws._read_paused and self._portal is not None:
                         self._portal.soon(ws._resume_if_paused)
                     if deadline is None:
-                        self._cond.wait()
+                        signal.cond.wait()
                     else:
                         left = deadline - _now()
                         if left <= 0:
                             raise TimeoutError(f"no message received within {timeout}s")
-                        self._cond.wait(left)
+                        signal.cond.wait(left)
             finally:
-                self._waiting -= 1
+                signal.waiting -= 1
 
     @staticmethod
     def _end_error(end: BaseException | None, *, iterating: bool) -> BaseException:
@@ -388,7 +398,7 @@ class SyncWebSocket(Generic[T]):
         if (
             iterating
             and isinstance(end, ConnectionClosedError)
-            and (not end.by_server or end.code in _CLEAN_CODES)
+            and (not end.by_server or end.code in CLEAN_CODES)
         ):
             return StopIteration()
         return end

@@ -28,9 +28,12 @@ class ConnectionStats:
         validation_errors: Messages that failed to decode into the declared type.
         buffer_size: Messages received but not yet consumed.
         buffer_capacity: Capacity of the receive buffer.
+        handler_errors: Event handlers that raised.
         messages_dropped: Messages discarded by the overflow policy or deduplication.
+        duplicates: Messages dropped as duplicates of an already seen sequence id.
         gaps: Sequence gaps detected.
         paused_reading: Times reading was paused because the consumer was behind.
+        pending_sends: Messages held while reconnecting (replay mode ``full_buffer``).
     """
 
     state: ConnectionState
@@ -47,6 +50,9 @@ class ConnectionStats:
     validation_errors: int = 0
     buffer_size: int = 0
     buffer_capacity: int = 0
+    handler_errors: int = 0
     messages_dropped: int = 0
+    duplicates: int = 0
     gaps: int = 0
     paused_reading: int = 0
+    pending_sends: int = 0

@@ -1,26 +1,22 @@
 """``WebSocket[T]``: the async engine users talk to.
 
-Delivery path (the hot path): the wire connection hands every complete message of one
-read chunk to :meth:`WebSocket._on_messages` as one list; it is decoded in one
-``map`` over the list, ``extend``-ed onto a deque and the single waiting consumer (if any) is
-woken once. Consumers pop from the deque and only await when it is empty: there is no
-future, task or queue operation per message.
-
-A message that fails to decode is stored in the deque *at its position* as a ``_Failure``
-and raised from ``recv()``/the iterator when reached, so an invalid message never hangs a
-consumer and never hides the valid messages around it.
+One client owns at most one *current* wire connection. A supervisor task exists only while
+reconnecting or rotating; an established connection costs no task at all (heartbeat and
+rotation are timer handles). Receiving, decoding and consumption live in
+:class:`~jetsocket._engine._inbox.Inbox`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypedDict, TypeVar, overload
+from typing import Any, Literal, Self, TypedDict, TypeVar, overload
 
 import msgspec
 from typing_extensions import Unpack
@@ -30,29 +26,55 @@ from jetsocket._engine._config import (
     BackoffConfig,
     BufferConfig,
     HeartbeatConfig,
-    OverflowPolicy,
     ReplayConfig,
+    ReplayMode,
+)
+from jetsocket._engine._events import (
+    BufferOverflowEvent,
+    ClosedEvent,
+    ConnectedEvent,
+    ConnectingEvent,
+    DisconnectedEvent,
+    ErrorEvent,
+    EventName,
+    EventRegistry,
+    GapEvent,
+    Handler,
+    MessageEvent,
+    PingEvent,
+    PongEvent,
+    ReconnectedEvent,
+    ReconnectingEvent,
+    ReplayCompletedEvent,
+    ReplayStartedEvent,
 )
 from jetsocket._engine._heartbeat import Heartbeat
+from jetsocket._engine._inbox import CLEAN_CODES, Inbox
+from jetsocket._engine._retry import Backoff, is_fatal
 from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._exceptions import (
-    BufferOverflowError,
     ConnectionClosedError,
+    ConnectionError,
     InvalidStateError,
-    MessageDecodeError,
     TimeoutError,
 )
 from jetsocket._protocol._connection import WireConnection, open_connection, redact_uri
 
 __all__ = ["WebSocket", "WebSocketOptions", "connect"]
 
+logger = logging.getLogger("jetsocket")
+
 T = TypeVar("T")
 M = TypeVar("M")
+E = TypeVar("E")
+H = TypeVar("H", bound=Callable[..., Any])
 
 _S = ConnectionState
 _DEFAULT_CAPACITY = 10_000
-_CLEAN_CODES = frozenset({1000, 1001})
+_VALID_CLOSE = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011})
+
+OnOpen = Callable[["WebSocket[Any]"], Awaitable[None]]
 
 
 class WebSocketOptions(TypedDict, total=False):
@@ -65,6 +87,7 @@ class WebSocketOptions(TypedDict, total=False):
     backoff: BackoffConfig | None
     max_connection_age: float | None
     heartbeat: float | HeartbeatConfig | None
+    idle_timeout: float | None
     buffer: int | BufferConfig | None
     replay: ReplayConfig | None
     serializer: Callable[[Any], bytes | str] | None
@@ -78,15 +101,9 @@ class WebSocketOptions(TypedDict, total=False):
     close_timeout: float
     max_message_size: int
     strict: bool
-
-
-class _Failure:
-    """A decode failure stored in the receive deque at the failing message's position."""
-
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+    send_while_reconnecting: Literal["raise", "wait"]
+    send_timeout: float
+    is_retriable: Callable[[BaseException], bool | None] | None
 
 
 class _Link:
@@ -116,14 +133,19 @@ def _encode_json(obj: Any) -> bytes:
     return msgspec.json.encode(obj)
 
 
-class WebSocket(Generic[T]):
-    """An async WebSocket client that yields typed messages.
+class WebSocket(Inbox[T]):
+    """An async WebSocket client that yields typed messages and stays connected.
 
     Example:
         >>> async with WebSocket("wss://stream.example.com/ws", message_type=Trade) as ws:
         ...     await ws.send({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1})
         ...     async for trade in ws:
         ...         print(trade.price)
+
+    Iteration and ``recv()`` continue across reconnects. Iteration ends when the client is
+    closed (or the server closes with 1000/1001 and ``reconnect=False``); it raises
+    :class:`ConnectionClosedError` after an abnormal close that is not retried, and the
+    error that made the client give up when reconnecting fails for good.
 
     Args:
         uri: ``ws://`` or ``wss://`` URI. Credentials in its query string are redacted in
@@ -134,8 +156,10 @@ class WebSocket(Generic[T]):
         deserializer: Custom ``Callable[[bytes], T]`` decoder (instead of message_type).
         reconnect: Reconnect automatically after an unexpected disconnect.
         backoff: Backoff between reconnect attempts.
-        max_connection_age: Rotate the connection after this many seconds.
+        max_connection_age: Rotate the connection after this many seconds, opening the
+            new connection before closing the old one.
         heartbeat: Ping interval in seconds, or a :class:`HeartbeatConfig`.
+        idle_timeout: Reconnect when no frame arrived for this many seconds.
         buffer: Receive buffer capacity, or a :class:`BufferConfig` (default 10 000
             messages, policy ``block``: reading pauses until the consumer catches up).
         replay: Sequence tracking and replay settings.
@@ -149,7 +173,13 @@ class WebSocket(Generic[T]):
         connect_timeout: Bound on TCP connect, TLS and the opening handshake.
         close_timeout: Bound on the closing handshake.
         max_message_size: Largest accepted message in bytes (after decompression).
-        strict: Raise decode failures from the iterator (True) or count and skip them.
+        strict: Raise decode failures from the iterator (True), or emit an ``error``
+            event, count them and skip the message (False).
+        send_while_reconnecting: ``"raise"`` (default) or ``"wait"`` for the connection
+            (up to ``send_timeout``).
+        send_timeout: Bound in seconds for ``"wait"``.
+        is_retriable: Hook reclassifying a failure: True retriable, False fatal, None
+            default (HTTP 401/403/404 and close 1008 are fatal).
     """
 
     @overload
@@ -221,24 +251,16 @@ class WebSocket(Generic[T]):
             raise ValueError("give message_type or deserializer, not both")
         self._uri = uri
         self._raw = raw
-        self._message_type = message_type
         self._options = options
-        self._decode: Callable[[Any], Any] | None
-        self._decode_error: tuple[type[BaseException], ...]
+        decode: Callable[[Any], Any] | None
+        errors: tuple[type[BaseException], ...]
         if raw:
-            self._decode, self._decode_error = None, ()
+            decode, errors = None, ()
         elif deserializer is not None:
-            self._decode, self._decode_error = deserializer, (Exception,)
+            decode, errors = deserializer, (Exception,)
         else:
             decode, err = build_decoder(message_type)
-            self._decode, self._decode_error = decode, (err, UnicodeDecodeError)
-        self._strict = bool(options.get("strict", True))
-        self._serialize: Callable[[Any], bytes | str] = options.get("serializer") or _encode_json
-        self._text_frames = bool(options.get("text_frames", True))
-        self._reconnect = bool(options.get("reconnect", True))
-        self._backoff = options.get("backoff") or BackoffConfig()
-        self._max_age = options.get("max_connection_age")
-        self._replay = options.get("replay")
+            errors = (err, UnicodeDecodeError)
         hb = options.get("heartbeat")
         if hb is not None and not isinstance(hb, HeartbeatConfig):
             hb = HeartbeatConfig(interval=float(hb), timeout=min(float(hb), 10.0))
@@ -248,10 +270,30 @@ class WebSocket(Generic[T]):
             buf = BufferConfig(capacity=_DEFAULT_CAPACITY)
         elif not isinstance(buf, BufferConfig):
             buf = BufferConfig(capacity=buf)
-        self._buffer_config = buf
-        self._capacity = buf.capacity
-        self._low_water = max(1, buf.capacity // 2)
-        self._policy = OverflowPolicy(buf.overflow_policy)
+        replay = options.get("replay")
+        self._replay = replay
+        self._events = EventRegistry(self._handler_failed)
+        self._init_inbox(
+            decode=decode,
+            decode_errors=errors,
+            message_type=message_type,
+            strict=bool(options.get("strict", True)),
+            buffer=buf,
+            replay=replay,
+            pong_matcher=hb.pong_matcher if hb is not None else None,
+        )
+        self._serialize: Callable[[Any], bytes | str] = options.get("serializer") or _encode_json
+        self._text_frames = bool(options.get("text_frames", True))
+        self._reconnect = bool(options.get("reconnect", True))
+        self._backoff = Backoff(options.get("backoff") or BackoffConfig())
+        self._reset_after = (options.get("backoff") or BackoffConfig()).reset_after
+        self._classifier = options.get("is_retriable")
+        self._max_age = options.get("max_connection_age")
+        self._idle_timeout = options.get("idle_timeout")
+        self._send_mode = options.get("send_while_reconnecting", "raise")
+        if self._send_mode not in ("raise", "wait"):
+            raise ValueError("send_while_reconnecting must be 'raise' or 'wait'")
+        self._send_timeout = float(options.get("send_timeout", 10.0))
         self._ssl_context = options.get("ssl_context")
         self._extra_headers = dict(options.get("extra_headers") or {})
         self._subprotocols = list(options.get("subprotocols") or [])
@@ -264,6 +306,9 @@ class WebSocket(Generic[T]):
             ("connect_timeout", self._connect_timeout),
             ("close_timeout", self._close_timeout),
             ("max_message_size", self._max_message_size),
+            ("send_timeout", self._send_timeout),
+            ("max_connection_age", self._max_age or 1),
+            ("idle_timeout", self._idle_timeout or 1),
         ):
             if value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -271,25 +316,18 @@ class WebSocket(Generic[T]):
             raise ValueError("compression_threshold must be >= 0")
 
         self._state = _S.IDLE
-        self._inbox: deque[Any] = deque()
-        self._waiter: asyncio.Future[None] | None = None
         self._link: _Link | None = None
         self._conn: WireConnection | None = None
-        self._end: ConnectionClosedError | BaseException | None = None
-        self._read_paused = False
         self._heartbeat: Heartbeat | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connected: asyncio.Event | None = None
+        self._on_open: list[OnOpen] = []
+        self._pending_sends: deque[tuple[bytes, bool]] = deque()
         self._connected_at = 0.0
-        # Set by the sync facade: called on the loop thread after each batch and at the end.
-        self._notify: Callable[[], None] | None = None
-        # Counters (plain ints: incremented once per batch on the hot path).
-        self._n_in = 0
         self._n_out = 0
         self._bytes_in_closed = 0
         self._bytes_out_closed = 0
-        self._errors = 0
-        self._validation_errors = 0
-        self._dropped = 0
-        self._pauses = 0
         self._reconnects = 0
         self._last_reconnect: float | None = None
 
@@ -327,15 +365,120 @@ class WebSocket(Generic[T]):
         check_transition(self._state, new)
         self._state = new
 
+    # -- events -------------------------------------------------------------------------
+
+    @overload
+    def on(
+        self, event: Literal["connecting"]
+    ) -> Callable[[Callable[[ConnectingEvent], E]], Callable[[ConnectingEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["connected"]
+    ) -> Callable[[Callable[[ConnectedEvent], E]], Callable[[ConnectedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["disconnected"]
+    ) -> Callable[[Callable[[DisconnectedEvent], E]], Callable[[DisconnectedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["reconnecting"]
+    ) -> Callable[[Callable[[ReconnectingEvent], E]], Callable[[ReconnectingEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["reconnected"]
+    ) -> Callable[[Callable[[ReconnectedEvent], E]], Callable[[ReconnectedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["message"]
+    ) -> Callable[[Callable[[MessageEvent], E]], Callable[[MessageEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["error"]
+    ) -> Callable[[Callable[[ErrorEvent], E]], Callable[[ErrorEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["closed"]
+    ) -> Callable[[Callable[[ClosedEvent], E]], Callable[[ClosedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["ping"]
+    ) -> Callable[[Callable[[PingEvent], E]], Callable[[PingEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["pong"]
+    ) -> Callable[[Callable[[PongEvent], E]], Callable[[PongEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["buffer_overflow"]
+    ) -> Callable[[Callable[[BufferOverflowEvent], E]], Callable[[BufferOverflowEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["replay_started"]
+    ) -> Callable[[Callable[[ReplayStartedEvent], E]], Callable[[ReplayStartedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["replay_completed"]
+    ) -> Callable[[Callable[[ReplayCompletedEvent], E]], Callable[[ReplayCompletedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["gap"]
+    ) -> Callable[[Callable[[GapEvent], E]], Callable[[GapEvent], E]]: ...
+    def on(self, event: EventName) -> Callable[[H], H]:
+        """Decorator registering a handler for ``event`` (sync or async function).
+
+        Sync handlers run inline on the event loop; async handlers run as tasks. A handler
+        that raises is reported as an ``error`` event and counted; it never breaks the
+        connection.
+
+        Example:
+            >>> @ws.on("reconnected")
+            ... def log(event: ReconnectedEvent) -> None:
+            ...     print("back after", event.downtime)
+        """
+
+        def register(handler: H) -> H:
+            self._events.add(event, handler)
+            return handler
+
+        return register
+
+    def add_handler(self, event: EventName, handler: Handler) -> None:
+        """Register ``handler`` for ``event`` (see :meth:`on`).
+
+        Raises:
+            ValueError: Unknown event name.
+            TypeError: ``handler`` is not callable.
+        """
+        self._events.add(event, handler)
+
+    def remove_handler(self, event: EventName, handler: Handler) -> bool:
+        """Unregister ``handler``; return True if it was registered."""
+        return self._events.remove(event, handler)
+
+    def add_on_open(self, hook: OnOpen) -> None:
+        """Run ``await hook(ws)`` after every (re)connect, before delivery resumes.
+
+        Used for login and resubscription; the hook may call :meth:`send`. A failing hook
+        fails that connection attempt (and is retried like any connection failure).
+        """
+        self._on_open.append(hook)
+
+    def _handler_failed(self, exc: BaseException, context: str) -> None:
+        self._errors += 1
+        self._events.emit("error", ErrorEvent(error=exc, context=context))
+
     # -- lifecycle ----------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Open the connection (TCP, TLS, opening handshake).
+        """Open the connection (TCP, TLS, opening handshake, ``on_open`` hooks).
+
+        The first connection is not retried: its failure is raised here (reconnects
+        happen after a connection was established once).
 
         Raises:
             InvalidStateError: Already connected, or closed (a closed client cannot be
                 reused: create a new one).
-            HandshakeError: The server refused the upgrade.
+            HandshakeError: The server refused the upgrade (status, headers, body).
             ConnectionError: The TCP or TLS connection failed.
             TimeoutError: ``connect_timeout`` elapsed.
         """
@@ -344,14 +487,20 @@ class WebSocket(Generic[T]):
         if self._state not in (_S.IDLE, _S.FAILED):
             raise InvalidStateError(f"connect() called while {self._state.value}")
         self._set_state(_S.CONNECTING)
+        self._end = None
+        self._events.emit("connecting", ConnectingEvent(uri=redact_uri(self._uri)))
         try:
             await self._open()
-        except BaseException:
+        except BaseException as exc:
             self._set_state(_S.FAILED)
+            self._errors += 1
+            if isinstance(exc, Exception):
+                self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="connect"))
             raise
         self._set_state(_S.CONNECTED)
+        self._after_connected()
 
-    async def _open(self) -> None:
+    async def _open(self) -> WireConnection:
         link = _Link(self)
         conn = await open_connection(
             self._uri,
@@ -367,18 +516,52 @@ class WebSocket(Generic[T]):
             close_timeout=self._close_timeout,
         )
         link.conn = conn
+        previous = self._conn
         self._link = link
         self._conn = conn
-        self._end = None
-        self._connected_at = time.monotonic()
         if self._read_paused:
             conn.pause_reading()
+        try:
+            for hook in self._on_open:
+                await hook(self)
+        except BaseException:
+            self._conn = previous
+            conn.abort()
+            raise
+        return conn
+
+    def _after_connected(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        self._connected_at = time.monotonic()
+        self._cancel_timers()
+        loop = asyncio.get_running_loop()
         if self._heartbeat_config is not None:
             if self._heartbeat is None:
                 self._heartbeat = Heartbeat(
                     self._heartbeat_config, self._on_dead_peer, self._send_app_ping
                 )
             self._heartbeat.start(conn)
+        if self._max_age is not None:
+            self._timers.append(loop.call_later(self._max_age, self._start_rotation))
+        if self._idle_timeout is not None:
+            self._timers.append(loop.call_later(self._idle_timeout, self._check_idle))
+        if self._connected is not None:
+            self._connected.set()
+        self._events.emit(
+            "connected",
+            ConnectedEvent(
+                uri=redact_uri(self._uri),
+                subprotocol=conn.subprotocol,
+                extensions=tuple(type(e).__name__ for e in conn.extensions),
+            ),
+        )
+
+    def _cancel_timers(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (closing handshake bounded by ``close_timeout``).
@@ -388,31 +571,39 @@ class WebSocket(Generic[T]):
         :class:`ConnectionClosedError`.
 
         Args:
-            code: Close code (RFC 6455 section 7.4), 1000 by default.
-            reason: Close reason (at most 123 bytes of UTF-8).
+            code: Close code (RFC 6455 section 7.4.1), 1000 by default.
+            reason: Close reason (at most 123 bytes of UTF-8, RFC 6455 section 5.5).
 
         Raises:
             ValueError: Invalid close code or reason too long.
         """
-        if not (
-            code == 1000
-            or 3000 <= code <= 4999
-            or code in (1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011)
-        ):
+        if code not in _VALID_CLOSE and not 3000 <= code <= 4999:
             raise ValueError(f"invalid close code {code}")
         if len(reason.encode()) > 123:
             raise ValueError("close reason longer than 123 bytes")
         if self._state in (_S.CLOSED, _S.CLOSING):
             return
+        if self._state is _S.IDLE:
+            self._set_state(_S.CLOSED)
+            self._finish(ConnectionClosedError(code, reason, by_server=False))
+            return
         self._set_state(_S.CLOSING)
+        self._cancel_timers()
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor is not asyncio.current_task():
+            supervisor.cancel()
         conn = self._conn
         if conn is not None:
             await conn.close(code, reason)
             self._detach(conn)
         self._finish(ConnectionClosedError(code, reason, by_server=False))
         self._set_state(_S.CLOSED)
+        if self._connected is not None:
+            self._connected.set()  # wake senders waiting for a connection
+        self._events.emit("closed", ClosedEvent(code=code, reason=reason))
+        await self._events.drain(self._close_timeout)
 
     def _detach(self, conn: WireConnection) -> None:
         self._bytes_in_closed += conn.bytes_received
@@ -420,11 +611,6 @@ class WebSocket(Generic[T]):
         if self._conn is conn:
             self._conn = None
             self._link = None
-
-    def _finish(self, end: BaseException) -> None:
-        if self._end is None:
-            self._end = end
-        self._wake()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -438,78 +624,22 @@ class WebSocket(Generic[T]):
     ) -> None:
         await self.close()
 
-    # -- wire callbacks (hot path first) --------------------------------------------------
-
-    def _on_messages(self, messages: list[Any]) -> None:
-        self._n_in += len(messages)
-        decode = self._decode
-        if decode is not None:
-            try:
-                messages = list(map(decode, messages))
-            except Exception:
-                messages = self._decode_each(messages)
-        inbox = self._inbox
-        inbox.extend(messages)
-        if len(inbox) >= self._capacity:
-            self._overflow()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        notify = self._notify
-        if notify is not None:
-            notify()
-
-    def _decode_each(self, messages: list[Any]) -> list[Any]:
-        # Slow path, only after a failure: find which messages fail, keep the others.
-        decode = self._decode
-        assert decode is not None
-        out: list[Any] = []
-        for payload in messages:
-            try:
-                out.append(decode(payload))
-            except self._decode_error as exc:
-                self._validation_errors += 1
-                self._errors += 1
-                err = MessageDecodeError(str(exc), payload, self._message_type)
-                err.__cause__ = exc
-                if self._strict:
-                    out.append(_Failure(err))
-        return out
-
-    def _overflow(self) -> None:
-        inbox = self._inbox
-        policy = self._policy
-        if policy is OverflowPolicy.BLOCK:
-            if not self._read_paused:
-                # Backpressure: stop reading the socket; TCP flow control slows the server.
-                self._read_paused = True
-                self._pauses += 1
-                if self._conn is not None:
-                    self._conn.pause_reading()
-            return
-        excess = len(inbox) - self._capacity
-        if excess <= 0:
-            return
-        self._dropped += excess
-        if policy is OverflowPolicy.DROP_OLDEST:
-            for _ in range(excess):
-                inbox.popleft()
-        elif policy is OverflowPolicy.DROP_NEWEST:
-            for _ in range(excess):
-                inbox.pop()
-        else:
-            for _ in range(excess):
-                inbox.pop()
-            inbox.append(_Failure(BufferOverflowError(f"receive buffer full ({excess} lost)")))
+    # -- wire callbacks -----------------------------------------------------------------
 
     def _on_ping(self, payload: bytes) -> None:
-        pass
+        if self._events.has("ping"):
+            self._events.emit("ping", PingEvent(payload=payload))
 
     def _on_pong(self, payload: bytes) -> None:
+        latency = None
+        if self._heartbeat is not None and self._heartbeat.pong(payload):
+            latency = self._heartbeat.last_ms
+        if self._events.has("pong"):
+            self._events.emit("pong", PongEvent(payload=payload, latency_ms=latency))
+
+    def _on_app_pong(self) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.pong(payload)
+            self._heartbeat.app_pong()
 
     def _send_app_ping(self) -> None:
         config = self._heartbeat_config
@@ -520,103 +650,185 @@ class WebSocket(Generic[T]):
         conn.send_message(payload, text)
 
     def _on_dead_peer(self, conn: WireConnection) -> None:
-        self._errors += 1
+        logger.warning("jetsocket: %s: no pong in time, dropping", redact_uri(self._uri))
         conn.abort()
+
+    def _check_idle(self) -> None:
+        conn = self._conn
+        timeout = self._idle_timeout
+        if conn is None or timeout is None or self._state is not _S.CONNECTED:
+            return
+        idle = time.monotonic() - max(conn.last_received, self._connected_at)
+        if idle >= timeout:
+            logger.warning("jetsocket: %s: idle for %.1fs, dropping", redact_uri(self._uri), idle)
+            conn.abort()
+            return
+        loop = asyncio.get_running_loop()
+        self._timers.append(loop.call_later(timeout - idle, self._check_idle))
 
     def _on_lost(self, link: _Link, exc: ConnectionClosedError) -> None:
         conn = link.conn
         if conn is None or self._conn is not conn:
+            if conn is not None:
+                self._bytes_in_closed += conn.bytes_received
+                self._bytes_out_closed += conn.bytes_sent
             return  # an older (rotated) connection
         self._detach(conn)
         if self._state is _S.CLOSING:
             return  # close() finishes the job
+        self._cancel_timers()
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        if exc.code not in _CLEAN_CODES:
+        if exc.code not in CLEAN_CODES:
             self._errors += 1
-        self._finish(exc)
-        self._set_state(_S.CLOSED)
+        if self._state is _S.CONNECTING:
+            return  # the supervisor's on_open hook failed; it handles the retry
+        lived = time.monotonic() - self._connected_at
+        retry = self._reconnect and not is_fatal(exc, self._classifier)
+        self._events.emit(
+            "disconnected",
+            DisconnectedEvent(
+                code=exc.code, reason=exc.reason, by_server=exc.by_server, will_reconnect=retry
+            ),
+        )
+        if not retry:
+            fatal = self._reconnect  # we wanted to retry but must not
+            if fatal:
+                self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="closed"))
+            self._finish(exc)
+            self._set_state(_S.FAILED if fatal else _S.CLOSED)
+            if not fatal:
+                self._events.emit("closed", ClosedEvent(code=exc.code, reason=exc.reason))
+            return
+        if lived >= self._reset_after:
+            self._backoff.reset()
+        if self._supervisor is not None:
+            self._supervisor.cancel()  # a rotation in progress: reconnect instead
+        self._set_state(_S.RECONNECTING)
+        self._connected = asyncio.Event()
+        self._supervisor = asyncio.get_running_loop().create_task(self._reconnect_loop(exc))
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        if self._notify is not None:
-            self._notify()
+    # -- reconnect and rotation -----------------------------------------------------------
 
-    # -- consuming ----------------------------------------------------------------------
-
-    def __aiter__(self) -> AsyncIterator[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        inbox = self._inbox
-        if inbox:
-            item = inbox.popleft()
-            if item.__class__ is _Failure:
-                raise item.exc
-            if self._read_paused and len(inbox) <= self._low_water:
-                self._resume()
-            return item  # type: ignore[no-any-return]
-        return await self._wait_next(iterating=True)
-
-    async def recv(self, timeout: float | None = None) -> T:
-        """Return the next message.
-
-        Args:
-            timeout: Seconds to wait; None waits for ever.
-
-        Raises:
-            TimeoutError: No message within ``timeout`` (a builtin ``TimeoutError`` too).
-            ConnectionClosedError: The connection is closed and every received message
-                was consumed.
-            MessageDecodeError: The next message did not match the declared type.
-            InvalidStateError: ``connect()`` was never called.
-        """
-        if self._inbox:
-            return await self.__anext__()
-        if timeout is None:
-            return await self._wait_next(iterating=False)
+    async def _reconnect_loop(self, cause: BaseException) -> None:
+        started = time.monotonic()
+        error: BaseException | None = (
+            cause if not isinstance(cause, ConnectionClosedError) else None
+        )
+        last_seq = self._seq.last
         try:
-            async with asyncio.timeout(timeout):
-                return await self._wait_next(iterating=False)
-        except builtins.TimeoutError:
-            raise TimeoutError(f"no message received within {timeout}s") from None
+            while True:
+                delay = self._backoff.next_delay(error)
+                attempt = self._backoff.attempts
+                self._events.emit(
+                    "reconnecting", ReconnectingEvent(attempt=attempt, delay=delay, error=error)
+                )
+                logger.info(
+                    "jetsocket: %s: reconnecting in %.2fs (attempt %d)",
+                    redact_uri(self._uri),
+                    delay,
+                    attempt,
+                )
+                await asyncio.sleep(delay)
+                self._set_state(_S.CONNECTING)
+                self._events.emit(
+                    "connecting", ConnectingEvent(uri=redact_uri(self._uri), attempt=attempt)
+                )
+                try:
+                    await self._open()
+                except (ConnectionError, TimeoutError, OSError) as exc:
+                    error = exc
+                    self._errors += 1
+                    fatal = is_fatal(exc, self._classifier)
+                    if fatal or self._backoff.exhausted():
+                        self._give_up(exc)
+                        return
+                    self._events.emit("error", ErrorEvent(error=exc, context="reconnect"))
+                    self._set_state(_S.RECONNECTING)
+                    continue
+                break
+            self._set_state(_S.CONNECTED)
+            self._reconnects += 1
+            self._last_reconnect = time.time()
+            self._after_connected()
+            self._events.emit(
+                "reconnected",
+                ReconnectedEvent(attempts=attempt, downtime=time.monotonic() - started),
+            )
+            await self._replay_after_reconnect(last_seq)
+        except asyncio.CancelledError:
+            pass  # close() cancelled us
+        finally:
+            if self._supervisor is asyncio.current_task():
+                self._supervisor = None
 
-    async def _wait_next(self, *, iterating: bool) -> T:
-        inbox = self._inbox
-        while True:
-            if inbox:
-                return await self.__anext__()
-            end = self._end
-            if end is not None:
-                if (
-                    iterating
-                    and isinstance(end, ConnectionClosedError)
-                    and (not end.by_server or end.code in _CLEAN_CODES)
-                ):
-                    raise StopAsyncIteration
-                raise end
-            if self._state is _S.IDLE:
-                raise InvalidStateError("not connected: call connect() first")
-            if self._read_paused:
-                self._resume()
-            waiter = self._waiter
-            if waiter is None or waiter.done():
-                waiter = asyncio.get_running_loop().create_future()
-                self._waiter = waiter
-            await waiter
+    def _give_up(self, exc: BaseException) -> None:
+        logger.error("jetsocket: %s: giving up: %s", redact_uri(self._uri), exc)
+        self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="reconnect"))
+        self._set_state(_S.FAILED)
+        self._finish(exc)
+        if self._connected is not None:
+            self._connected.set()
 
-    def _resume_if_paused(self) -> None:
-        if self._read_paused and len(self._inbox) <= self._low_water:
-            self._resume()
+    async def _replay_after_reconnect(self, last_seq: int | None) -> None:
+        replay = self._replay
+        if replay is None or replay.mode is ReplayMode.NONE:
+            return
+        mode = ReplayMode(replay.mode)
+        pending = len(self._pending_sends)
+        self._events.emit(
+            "replay_started",
+            ReplayStartedEvent(mode=mode.value, last_sequence=last_seq, pending_sends=pending),
+        )
+        replayed = 0
+        if mode is ReplayMode.SEQUENCE_ID and replay.on_replay is not None:
+            result = replay.on_replay(last_seq)
+            if result is not None:
+                await result
+        elif mode is ReplayMode.FULL_BUFFER:
+            conn = self._conn
+            while self._pending_sends and conn is not None and conn.is_open:
+                payload, text = self._pending_sends.popleft()
+                conn.send_message(payload, text)
+                self._n_out += 1
+                replayed += 1
+                if conn.write_paused:
+                    await conn.drain()
+        self._events.emit(
+            "replay_completed", ReplayCompletedEvent(mode=mode.value, replayed=replayed)
+        )
 
-    def _resume(self) -> None:
-        self._read_paused = False
-        if self._conn is not None:
-            self._conn.resume_reading()
+    def _start_rotation(self) -> None:
+        if self._state is _S.CONNECTED and self._supervisor is None:
+            self._supervisor = asyncio.get_running_loop().create_task(self._rotate())
+
+    async def _rotate(self) -> None:
+        """Make-before-break: open the new connection, then close the old one."""
+        old = self._conn
+        started = time.monotonic()
+        try:
+            await self._open()  # becomes current; the old one keeps delivering meanwhile
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Keep the old connection; try again after a backoff delay.
+            self._events.emit("error", ErrorEvent(error=exc, context="rotation"))
+            self._supervisor = None
+            delay = self._backoff.next_delay(exc)
+            self._timers.append(asyncio.get_running_loop().call_later(delay, self._start_rotation))
+            return
+        finally:
+            if self._supervisor is asyncio.current_task():
+                self._supervisor = None
+        self._reconnects += 1
+        self._last_reconnect = time.time()
+        self._after_connected()
+        self._events.emit(
+            "reconnected",
+            ReconnectedEvent(attempts=1, downtime=time.monotonic() - started, rotation=True),
+        )
+        if old is not None:
+            await old.close(1000, "rotating connection")
 
     # -- sending ------------------------------------------------------------------------
 
@@ -630,16 +842,39 @@ class WebSocket(Generic[T]):
             return data.encode(), True
         return data, self._text_frames
 
-    def _live_conn(self) -> WireConnection:
+    async def _live_conn(self) -> WireConnection | None:
+        """The connection to send on; None when the message was queued for replay."""
         conn = self._conn
-        if conn is None or not conn.is_open:
-            if self._state is _S.IDLE:
-                raise InvalidStateError("not connected: call connect() first")
-            end = self._end
-            if isinstance(end, ConnectionClosedError):
-                raise ConnectionClosedError(end.code, end.reason, by_server=end.by_server)
-            raise InvalidStateError(f"cannot send while {self._state.value}")
-        return conn
+        if conn is not None and conn.is_open and self._state is _S.CONNECTED:
+            return conn
+        state = self._state
+        if state is _S.IDLE:
+            raise InvalidStateError("not connected: call connect() first")
+        if state in (_S.RECONNECTING, _S.CONNECTING):
+            replay = self._replay
+            if replay is not None and replay.mode is ReplayMode.FULL_BUFFER:
+                return None
+            if self._send_mode == "wait" and self._connected is not None:
+                try:
+                    async with asyncio.timeout(self._send_timeout):
+                        await self._connected.wait()
+                except builtins.TimeoutError:
+                    raise TimeoutError(
+                        f"not reconnected within send_timeout={self._send_timeout}s"
+                    ) from None
+                return await self._live_conn()
+            raise InvalidStateError(f"cannot send while {state.value}")
+        end = self._end
+        if isinstance(end, ConnectionClosedError):
+            raise ConnectionClosedError(end.code, end.reason, by_server=end.by_server)
+        raise InvalidStateError(f"cannot send while {state.value}")
+
+    def _hold(self, payload: bytes, text: bool) -> None:
+        replay = self._replay
+        limit = replay.max_pending_sends if replay is not None else 0
+        if len(self._pending_sends) >= limit:
+            raise InvalidStateError(f"{limit} messages already held for replay while reconnecting")
+        self._pending_sends.append((payload, text))
 
     async def send(self, message: Any) -> None:
         """Send a message.
@@ -647,15 +882,26 @@ class WebSocket(Generic[T]):
         ``str`` is sent as a text frame and ``bytes`` as a binary frame, unchanged; any
         other object is encoded by the serializer (JSON with msgspec by default: dicts,
         lists, msgspec Structs, dataclasses) and sent as a text frame (binary when
-        ``text_frames=False``).
+        ``text_frames=False``). While reconnecting, the message is held and sent after the
+        reconnect (replay mode ``full_buffer``), waits (``send_while_reconnecting="wait"``)
+        or raises.
 
         Raises:
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
+            TimeoutError: Waited ``send_timeout`` for a reconnect.
             TypeError: The serializer cannot encode the object.
         """
-        conn = self._live_conn()
         payload, text = self._encode(message)
+        await self._send_frame(payload, text)
+
+    async def _send_frame(self, payload: bytes, text: bool) -> None:
+        conn = self._conn
+        if conn is None or self._state is not _S.CONNECTED or not conn.is_open:
+            conn = await self._live_conn()
+            if conn is None:
+                self._hold(payload, text)
+                return
         conn.send_message(payload, text)
         self._n_out += 1
         if conn.write_paused:
@@ -673,8 +919,8 @@ class WebSocket(Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
             ValueError: A text frame with invalid UTF-8.
+            TypeError: ``data`` is neither bytes nor str.
         """
-        conn = self._live_conn()
         if isinstance(data, str):
             payload = data.encode()
             text = not binary if binary is not None else True
@@ -688,10 +934,7 @@ class WebSocket(Generic[T]):
                     raise ValueError("text frames must be valid UTF-8") from None
         else:
             raise TypeError(f"send_raw() takes bytes or str, got {type(data).__name__}")
-        conn.send_message(payload, text)
-        self._n_out += 1
-        if conn.write_paused:
-            await conn.drain()
+        await self._send_frame(payload, text)
 
     # -- stats --------------------------------------------------------------------------
 
@@ -712,10 +955,14 @@ class WebSocket(Generic[T]):
             avg_latency_ms=hb.avg_ms if hb is not None else None,
             errors=self._errors,
             validation_errors=self._validation_errors,
+            handler_errors=self._events.handler_errors,
             buffer_size=len(self._inbox),
             buffer_capacity=self._capacity,
             messages_dropped=self._dropped,
+            duplicates=self._duplicates,
+            gaps=self._gaps,
             paused_reading=self._pauses,
+            pending_sends=len(self._pending_sends),
         )
 
 

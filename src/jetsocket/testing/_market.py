@@ -32,8 +32,9 @@ _DEFAULT_PRICES = {
 }
 _QTY_DECIMALS = 4
 _QTY_SCALE = 10**_QTY_DECIMALS
-# Relative standard deviation of one price step (0.01 % per trade).
-_VOLATILITY = 1e-4
+_INV_MEAN_LOTS = 1.0 / 1500.0  # mean trade size 0.15
+# Largest relative price step of one trade (0.025 %; standard deviation about 0.01 %).
+_STEP = 2.5e-4
 _INTERVAL_RE = re.compile(r"(\d+)([smhdw])")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -92,12 +93,9 @@ def default_price(symbol: str) -> str:
 
 
 def _fmt(value: int, decimals: int) -> str:
-    """Format the scaled integer ``value`` as a decimal string with ``decimals`` places."""
-    if decimals == 0:
-        return str(value)
-    sign = "-" if value < 0 else ""
-    whole, frac = divmod(abs(value), 10**decimals)
-    return f"{sign}{whole}.{frac:0{decimals}d}"
+    """Format the scaled integer ``value`` (>= 0) as a decimal string, ``decimals`` > 0."""
+    whole, frac = divmod(value, 10**decimals)
+    return "%d.%0*d" % (whole, decimals, frac)
 
 
 @dataclass(slots=True)
@@ -137,20 +135,36 @@ class Market:
 
     def __post_init__(self) -> None:
         exponent = Decimal(self.start_price).as_tuple().exponent
-        self.decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+        # At least 2 decimals: every price on the wire then has the form "123.45".
+        self.decimals = max(2, -exponent) if isinstance(exponent, int) else 2
         self.price = max(1, int(Decimal(self.start_price).scaleb(self.decimals)))
         # Seeding with a str is stable across processes and Python versions (it is
         # hashed with SHA-512), unlike hash() of a tuple.
         self._rng = random.Random(f"{self.seed}:{self.symbol}")
         self.trade_id = 1_000_000 + self._rng.randrange(1_000_000)
+        # The hot path fills %-templates (symbols are validated alphanumerics, safe to
+        # embed in JSON); this is several times faster than building dicts to encode.
+        px = f"%d.%0{self.decimals}d"
+        qx = f"%d.%0{_QTY_DECIMALS}d"
+        sym = self.symbol
+        self._pscale = 10**self.decimals
+        self._trade_tpl = (
+            f'{{"e":"trade","E":%d,"s":"{sym}","t":%d,"p":"{px}","q":"{qx}","T":%d,'
+            f'"m":%s,"seq":%d}}'
+        )
+        self._book_tpl = (
+            f'{{"e":"bookTicker","u":%d,"E":%d,"s":"{sym}","b":"{px}","B":"{qx}",'
+            f'"a":"{px}","A":"{qx}","seq":%d}}'
+        )
 
     def trade(self) -> None:
         """Advance the market by one trade: move the price, draw quantity and side."""
         rng = self._rng
-        step = round(rng.gauss(0.0, self.price * _VOLATILITY))
+        # Triangular step (sum of two uniforms): cheaper than gauss, same use here.
+        step = round((rng.random() + rng.random() - 1.0) * self.price * _STEP)
         self.price = max(1, self.price + step)
         # Exponential sizes: mostly small trades, occasionally a large one.
-        self.qty = 1 + int(rng.expovariate(1.0 / 1500.0))
+        self.qty = 1 + int(rng.expovariate(_INV_MEAN_LOTS))
         self.buyer_is_maker = rng.random() < 0.5
         self.trade_id += 1
         for candle in self._candles.values():
@@ -164,38 +178,30 @@ class Market:
 
     def trade_message(self, seq: int, now_ms: int) -> bytes:
         """Encode a trade event for the last trade."""
-        return _encode(
-            {
-                "e": "trade",
-                "E": now_ms,
-                "s": self.symbol,
-                "t": self.trade_id,
-                "p": _fmt(self.price, self.decimals),
-                "q": _fmt(self.qty, _QTY_DECIMALS),
-                "T": now_ms,
-                "m": self.buyer_is_maker,
-                "seq": seq,
-            }
-        )
+        p_whole, p_frac = divmod(self.price, self._pscale)
+        q_whole, q_frac = divmod(self.qty, _QTY_SCALE)
+        maker = "true" if self.buyer_is_maker else "false"
+        args = (now_ms, self.trade_id, p_whole, p_frac, q_whole, q_frac, now_ms, maker, seq)
+        return (self._trade_tpl % args).encode()
 
     def book_message(self, seq: int, now_ms: int) -> bytes:
         """Encode a best bid/ask update around the last price."""
         rng = self._rng
         bid = max(1, self.price - rng.randrange(3))
         ask = bid + 1 + rng.randrange(3)
-        return _encode(
-            {
-                "e": "bookTicker",
-                "u": seq,
-                "E": now_ms,
-                "s": self.symbol,
-                "b": _fmt(bid, self.decimals),
-                "B": _fmt(1 + int(rng.expovariate(1.0 / 5000.0)), _QTY_DECIMALS),
-                "a": _fmt(ask, self.decimals),
-                "A": _fmt(1 + int(rng.expovariate(1.0 / 5000.0)), _QTY_DECIMALS),
-                "seq": seq,
-            }
+        bid_qty = 1 + int(rng.expovariate(1.0 / 5000.0))
+        ask_qty = 1 + int(rng.expovariate(1.0 / 5000.0))
+        scale = self._pscale
+        args = (
+            seq,
+            now_ms,
+            *divmod(bid, scale),
+            *divmod(bid_qty, _QTY_SCALE),
+            *divmod(ask, scale),
+            *divmod(ask_qty, _QTY_SCALE),
+            seq,
         )
+        return (self._book_tpl % args).encode()
 
     def kline_message(self, spec: StreamSpec, seq: int, now_ms: int) -> bytes:
         """Encode the current candle of ``spec.interval``.

@@ -158,7 +158,7 @@ class Response(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 FeedMessage: TypeAlias = Trade | Kline | BookTicker
 """Any message pushed on a subscribed stream (a msgspec tagged union on ``"e"``)."""
 
-_feed_decoder = msgspec.json.Decoder(FeedMessage)
+_feed_decoder: msgspec.json.Decoder[FeedMessage] = msgspec.json.Decoder(FeedMessage)
 _response_decoder = msgspec.json.Decoder(Response)
 
 

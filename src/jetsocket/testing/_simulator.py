@@ -12,14 +12,14 @@ import heapq
 import itertools
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, Self
 
 import msgspec
-from typing_extensions import Self
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -31,13 +31,14 @@ _log = logging.getLogger("jetsocket.testing")
 
 # Messages sent before the sender yields to the event loop, so that a burst or a catch-up
 # never starves the request reader (UNSUBSCRIBE must take effect) or other connections.
-_BATCH = 256
+_BATCH = 512
 # A stream that falls further behind its schedule than this (slow client, busy loop)
 # forgets the missed slots instead of catching up with an unbounded burst.
 _MAX_LAG = 1.0
 _ERR_VALUE = 1  # Binance: invalid value
 _ERR_REQUEST = 2  # Binance: invalid request
 _DEFAULT_KINDS = ("trade", "kline_1m", "bookTicker")
+_SYMBOL_RE = re.compile(r"[A-Z0-9_-]{1,32}")
 
 _encode = msgspec.json.Encoder().encode
 
@@ -53,6 +54,8 @@ class SimulatorStats:
         messages_sent: Feed messages pushed to clients (replies not included).
         bytes_sent: Payload bytes of those feed messages.
         messages_by_stream: Feed messages pushed per stream name, over all connections.
+        feed_errors: Connections closed with 1011 because the feed failed (a simulator
+            bug; the traceback is logged on the ``jetsocket.testing`` logger).
     """
 
     connections_accepted: int
@@ -61,6 +64,7 @@ class SimulatorStats:
     messages_sent: int
     bytes_sent: int
     messages_by_stream: Mapping[str, int]
+    feed_errors: int
 
 
 class _Stream:
@@ -180,9 +184,10 @@ class _Session:
 
     async def unsubscribe(self, request_id: object, params: list[Any]) -> None:
         for name in params:
-            # Stale heap entries are skipped by the sender (identity check).
-            self.streams.pop(name, None) if isinstance(name, str) else None
-            self.bursts.pop(name, None) if isinstance(name, str) else None
+            if isinstance(name, str):
+                # Stale heap entries are skipped by the sender (identity check).
+                self.streams.pop(name, None)
+                self.bursts.pop(name, None)
         await self.reply(request_id, result=None)
         self.sim._notify()
 
@@ -209,6 +214,18 @@ class _Session:
         return added
 
     async def run_feed(self) -> None:
+        try:
+            await self._feed()
+        except ConnectionClosed:
+            pass
+        except Exception:
+            # A bug here must not leave the client waiting forever for messages: log it
+            # and close with 1011 (internal error, RFC 6455 section 7.4.1).
+            _log.exception("simulator feed failed")
+            self.sim._errors += 1
+            await self.conn.close(1011, "simulator feed failed")
+
+    async def _feed(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             # Cleared before the state is inspected: a subscribe or burst that happens
@@ -239,37 +256,34 @@ class _Session:
 
     async def _send_due(self, now: float) -> None:
         heap = self.heap
-        sent = 0
+        batch: list[bytes] = []
         async with self.lock:
-            while heap and heap[0][0] <= now and sent < _BATCH:
+            while heap and heap[0][0] <= now and len(batch) < _BATCH:
                 _, _, stream = heapq.heappop(heap)
                 if self.streams.get(stream.spec.name) is not stream:
                     continue  # unsubscribed since it was scheduled
-                await self._push(stream)
-                sent += 1
+                batch.append(self._render(stream))
                 stream.slot += 1
                 if stream.due() < now - _MAX_LAG:
                     stream.start, stream.slot = now, 0
                 heapq.heappush(heap, (stream.due(), next(self.order), stream))
+            await self._send_batch(batch)
 
     async def _send_burst(self) -> None:
-        sent = 0
+        batch: list[bytes] = []
         async with self.lock:
-            while self.bursts and sent < _BATCH:
+            while self.bursts and len(batch) < _BATCH:
                 # One round: one message per bursting stream, in subscription order.
                 for name in [n for n in self.streams if n in self.bursts]:
-                    stream = self.streams.get(name)
-                    if stream is None:
-                        continue
-                    await self._push(stream)
-                    sent += 1
-                    left = self.bursts.get(name, 0) - 1
+                    batch.append(self._render(self.streams[name]))
+                    left = self.bursts[name] - 1
                     if left > 0:
                         self.bursts[name] = left
                     else:
-                        self.bursts.pop(name, None)
+                        del self.bursts[name]
                 for name in [n for n in self.bursts if n not in self.streams]:
                     del self.bursts[name]
+            await self._send_batch(batch)
 
     def _rebase(self, now: float) -> None:
         # After a burst the paced schedule restarts from now instead of catching up.
@@ -279,19 +293,57 @@ class _Session:
                 stream.start, stream.slot = now, 0
                 heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
 
-    async def _push(self, stream: _Stream) -> None:
+    def _render(self, stream: _Stream) -> bytes:
         self.seq += 1
         payload = stream.render(self.seq, time.time_ns() // 1_000_000)
-        await self._send(payload)
         sim = self.sim
         sim._messages += 1
         sim._bytes += len(payload)
         name = stream.spec.name
         sim._by_stream[name] = sim._by_stream.get(name, 0) + 1
+        return payload
 
     async def _send(self, payload: bytes) -> None:
         # text=True sends the UTF-8 bytes as a text frame without decoding them first.
         await self.conn.send(payload, text=True)
+
+    async def _send_batch(self, payloads: list[bytes]) -> None:
+        """Send many text messages with one socket write.
+
+        ``ServerConnection.send`` writes every frame separately, one system call each,
+        which caps a feed at a few ten thousand messages per second. Here the frames are
+        built by the websockets protocol object (so extensions such as permessage-deflate
+        still apply) and written at once, inside websockets' own ``send_context`` so that
+        state checks, flow control (drain) and error handling stay those of ``send``.
+        """
+        if not payloads:
+            return
+        conn = self.conn
+        async with conn.send_context():
+            protocol = conn.protocol
+            if protocol.extensions:
+                for payload in payloads:
+                    protocol.send_text(payload)
+                chunks = protocol.data_to_send()
+            else:
+                # Without extensions a server frame is a plain header plus the payload
+                # (RFC 6455 section 5.2: FIN + text opcode, no mask from a server), cheaper
+                # to build here than through the protocol's frame objects.
+                chunks = protocol.data_to_send()  # anything queued goes first
+                chunks.extend(_frame(payload) for payload in payloads)
+            conn.transport.write(b"".join(chunks))
+            if b"" in chunks:  # end-of-stream marker: only after a close, keep its meaning
+                conn.transport.close()
+
+
+def _frame(payload: bytes) -> bytes:
+    """Return an unmasked, unfragmented text frame carrying ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return b"\x81" + size.to_bytes(1, "big") + payload
+    if size < 65536:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
 class ExchangeSimulator:
@@ -360,9 +412,12 @@ class ExchangeSimulator:
         compression: str | None = None,
         ping_interval: float | None = None,
     ) -> None:
-        self._symbols = tuple(s.upper() for s in symbols)
+        self._symbols = tuple(dict.fromkeys(s.upper() for s in symbols))
         if not self._symbols:
             raise ValueError("at least one symbol is needed")
+        for symbol in self._symbols:
+            if not _SYMBOL_RE.fullmatch(symbol):
+                raise ValueError(f"symbols are letters, digits, '-' and '_', got {symbol!r}")
         if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
             raise ValueError(f"rate must be a number >= 0, got {rate!r}")
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 0:
@@ -382,7 +437,8 @@ class ExchangeSimulator:
         self._ping_interval = ping_interval
         self._server: Server | None = None
         self._sessions: dict[ServerConnection, _Session] = {}
-        self._changed: asyncio.Condition | None = None
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._errors = 0
         self._accepted = 0
         self._requests = 0
         self._messages = 0
@@ -400,7 +456,6 @@ class ExchangeSimulator:
         """
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
-        self._changed = asyncio.Condition()
         self._server = await serve(
             self._handler,
             self._host,
@@ -490,6 +545,7 @@ class ExchangeSimulator:
             messages_sent=self._messages,
             bytes_sent=self._bytes,
             messages_by_stream=MappingProxyType(dict(self._by_stream)),
+            feed_errors=self._errors,
         )
 
     # -- control -------------------------------------------------------------------------
@@ -540,18 +596,21 @@ class ExchangeSimulator:
             A task whose result is the number of connections closed.
         """
         conns = list(self._sessions)
-        tasks = [asyncio.ensure_future(conn.close(code, reason)) for conn in conns]
+        tasks = [asyncio.create_task(conn.close(code, reason)) for conn in conns]
 
         async def wait() -> int:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             return len(conns)
 
-        return asyncio.ensure_future(wait())
+        return asyncio.create_task(wait())
 
     async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true; it is checked whenever connections open or
-        close or subscriptions change.
+        """Wait until ``predicate()`` is true.
+
+        The predicate is checked now and whenever a connection opens or closes or a
+        subscription changes, so it should depend on that state only (see
+        :meth:`subscriptions`, :attr:`connection_count`).
 
         Args:
             predicate: Condition on the simulator's state.
@@ -560,10 +619,15 @@ class ExchangeSimulator:
         Raises:
             TimeoutError: The condition did not become true in time.
         """
-        if self._changed is None:
-            raise RuntimeError("the simulator has not been started")
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(predicate)
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.add(waiter)
+                try:
+                    await waiter
+                finally:
+                    self._waiters.discard(waiter)
 
     async def wait_for_connections(self, count: int = 1, *, timeout: float = 5.0) -> None:
         """Wait until at least ``count`` clients are connected.
@@ -586,20 +650,10 @@ class ExchangeSimulator:
     # -- internals -----------------------------------------------------------------------
 
     def _notify(self) -> None:
-        changed = self._changed
-        if changed is None:
-            return
-
-        async def notify() -> None:
-            async with changed:
-                changed.notify_all()
-
-        # Condition.notify_all needs the lock; taking it may wait, hence a task.
-        if changed.locked():
-            asyncio.ensure_future(notify())
-        else:
-            loop = asyncio.get_running_loop()
-            loop.create_task(notify())
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _handler(self, conn: ServerConnection) -> None:
         session = _Session(self, conn)
@@ -613,9 +667,7 @@ class ExchangeSimulator:
             pass
         finally:
             feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+            with contextlib.suppress(asyncio.CancelledError):
                 await feed
             del self._sessions[conn]
             self._notify()
-        if feed.done() and not feed.cancelled() and feed.exception() is not None:
-            _log.error("simulator feed failed", exc_info=feed.exception())

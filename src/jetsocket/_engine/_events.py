@@ -1,0 +1,274 @@
+"""Connection events and their dispatch.
+
+Every event is a frozen dataclass with a ``timestamp`` (``time.time()``). Handlers are
+registered by event name (``on("connected")``); they may be plain functions or coroutine
+functions. Sync handlers run inline on the event loop; coroutine handlers are scheduled as
+tasks, so a slow async handler never stalls reading. A handler that raises is reported (an
+``error`` event, the ``handler_errors`` counter, a log line) and never breaks the connection
+or the other handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+__all__ = [
+    "BufferOverflowEvent",
+    "ClosedEvent",
+    "ConnectedEvent",
+    "ConnectingEvent",
+    "DisconnectedEvent",
+    "ErrorEvent",
+    "Event",
+    "EventName",
+    "EventRegistry",
+    "GapEvent",
+    "Handler",
+    "MessageEvent",
+    "PingEvent",
+    "PongEvent",
+    "ReconnectedEvent",
+    "ReconnectingEvent",
+    "ReplayCompletedEvent",
+    "ReplayStartedEvent",
+]
+
+logger = logging.getLogger("jetsocket")
+
+EventName: TypeAlias = Literal[
+    "connecting",
+    "connected",
+    "disconnected",
+    "reconnecting",
+    "reconnected",
+    "message",
+    "error",
+    "closed",
+    "ping",
+    "pong",
+    "buffer_overflow",
+    "replay_started",
+    "replay_completed",
+    "gap",
+]
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event."""
+
+    timestamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectingEvent(Event):
+    """A connection attempt starts (``attempt`` counts from 1 since the last success)."""
+
+    uri: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectedEvent(Event):
+    """The opening handshake succeeded."""
+
+    uri: str
+    subprotocol: str | None = None
+    extensions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisconnectedEvent(Event):
+    """An established connection ended (whether or not a reconnect follows)."""
+
+    code: int
+    reason: str
+    by_server: bool
+    will_reconnect: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconnectingEvent(Event):
+    """A reconnect attempt is scheduled after ``delay`` seconds."""
+
+    attempt: int
+    delay: float
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconnectedEvent(Event):
+    """A reconnect succeeded after ``attempts`` tries and ``downtime`` seconds."""
+
+    attempts: int
+    downtime: float
+    rotation: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageEvent(Event):
+    """A decoded message (emitted only when a ``message`` handler is registered)."""
+
+    data: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorEvent(Event):
+    """Something failed; ``fatal`` when the client gives up (state ``FAILED``)."""
+
+    error: BaseException
+    fatal: bool = False
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedEvent(Event):
+    """The client is closed for good."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PingEvent(Event):
+    """The server sent a ping (already answered)."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PongEvent(Event):
+    """A pong arrived; ``latency_ms`` when it answered a heartbeat ping."""
+
+    payload: bytes
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BufferOverflowEvent(Event):
+    """The receive buffer overflowed and ``dropped`` messages were discarded."""
+
+    dropped: int
+    policy: str
+    capacity: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayStartedEvent(Event):
+    """Replay after a reconnect starts (``last_sequence`` seen before the disconnect)."""
+
+    mode: str
+    last_sequence: int | None = None
+    pending_sends: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayCompletedEvent(Event):
+    """Replay after a reconnect finished."""
+
+    mode: str
+    replayed: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GapEvent(Event):
+    """Sequence ids ``first_missing`` .. ``last_missing`` never arrived."""
+
+    first_missing: int
+    last_missing: int
+
+    @property
+    def size(self) -> int:
+        """Number of missing sequence ids."""
+        return self.last_missing - self.first_missing + 1
+
+
+Handler: TypeAlias = Callable[[Any], "Awaitable[object] | object"]
+
+EVENT_NAMES: frozenset[str] = frozenset(EventName.__args__)  # type: ignore[attr-defined]
+
+
+class EventRegistry:
+    """Handlers by event name, and their fault-isolated dispatch."""
+
+    __slots__ = ("_handlers", "_on_failure", "_tasks", "handler_errors")
+
+    def __init__(self, on_failure: Callable[[BaseException, str], None] | None = None) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._on_failure = on_failure
+        self.handler_errors = 0
+
+    def add(self, name: str, handler: Handler) -> None:
+        """Register ``handler`` for ``name``.
+
+        Raises:
+            ValueError: Unknown event name.
+            TypeError: ``handler`` is not callable.
+        """
+        if name not in EVENT_NAMES:
+            raise ValueError(f"unknown event {name!r}; expected one of {sorted(EVENT_NAMES)}")
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, got {type(handler).__name__}")
+        self._handlers.setdefault(name, []).append(handler)
+
+    def remove(self, name: str, handler: Handler) -> bool:
+        """Unregister ``handler``; return True if it was registered."""
+        handlers = self._handlers.get(name)
+        if not handlers or handler not in handlers:
+            return False
+        handlers.remove(handler)
+        if not handlers:
+            del self._handlers[name]
+        return True
+
+    def has(self, name: str) -> bool:
+        """True if at least one handler is registered for ``name``."""
+        return name in self._handlers
+
+    def emit(self, name: str, event: Event) -> None:
+        """Call every handler of ``name`` with ``event``, isolating failures."""
+        handlers = self._handlers.get(name)
+        if not handlers:
+            return
+        for handler in tuple(handlers):
+            try:
+                result = handler(event)
+            except Exception as exc:
+                self._failed(exc, name, handler)
+                continue
+            if inspect.isawaitable(result):
+                self._schedule(result, name, handler)
+
+    def _schedule(self, awaitable: Awaitable[object], name: str, handler: Handler) -> None:
+        async def run() -> None:
+            try:
+                await awaitable
+            except Exception as exc:
+                self._failed(exc, name, handler)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _failed(self, exc: BaseException, name: str, handler: Handler) -> None:
+        self.handler_errors += 1
+        label = getattr(handler, "__qualname__", repr(handler))
+        logger.error("jetsocket: %r handler %s raised %r", name, label, exc)
+        if name != "error" and self._on_failure is not None:
+            self._on_failure(exc, f"{name} handler {label}")
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (bounded) for scheduled async handlers to finish."""
+        if self._tasks:
+            await asyncio.wait(tuple(self._tasks), timeout=timeout)

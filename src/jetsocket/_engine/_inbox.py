@@ -1,0 +1,315 @@
+"""The receive side of the engine: decode batches, buffer them, hand them to consumers.
+
+The hot path: the wire connection hands every complete message of one read chunk to
+:meth:`Inbox._on_messages` as one list; it is decoded with one ``map`` over the list,
+``extend``-ed onto a deque, and the waiting consumer (if any) is woken once. Consumers pop
+from the deque and only await when it is empty: no future, task or queue operation per
+message.
+
+A message that fails to decode is stored in the deque *at its position* as a ``_Failure``
+and raised from ``recv()``/the iterator when reached (strict mode), so an invalid message
+never hangs a consumer and never hides the valid messages around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from jetsocket._engine._config import BufferConfig, OverflowPolicy, ReplayConfig
+from jetsocket._engine._events import (
+    BufferOverflowEvent,
+    ErrorEvent,
+    EventRegistry,
+    GapEvent,
+    MessageEvent,
+)
+from jetsocket._engine._sequence import SequenceTracker
+from jetsocket._engine._state import ConnectionState
+from jetsocket._exceptions import (
+    BufferOverflowError,
+    ConnectionClosedError,
+    InvalidStateError,
+    MessageDecodeError,
+    TimeoutError,
+)
+from jetsocket._protocol._connection import WireConnection
+
+__all__ = ["CLEAN_CODES", "Failure", "Inbox"]
+
+T = TypeVar("T")
+CLEAN_CODES = frozenset({1000, 1001})
+
+
+class Failure:
+    """An error stored in the receive deque at the position where it happened."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class Inbox(Generic[T]):
+    """Receive buffer, decoding and consumption (the base of ``WebSocket``)."""
+
+    _state: ConnectionState
+    _conn: WireConnection | None
+    _events: EventRegistry
+
+    def _init_inbox(
+        self,
+        *,
+        decode: Callable[[Any], Any] | None,
+        decode_errors: tuple[type[BaseException], ...],
+        message_type: object,
+        strict: bool,
+        buffer: BufferConfig,
+        replay: ReplayConfig | None,
+        pong_matcher: Callable[[Any], bool] | None,
+    ) -> None:
+        self._decode = decode
+        self._decode_errors = decode_errors
+        self._message_type = message_type
+        self._strict = strict
+        self._inbox: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        # Set by the sync facade: called on the loop thread after each batch and at the end.
+        self._notify: Callable[[], None] | None = None
+        self._end: BaseException | None = None
+        self._capacity = buffer.capacity
+        self._low_water = max(1, buffer.capacity // 2)
+        self._policy = OverflowPolicy(buffer.overflow_policy)
+        self._read_paused = False
+        extractor = replay.sequence_extractor if replay is not None else None
+        self._seq_extract: Callable[[Any], int | None] | None = extractor
+        self._dedup = buffer.enable_dedup and extractor is not None
+        self._seq = SequenceTracker(buffer.dedup_window)
+        self._pong_matcher = pong_matcher
+        self._n_in = 0
+        self._errors = 0
+        self._validation_errors = 0
+        self._dropped = 0
+        self._duplicates = 0
+        self._gaps = 0
+        self._pauses = 0
+
+    @property
+    def _slow(self) -> bool:
+        # Per-message work is needed only for these features; otherwise the batch is
+        # delivered with no per-message Python code at all.
+        return (
+            self._seq_extract is not None
+            or self._pong_matcher is not None
+            or self._events.has("message")
+        )
+
+    # -- producer side (loop thread) -----------------------------------------------------
+
+    def _on_messages(self, messages: list[Any]) -> None:
+        self._n_in += len(messages)
+        decode = self._decode
+        if decode is not None:
+            try:
+                messages = list(map(decode, messages))
+            except Exception:
+                messages = self._decode_each(messages)
+        if self._slow:
+            messages = self._per_message(messages)
+        inbox = self._inbox
+        inbox.extend(messages)
+        if len(inbox) >= self._capacity:
+            self._overflow()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        notify = self._notify
+        if notify is not None:
+            notify()
+
+    def _decode_each(self, messages: list[Any]) -> list[Any]:
+        # Slow path, only after a failure: find which messages fail, keep the others.
+        decode = self._decode
+        if decode is None:
+            return messages
+        out: list[Any] = []
+        for payload in messages:
+            try:
+                out.append(decode(payload))
+            except self._decode_errors as exc:
+                self._validation_errors += 1
+                self._errors += 1
+                err = MessageDecodeError(str(exc), payload, self._message_type)
+                err.__cause__ = exc
+                if self._strict:
+                    out.append(Failure(err))
+                else:
+                    self._events.emit("error", ErrorEvent(error=err, context="decode"))
+        return out
+
+    def _per_message(self, messages: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        extract = self._seq_extract
+        matcher = self._pong_matcher
+        emit_messages = self._events.has("message")
+        for msg in messages:
+            if msg.__class__ is Failure:
+                out.append(msg)
+                continue
+            if matcher is not None and matcher(msg):
+                self._on_app_pong()
+                continue
+            if extract is not None:
+                seq = extract(msg)
+                if seq is not None:
+                    duplicate, gap = self._seq.observe(seq)
+                    if duplicate and self._dedup:
+                        self._duplicates += 1
+                        self._dropped += 1
+                        continue
+                    if gap is not None:
+                        self._gaps += 1
+                        self._events.emit(
+                            "gap", GapEvent(first_missing=gap[0], last_missing=gap[1])
+                        )
+            if emit_messages:
+                self._events.emit("message", MessageEvent(data=msg))
+            out.append(msg)
+        return out
+
+    def _on_app_pong(self) -> None:
+        """Overridden by the engine: an application-level pong was recognised."""
+
+    def _overflow(self) -> None:
+        inbox = self._inbox
+        policy = self._policy
+        if policy is OverflowPolicy.BLOCK:
+            if not self._read_paused:
+                # Backpressure: stop reading the socket; TCP flow control slows the server.
+                self._read_paused = True
+                self._pauses += 1
+                if self._conn is not None:
+                    self._conn.pause_reading()
+            return
+        excess = len(inbox) - self._capacity
+        if excess <= 0:
+            return
+        self._dropped += excess
+        if policy is OverflowPolicy.DROP_OLDEST:
+            for _ in range(excess):
+                inbox.popleft()
+        else:
+            for _ in range(excess):
+                inbox.pop()
+            if policy is OverflowPolicy.ERROR:
+                err = BufferOverflowError(
+                    f"receive buffer full ({self._capacity} messages): {excess} dropped"
+                )
+                inbox.append(Failure(err))
+        self._events.emit(
+            "buffer_overflow",
+            BufferOverflowEvent(dropped=excess, policy=policy.value, capacity=self._capacity),
+        )
+
+    def _finish(self, end: BaseException) -> None:
+        if self._end is None:
+            self._end = end
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if self._notify is not None:
+            self._notify()
+
+    def _resume_if_paused(self) -> None:
+        if self._read_paused and len(self._inbox) <= self._low_water:
+            self._resume()
+
+    def _resume(self) -> None:
+        self._read_paused = False
+        if self._conn is not None:
+            self._conn.resume_reading()
+
+    # -- consumer side ------------------------------------------------------------------
+
+    def __aiter__(self) -> Inbox[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        inbox = self._inbox
+        if inbox:
+            item = inbox.popleft()
+            if item.__class__ is Failure:
+                raise item.exc
+            if self._read_paused and len(inbox) <= self._low_water:
+                self._resume()
+            return item  # type: ignore[no-any-return]
+        return await self._wait_next(iterating=True)
+
+    async def recv(self, timeout: float | None = None) -> T:
+        """Return the next message.
+
+        Messages received before a close stay readable; once they are consumed ``recv()``
+        raises :class:`ConnectionClosedError`.
+
+        Args:
+            timeout: Seconds to wait; None waits for ever.
+
+        Raises:
+            TimeoutError: No message within ``timeout`` (also a builtin ``TimeoutError``).
+            ConnectionClosedError: The connection is closed and every received message
+                was consumed.
+            MessageDecodeError: The next message did not match the declared type
+                (strict mode).
+            BufferOverflowError: Messages were dropped under the ``error`` policy.
+            InvalidStateError: ``connect()`` was never called.
+        """
+        if self._inbox:
+            return await self.__anext__()
+        if timeout is None:
+            return await self._wait_next(iterating=False)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._wait_next(iterating=False)
+        except builtins.TimeoutError:
+            raise TimeoutError(f"no message received within {timeout}s") from None
+
+    def _end_error(self, *, iterating: bool) -> BaseException | None:
+        """What a consumer gets once the deque is empty (None: keep waiting)."""
+        end = self._end
+        if end is None:
+            if self._state is ConnectionState.IDLE:
+                return InvalidStateError("not connected: call connect() first")
+            return None
+        if (
+            iterating
+            and isinstance(end, ConnectionClosedError)
+            and (not end.by_server or end.code in CLEAN_CODES)
+        ):
+            return StopAsyncIteration()
+        return end
+
+    async def _wait_next(self, *, iterating: bool) -> T:
+        inbox = self._inbox
+        while True:
+            if inbox:
+                return await self.__anext__()
+            end = self._end_error(iterating=iterating)
+            if end is not None:
+                raise end
+            if self._read_paused:
+                self._resume()
+            waiter = self._waiter
+            if waiter is None or waiter.done():
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiter = waiter
+            await waiter

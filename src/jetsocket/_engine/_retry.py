@@ -1,0 +1,73 @@
+"""Reconnect policy: which failures are fatal, and how long to wait before retrying."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from jetsocket._engine._config import BackoffConfig
+from jetsocket._exceptions import ConnectionClosedError, HandshakeError
+
+__all__ = ["FATAL_CLOSE_CODES", "FATAL_STATUS", "Backoff", "is_fatal"]
+
+# The server told us who we are is not welcome: retrying cannot help (and may get an API
+# key banned). 401 unauthorized, 403 forbidden, 404 no such endpoint.
+FATAL_STATUS = frozenset({401, 403, 404})
+# RFC 6455 7.4.1: 1008 policy violation (e.g. bad credentials after the handshake).
+FATAL_CLOSE_CODES = frozenset({1008})
+
+Classifier = Callable[[BaseException], bool | None]
+
+
+def is_fatal(exc: BaseException, classifier: Classifier | None = None) -> bool:
+    """Return True if ``exc`` must not be retried.
+
+    Args:
+        exc: The failure (handshake refusal, close, network error, timeout...).
+        classifier: User hook returning True (retriable), False (fatal) or None
+            (use the default rules).
+    """
+    if classifier is not None:
+        verdict = classifier(exc)
+        if verdict is not None:
+            return not verdict
+    if isinstance(exc, HandshakeError):
+        return exc.status_code in FATAL_STATUS
+    if isinstance(exc, ConnectionClosedError):
+        return exc.code in FATAL_CLOSE_CODES
+    return False
+
+
+class Backoff:
+    """Exponential backoff with full jitter and an attempt counter."""
+
+    __slots__ = ("_config", "_random", "attempts")
+
+    def __init__(self, config: BackoffConfig) -> None:
+        self._config = config
+        self._random = random.Random(config.seed)
+        self.attempts = 0
+
+    def next_delay(self, error: BaseException | None = None) -> float:
+        """Return the delay before the next attempt and count the attempt.
+
+        A ``Retry-After`` header (HTTP 429/503) overrides the computed delay.
+        """
+        bound = self._config.bound(self.attempts)
+        self.attempts += 1
+        if isinstance(error, HandshakeError) and error.status_code in (429, 503):
+            retry_after = error.retry_after
+            if retry_after is not None:
+                return retry_after
+        if not self._config.jitter:
+            return bound
+        return self._random.uniform(0.0, bound)
+
+    def exhausted(self) -> bool:
+        """True when ``max_attempts`` consecutive attempts failed."""
+        limit = self._config.max_attempts
+        return limit > 0 and self.attempts >= limit
+
+    def reset(self) -> None:
+        """Start counting from zero again (after a stable connection)."""
+        self.attempts = 0
