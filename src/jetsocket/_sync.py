@@ -28,6 +28,7 @@ from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from typing_extensions import Unpack
 
+from jetsocket._engine._events import EventSource
 from jetsocket._engine._inbox import CLEAN_CODES, Failure
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
@@ -121,7 +122,7 @@ class _Signal:
                 self.cond.notify_all()
 
 
-class SyncWebSocket(Generic[T]):
+class SyncWebSocket(EventSource, Generic[T]):
     """A blocking WebSocket client with the features of :class:`jetsocket.WebSocket`.
 
     Example:
@@ -212,6 +213,7 @@ class SyncWebSocket(Generic[T]):
         self._close_timeout = float(options.get("close_timeout", 5.0))
         self._portal: _Portal | None = None
         self._lock = threading.Lock()
+        self._events = self._ws._events
         self._signal = _Signal()
         self._closed = False
         self._ws._notify = self._signal

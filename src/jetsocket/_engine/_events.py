@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 __all__ = [
     "BufferOverflowEvent",
@@ -28,6 +28,7 @@ __all__ = [
     "Event",
     "EventName",
     "EventRegistry",
+    "EventSource",
     "GapEvent",
     "Handler",
     "MessageEvent",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("jetsocket")
+
+E = TypeVar("E")
+H = TypeVar("H", bound=Callable[..., Any])
 
 EventName: TypeAlias = Literal[
     "connecting",
@@ -272,3 +276,101 @@ class EventRegistry:
         """Wait (bounded) for scheduled async handlers to finish."""
         if self._tasks:
             await asyncio.wait(tuple(self._tasks), timeout=timeout)
+
+
+class EventSource:
+    """The ``on`` / ``add_handler`` / ``remove_handler`` API.
+
+    Shared by the async client and the sync facade, which both delegate to one
+    :class:`EventRegistry` (the facade's handlers run on its loop thread).
+    """
+
+    _events: EventRegistry
+
+    @overload
+    def on(
+        self, event: Literal["connecting"]
+    ) -> Callable[[Callable[[ConnectingEvent], E]], Callable[[ConnectingEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["connected"]
+    ) -> Callable[[Callable[[ConnectedEvent], E]], Callable[[ConnectedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["disconnected"]
+    ) -> Callable[[Callable[[DisconnectedEvent], E]], Callable[[DisconnectedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["reconnecting"]
+    ) -> Callable[[Callable[[ReconnectingEvent], E]], Callable[[ReconnectingEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["reconnected"]
+    ) -> Callable[[Callable[[ReconnectedEvent], E]], Callable[[ReconnectedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["message"]
+    ) -> Callable[[Callable[[MessageEvent], E]], Callable[[MessageEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["error"]
+    ) -> Callable[[Callable[[ErrorEvent], E]], Callable[[ErrorEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["closed"]
+    ) -> Callable[[Callable[[ClosedEvent], E]], Callable[[ClosedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["ping"]
+    ) -> Callable[[Callable[[PingEvent], E]], Callable[[PingEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["pong"]
+    ) -> Callable[[Callable[[PongEvent], E]], Callable[[PongEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["buffer_overflow"]
+    ) -> Callable[[Callable[[BufferOverflowEvent], E]], Callable[[BufferOverflowEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["replay_started"]
+    ) -> Callable[[Callable[[ReplayStartedEvent], E]], Callable[[ReplayStartedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["replay_completed"]
+    ) -> Callable[[Callable[[ReplayCompletedEvent], E]], Callable[[ReplayCompletedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["gap"]
+    ) -> Callable[[Callable[[GapEvent], E]], Callable[[GapEvent], E]]: ...
+    def on(self, event: EventName) -> Callable[[H], H]:
+        """Decorator registering a handler for ``event`` (sync or async function).
+
+        Sync handlers run inline on the event loop; async handlers run as tasks. A handler
+        that raises is reported as an ``error`` event and counted; it never breaks the
+        connection.
+
+        Example:
+            >>> @ws.on("reconnected")
+            ... def log(event: ReconnectedEvent) -> None:
+            ...     print("back after", event.downtime)
+        """
+
+        def register(handler: H) -> H:
+            self._events.add(event, handler)
+            return handler
+
+        return register
+
+    def add_handler(self, event: EventName, handler: Handler) -> None:
+        """Register ``handler`` for ``event`` (see :meth:`on`).
+
+        Raises:
+            ValueError: Unknown event name.
+            TypeError: ``handler`` is not callable.
+        """
+        self._events.add(event, handler)
+
+    def remove_handler(self, event: EventName, handler: Handler) -> bool:
+        """Unregister ``handler``; return True if it was registered."""
+        return self._events.remove(event, handler)

@@ -30,17 +30,13 @@ from jetsocket._engine._config import (
     ReplayMode,
 )
 from jetsocket._engine._events import (
-    BufferOverflowEvent,
     ClosedEvent,
     ConnectedEvent,
     ConnectingEvent,
     DisconnectedEvent,
     ErrorEvent,
-    EventName,
     EventRegistry,
-    GapEvent,
-    Handler,
-    MessageEvent,
+    EventSource,
     PingEvent,
     PongEvent,
     ReconnectedEvent,
@@ -133,7 +129,7 @@ def _encode_json(obj: Any) -> bytes:
     return msgspec.json.encode(obj)
 
 
-class WebSocket(Inbox[T]):
+class WebSocket(Inbox[T], EventSource):
     """An async WebSocket client that yields typed messages and stays connected.
 
     Example:
@@ -366,94 +362,6 @@ class WebSocket(Inbox[T]):
         self._state = new
 
     # -- events -------------------------------------------------------------------------
-
-    @overload
-    def on(
-        self, event: Literal["connecting"]
-    ) -> Callable[[Callable[[ConnectingEvent], E]], Callable[[ConnectingEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["connected"]
-    ) -> Callable[[Callable[[ConnectedEvent], E]], Callable[[ConnectedEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["disconnected"]
-    ) -> Callable[[Callable[[DisconnectedEvent], E]], Callable[[DisconnectedEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["reconnecting"]
-    ) -> Callable[[Callable[[ReconnectingEvent], E]], Callable[[ReconnectingEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["reconnected"]
-    ) -> Callable[[Callable[[ReconnectedEvent], E]], Callable[[ReconnectedEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["message"]
-    ) -> Callable[[Callable[[MessageEvent], E]], Callable[[MessageEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["error"]
-    ) -> Callable[[Callable[[ErrorEvent], E]], Callable[[ErrorEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["closed"]
-    ) -> Callable[[Callable[[ClosedEvent], E]], Callable[[ClosedEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["ping"]
-    ) -> Callable[[Callable[[PingEvent], E]], Callable[[PingEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["pong"]
-    ) -> Callable[[Callable[[PongEvent], E]], Callable[[PongEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["buffer_overflow"]
-    ) -> Callable[[Callable[[BufferOverflowEvent], E]], Callable[[BufferOverflowEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["replay_started"]
-    ) -> Callable[[Callable[[ReplayStartedEvent], E]], Callable[[ReplayStartedEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["replay_completed"]
-    ) -> Callable[[Callable[[ReplayCompletedEvent], E]], Callable[[ReplayCompletedEvent], E]]: ...
-    @overload
-    def on(
-        self, event: Literal["gap"]
-    ) -> Callable[[Callable[[GapEvent], E]], Callable[[GapEvent], E]]: ...
-    def on(self, event: EventName) -> Callable[[H], H]:
-        """Decorator registering a handler for ``event`` (sync or async function).
-
-        Sync handlers run inline on the event loop; async handlers run as tasks. A handler
-        that raises is reported as an ``error`` event and counted; it never breaks the
-        connection.
-
-        Example:
-            >>> @ws.on("reconnected")
-            ... def log(event: ReconnectedEvent) -> None:
-            ...     print("back after", event.downtime)
-        """
-
-        def register(handler: H) -> H:
-            self._events.add(event, handler)
-            return handler
-
-        return register
-
-    def add_handler(self, event: EventName, handler: Handler) -> None:
-        """Register ``handler`` for ``event`` (see :meth:`on`).
-
-        Raises:
-            ValueError: Unknown event name.
-            TypeError: ``handler`` is not callable.
-        """
-        self._events.add(event, handler)
-
-    def remove_handler(self, event: EventName, handler: Handler) -> bool:
-        """Unregister ``handler``; return True if it was registered."""
-        return self._events.remove(event, handler)
 
     def add_on_open(self, hook: OnOpen) -> None:
         """Run ``await hook(ws)`` after every (re)connect, before delivery resumes.
