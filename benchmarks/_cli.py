@@ -23,7 +23,7 @@ from benchmarks._common import (
     tick_payload,
 )
 from benchmarks._echo import ECHO_CLIENTS, echo_client_available, run_echo_client
-from benchmarks._feed import FEED_CLIENTS, feed_client_available, run_feed_client
+from benchmarks._feed import FEED_CLIENTS, FeedRun, feed_client_available, run_feed_client
 from benchmarks._memory import MEMORY_CLIENTS, measure_memory
 from benchmarks._report import Table, fmt_float, fmt_int, fmt_ratio, ratio, verdict
 from benchmarks._sync import SYNC_CLIENTS, run_sync_client, sync_client_available
@@ -85,74 +85,139 @@ def _progress(text: str) -> None:
     print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
-# -- feed ---------------------------------------------------------------------------------
+# -- throughput (feed and sync) -------------------------------------------------------------
+@dataclass
+class _Runs:
+    """Every run of every client of a throughput section."""
+
+    runs: dict[str, list[FeedRun]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, run: FeedRun) -> None:
+        self.runs.setdefault(name, []).append(run)
+
+    def best_rate(self, name: str) -> float | None:
+        runs = self.runs.get(name)
+        return max(r.rate for r in runs) if runs else None
+
+    def best_cpu(self, name: str) -> float | None:
+        runs = self.runs.get(name)
+        return min(r.cpu_us for r in runs) if runs else None
+
+
+def _throughput_table(
+    title: str,
+    clients: dict[str, tuple[str, str]],
+    skipped: dict[str, str],
+    res: _Runs,
+) -> tuple[Table, dict[str, Any]]:
+    """Build the table of a throughput section; ``clients``: name -> (label, reference)."""
+    table = Table(
+        title,
+        [
+            "client",
+            "best msg/s",
+            "median msg/s",
+            "CPU us/msg",
+            "jetsocket / client",
+            "(by CPU)",
+            "reference",
+        ],
+    )
+    data: dict[str, Any] = {}
+    for name, (label, ref) in clients.items():
+        runs = res.runs.get(name)
+        if not runs:
+            why = skipped.get(name) or res.errors.get(name, "no result")
+            table.add(label, "skipped" if name in skipped else "error", "", "", "", "", why)
+            data[name] = {"label": label, "error": why}
+            continue
+        by_rate = ratio(res.best_rate(ref), res.best_rate(name))
+        by_cpu = ratio(res.best_cpu(name), res.best_cpu(ref))
+        is_ref = name == ref
+        table.add(
+            label,
+            fmt_int(res.best_rate(name)),
+            fmt_int(statistics.median(r.rate for r in runs)),
+            fmt_float(res.best_cpu(name), 2),
+            "1.00x (ref)" if is_ref else fmt_ratio(by_rate),
+            "" if is_ref else fmt_ratio(by_cpu),
+            clients[ref][0],
+        )
+        data[name] = {
+            "label": label,
+            "rates": [r.rate for r in runs],
+            "cpu_us_per_msg": [r.cpu_us for r in runs],
+            "best_rate": res.best_rate(name),
+            "best_cpu_us": res.best_cpu(name),
+            "reference": ref,
+            "ratio_by_rate": by_rate,
+            "ratio_by_cpu": by_cpu,
+        }
+    table.note(
+        "jetsocket / client > 1: jetsocket is faster. Rates are wall clock from the first to "
+        "the last message;"
+    )
+    table.note(
+        "CPU us/msg is the client process's CPU time (all threads) over the same span, and "
+        "(by CPU) its ratio: steadier under load."
+    )
+    return table, data
+
+
 def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     n: int = args.n
     uri = srv.uri(f"/feed?n={n}")
     names = list(FEED_CLIENTS)
     skipped = {name: why for name in names if (why := feed_client_available(name))}
     runnable = [name for name in names if name not in skipped]
-    rates: dict[str, list[float]] = {name: [] for name in runnable}
-    errors: dict[str, str] = {}
+    res = _Runs()
 
     async def run_all() -> None:
         for r, name in interleave(args.rounds, runnable):
-            if name in errors:
+            if name in res.errors:
                 continue
             gc.collect()
             try:
                 run = await run_feed_client(name, uri, n)
             except Exception as exc:  # one failing client must not hide the rest
-                errors[name] = f"{type(exc).__name__}: {exc}"
+                res.errors[name] = f"{type(exc).__name__}: {exc}"
                 continue
-            rates[name].append(run.rate)
-            _progress(f"feed round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s")
+            res.add(name, run)
+            _progress(
+                f"feed round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s, "
+                f"{run.cpu_us:.2f} us CPU/msg"
+            )
 
     run_async(run_all(), args.loop)
-
-    best = {name: max(v) for name, v in rates.items() if v}
-    table = Table(
+    title = (
         f"Feed throughput: {n:,} trade ticks of {len(tick_payload(0)) + 4} B per run, "
-        f"best of {args.rounds} interleaved rounds (client loop={args.loop}, "
-        f"server: separate process, {srv.info})",
-        ["client", "best msg/s", "median msg/s", "jetsocket / client", "compared with"],
+        f"best of {args.rounds} interleaved rounds (client loop={args.loop}; "
+        f"server: separate process, {srv.info})"
     )
-    data: dict[str, Any] = {"n": n, "rounds": args.rounds, "clients": {}}
-    for name, (_, ref, label) in FEED_CLIENTS.items():
-        if name in skipped or name in errors:
-            why = skipped.get(name) or errors[name]
-            table.add(label, "skipped" if name in skipped else "error", "", "", why)
-            data["clients"][name] = {"label": label, "error": why}
-            continue
-        vals = rates[name]
-        r_ = ratio(best.get(ref), best.get(name))
-        table.add(
-            label,
-            fmt_int(best.get(name)),
-            fmt_int(statistics.median(vals) if vals else None),
-            "1.00x (ref)" if name == ref else fmt_ratio(r_),
-            FEED_CLIENTS[ref][2],
-        )
-        data["clients"][name] = {
-            "label": label,
-            "rates": vals,
-            "best": best.get(name),
-            "vs": ref,
-            "jetsocket_over_client": r_,
-        }
-    table.note("jetsocket / client > 1 means jetsocket is faster (msg/s from first to last msg).")
+    clients = {name: (label, ref) for name, (_, ref, label) in FEED_CLIENTS.items()}
+    table, data = _throughput_table(title, clients, skipped, res)
     report.tables.append(table)
-    report.data["feed"] = data
-    js = best.get("jetsocket-typed")
+    report.data["feed"] = {"n": n, "rounds": args.rounds, "clients": data}
+    js = res.best_rate("jetsocket-typed")
     report.targets += [
         Target(
-            "feed: jetsocket typed / picows+msgspec", ratio(js, best.get("picows-typed")), 1.0, True
+            "feed: jetsocket typed / picows+msgspec",
+            ratio(js, res.best_rate("picows-typed")),
+            1.0,
+            at_least=True,
         ),
         Target(
             "feed: jetsocket typed / websockets+msgspec",
-            ratio(js, best.get("websockets-typed")),
+            ratio(js, res.best_rate("websockets-typed")),
             4.0,
-            True,
+            at_least=True,
+        ),
+        Target(
+            "feed: jetsocket raw / picows raw",
+            ratio(res.best_rate("jetsocket-raw"), res.best_rate("picows-raw")),
+            None,
+            at_least=True,
         ),
     ]
 
@@ -286,64 +351,43 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
         table.add("jetsocket SyncWebSocket", f"skipped: {skipped['jetsocket-sync-typed']}")
         report.tables.append(table)
         report.data["sync"] = {"skipped": skipped["jetsocket-sync-typed"]}
-        report.targets.append(
-            Target("sync: jetsocket sync / websockets.sync+msgspec", None, None, True)
-        )
         return
     runnable = [name for name in names if name not in skipped]
-    rates: dict[str, list[float]] = {name: [] for name in runnable}
-    errors: dict[str, str] = {}
+    res = _Runs()
     for r, name in interleave(args.rounds, runnable):
-        if name in errors:
+        if name in res.errors:
             continue
         gc.collect()
         try:
             run = run_sync_client(name, uri, n, args.loop)
         except Exception as exc:  # one failing client must not hide the rest
-            errors[name] = f"{type(exc).__name__}: {exc}"
+            res.errors[name] = f"{type(exc).__name__}: {exc}"
             continue
-        rates[name].append(run.rate)
-        _progress(f"sync round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s")
-    best = {name: max(v) for name, v in rates.items() if v}
-    ref = best.get("jetsocket-sync-typed")
-    table = Table(
-        f"Sync facade feed throughput: {n:,} ticks per run, "
-        f"best of {args.rounds} interleaved rounds",
-        ["client", "best msg/s", "median msg/s", "jetsocket sync / client"],
-    )
-    data: dict[str, Any] = {"n": n, "rounds": args.rounds, "clients": {}}
-    for name, (_, label) in SYNC_CLIENTS.items():
-        if name not in best:
-            why = skipped.get(name) or errors.get(name, "no result")
-            table.add(label, "skipped" if name in skipped else "error", "", why)
-            data["clients"][name] = {"label": label, "error": why}
-            continue
-        r_ = ratio(ref, best[name])
-        table.add(
-            label,
-            fmt_int(best[name]),
-            fmt_int(statistics.median(rates[name])),
-            "1.00x (ref)" if name == "jetsocket-sync-typed" else fmt_ratio(r_),
+        res.add(name, run)
+        _progress(
+            f"sync round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s, "
+            f"{run.cpu_us:.2f} us CPU/msg"
         )
-        data["clients"][name] = {
-            "label": label,
-            "rates": rates[name],
-            "best": best[name],
-            "sync_over_client": r_,
-        }
-    table.note("jetsocket sync / client > 1 means the sync facade is faster.")
+    title = (
+        f"Sync facade feed throughput: {n:,} ticks per run, best of {args.rounds} "
+        f"interleaved rounds (for m in ws; jetsocket's loop thread: loop={args.loop})"
+    )
+    ref = "jetsocket-sync-typed"
+    clients = {name: (label, ref) for name, (_, label) in SYNC_CLIENTS.items()}
+    table, data = _throughput_table(title, clients, skipped, res)
     report.tables.append(table)
-    report.data["sync"] = data
+    report.data["sync"] = {"n": n, "rounds": args.rounds, "clients": data}
+    js = res.best_rate(ref)
     report.targets += [
         Target(
             "sync: jetsocket sync / websockets.sync+msgspec",
-            ratio(ref, best.get("websockets-sync-typed")),
+            ratio(js, res.best_rate("websockets-sync-typed")),
             None,
             at_least=True,
         ),
         Target(
-            "sync: jetsocket sync / jetsocket async",
-            ratio(ref, best.get("jetsocket-async-typed")),
+            "sync: jetsocket sync / jetsocket async (typed)",
+            ratio(js, res.best_rate("jetsocket-async-typed")),
             None,
             at_least=True,
         ),
@@ -386,11 +430,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args.echo_rounds = pick(args.echo_rounds, 5, 2)
     args.echo_warmup = pick(args.echo_warmup, 200, 50)
     args.conns = pick(args.conns, 1_000, 200)
-    sections = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = sorted(set(sections) - set(SECTIONS))
+    chosen = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = sorted(chosen - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-    args.sections = sections
+    args.sections = [s for s in SECTIONS if s in chosen]  # always the same order
     if args.profile is not None and args.profile not in FEED_CLIENTS:
         parser.error(f"--profile: unknown client {args.profile!r}")
     return args

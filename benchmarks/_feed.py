@@ -18,7 +18,14 @@ import msgspec
 
 from benchmarks._common import Trade, expected_trade_id, jetsocket_attr
 
-__all__ = ["FEED_CLIENTS", "FeedRun", "feed_client_available", "run_feed_client"]
+__all__ = [
+    "FEED_CLIENTS",
+    "FeedRun",
+    "RunClock",
+    "check_typed",
+    "feed_client_available",
+    "run_feed_client",
+]
 
 _TIMEOUT = 120.0
 
@@ -29,31 +36,53 @@ class FeedRun:
 
     count: int
     seconds: float
+    cpu_seconds: float
 
     @property
     def rate(self) -> float:
-        """Messages per second between the first and the last message."""
+        """Messages per second (wall clock) between the first and the last message."""
         return (self.count - 1) / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def cpu_us(self) -> float:
+        """Client process CPU time (all threads, user + system) per message, in µs.
 
-class _Clock:
-    """First/last message timestamps kept by every client the same way."""
+        Unlike the wall-clock rate it barely moves when other processes compete for the
+        cores, so it is the steadier of the two figures on a shared machine.
+        """
+        return self.cpu_seconds / (self.count - 1) * 1e6 if self.count > 1 else 0.0
 
-    __slots__ = ("count", "first", "last", "n")
+
+class RunClock:
+    """First/last message timestamps (wall and CPU), kept by every client the same way."""
+
+    __slots__ = ("count", "cpu_first", "cpu_last", "first", "last", "n")
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.count = 0
-        self.first = 0.0
-        self.last = 0.0
+        self.first = self.last = 0.0
+        self.cpu_first = self.cpu_last = 0.0
+
+    def start(self) -> None:
+        """Call on the first message."""
+        self.first = time.perf_counter()
+        self.cpu_first = time.process_time()
+
+    def stop(self) -> None:
+        """Call on the last message."""
+        self.last = time.perf_counter()
+        self.cpu_last = time.process_time()
 
     def result(self) -> FeedRun:
+        """Return the run's figures; raise if the feed ended early."""
         if self.count < self.n:
             raise RuntimeError(f"feed ended after {self.count} of {self.n} messages")
-        return FeedRun(self.count, self.last - self.first)
+        return FeedRun(self.count, self.last - self.first, self.cpu_last - self.cpu_first)
 
 
-def _check_typed(msg: object, n: int) -> None:
+def check_typed(msg: object, n: int) -> None:
+    """Raise unless ``msg`` is the last Trade of a feed of ``n`` ticks."""
     if not isinstance(msg, Trade) or msg.trade_id != expected_trade_id(n):
         raise RuntimeError(f"unexpected last typed message: {msg!r:.200}")
 
@@ -72,21 +101,20 @@ async def _jetsocket(uri: str, n: int, *, typed: bool) -> FeedRun:
     if ws_cls is None:
         raise RuntimeError("jetsocket.WebSocket is not importable")
     opts: dict[str, Any] = {"message_type": Trade} if typed else {"raw": True}
-    clock = _Clock(n)
+    clock = RunClock(n)
     last: object = None
-    perf = time.perf_counter
     async with ws_cls(uri, reconnect=False, compress=False, **opts) as ws:
         count = 0
         async for msg in ws:
             if count == 0:
-                clock.first = perf()
+                clock.start()
             count += 1
             if count == n:
-                clock.last = perf()
+                clock.stop()
                 last = msg
                 break
         clock.count = count
-    (_check_typed if typed else _check_raw)(last, n)
+    (check_typed if typed else _check_raw)(last, n)
     return clock.result()
 
 
@@ -105,20 +133,21 @@ async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
     text = picows.WSMsgType.TEXT
     close = picows.WSMsgType.CLOSE
     decode = msgspec.json.Decoder(Trade).decode
-    perf = time.perf_counter
-    clock = _Clock(n)
+    clock = RunClock(n)
+    count = 0  # a closure cell: the cheapest state a callback can keep
     done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
     # Two listeners rather than one with a flag: the per-frame callback is what we measure.
     class Typed(picows.WSListener):
         def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+            nonlocal count
             if frame.msg_type == text:
                 msg = decode(frame.get_payload_as_bytes())
-                if clock.count == 0:
-                    clock.first = perf()
-                clock.count += 1
-                if clock.count == n:
-                    clock.last = perf()
+                if count == 0:
+                    clock.start()
+                count += 1
+                if count == n:
+                    clock.stop()
                     done.set_result(msg)
             elif frame.msg_type == close:
                 transport.disconnect()
@@ -129,13 +158,14 @@ async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
 
     class Raw(Typed):
         def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+            nonlocal count
             if frame.msg_type == text:
                 msg = frame.get_payload_as_utf8_text()
-                if clock.count == 0:
-                    clock.first = perf()
-                clock.count += 1
-                if clock.count == n:
-                    clock.last = perf()
+                if count == 0:
+                    clock.start()
+                count += 1
+                if count == n:
+                    clock.stop()
                     done.set_result(msg)
             elif frame.msg_type == close:
                 transport.disconnect()
@@ -148,7 +178,8 @@ async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
         transport.send_close(picows.WSCloseCode.OK)
         transport.disconnect()
         await transport.wait_disconnected()
-    (_check_typed if typed else _check_raw)(last, n)
+    clock.count = count
+    (check_typed if typed else _check_raw)(last, n)
     return clock.result()
 
 
@@ -165,22 +196,21 @@ async def _websockets_typed(uri: str, n: int) -> FeedRun:
     from websockets.asyncio.client import connect  # noqa: PLC0415
 
     decode = msgspec.json.Decoder(Trade).decode
-    perf = time.perf_counter
-    clock = _Clock(n)
+    clock = RunClock(n)
     last: object = None
     async with connect(uri, compression=None, proxy=None, max_size=None) as ws:
         count = 0
         async for data in ws:
             msg = decode(data)
             if count == 0:
-                clock.first = perf()
+                clock.start()
             count += 1
             if count == n:
-                clock.last = perf()
+                clock.stop()
                 last = msg
                 break
         clock.count = count
-    _check_typed(last, n)
+    check_typed(last, n)
     return clock.result()
 
 
@@ -189,8 +219,7 @@ async def _aiohttp_typed(uri: str, n: int) -> FeedRun:
     import aiohttp  # noqa: PLC0415
 
     decode = msgspec.json.Decoder(Trade).decode
-    perf = time.perf_counter
-    clock = _Clock(n)
+    clock = RunClock(n)
     last: object = None
     text = aiohttp.WSMsgType.TEXT
     async with (
@@ -203,14 +232,14 @@ async def _aiohttp_typed(uri: str, n: int) -> FeedRun:
                 break
             msg = decode(item.data)
             if count == 0:
-                clock.first = perf()
+                clock.start()
             count += 1
             if count == n:
-                clock.last = perf()
+                clock.stop()
                 last = msg
                 break
         clock.count = count
-    _check_typed(last, n)
+    check_typed(last, n)
     return clock.result()
 
 

@@ -7,14 +7,13 @@ cleanly while ``jetsocket.SyncWebSocket`` does not exist.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from benchmarks._common import Trade, jetsocket_attr, run_async
-from benchmarks._feed import FeedRun, _check_typed, run_feed_client
+from benchmarks._feed import FeedRun, RunClock, check_typed, run_feed_client
 
 __all__ = ["SYNC_CLIENTS", "run_sync_client", "sync_client_available"]
 
@@ -23,23 +22,22 @@ def _jetsocket_sync(uri: str, n: int, loop: str) -> FeedRun:
     ws_cls: Any = jetsocket_attr("SyncWebSocket")
     if ws_cls is None:
         raise RuntimeError("jetsocket.SyncWebSocket is not importable")
-    perf = time.perf_counter
-    first = last_t = 0.0
+    clock = RunClock(n)
     last: object = None
     count = 0
     with ws_cls(uri, message_type=Trade, reconnect=False, compress=False) as ws:
         for msg in ws:
             if count == 0:
-                first = perf()
+                clock.start()
             count += 1
             if count == n:
-                last_t = perf()
+                clock.stop()
                 last = msg
                 break
-    if count < n:
-        raise RuntimeError(f"feed ended after {count} of {n} messages")
-    _check_typed(last, n)
-    return FeedRun(count, last_t - first)
+    clock.count = count
+    result = clock.result()
+    check_typed(last, n)
+    return result
 
 
 def _jetsocket_async(uri: str, n: int, loop: str) -> FeedRun:
@@ -50,24 +48,23 @@ def _websockets_sync(uri: str, n: int, loop: str) -> FeedRun:
     from websockets.sync.client import connect  # noqa: PLC0415 - peers imported when measured
 
     decode = msgspec.json.Decoder(Trade).decode
-    perf = time.perf_counter
-    first = last_t = 0.0
+    clock = RunClock(n)
     last: object = None
     count = 0
     with connect(uri, compression=None, proxy=None, max_size=None) as ws:
         for data in ws:
             msg = decode(data)
             if count == 0:
-                first = perf()
+                clock.start()
             count += 1
             if count == n:
-                last_t = perf()
+                clock.stop()
                 last = msg
                 break
-    if count < n:
-        raise RuntimeError(f"feed ended after {count} of {n} messages")
-    _check_typed(last, n)
-    return FeedRun(count, last_t - first)
+    clock.count = count
+    result = clock.result()
+    check_typed(last, n)
+    return result
 
 
 SyncClient = Callable[[str, int, str], FeedRun]

@@ -29,6 +29,9 @@ from jetsocket._engine._events import (
     ReconnectingEvent,
     ReplayCompletedEvent,
     ReplayStartedEvent,
+    ResubscribedEvent,
+    SubscribedEvent,
+    UnsubscribedEvent,
 )
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
@@ -43,6 +46,7 @@ from jetsocket._exceptions import (
     MessageDecodeError,
     MessageTooBigError,
     ProtocolError,
+    SubscriptionError,
     TimeoutError,
 )
 from jetsocket._sync import SyncWebSocket
@@ -81,8 +85,12 @@ __all__ = [
     "ReplayConfig",
     "ReplayMode",
     "ReplayStartedEvent",
+    "ResubscribedEvent",
+    "SubscribedEvent",
+    "SubscriptionError",
     "SyncWebSocket",
     "TimeoutError",
+    "UnsubscribedEvent",
     "WebSocket",
     "WebSocketOptions",
     "__version__",

@@ -14,7 +14,8 @@ TimeoutError`` catches :class:`jetsocket.TimeoutError`)::
     ├── InvalidStateError (builtins.RuntimeError)
     ├── TimeoutError (builtins.TimeoutError)
     ├── MessageDecodeError (builtins.ValueError)   a payload failed to decode
-    └── BufferOverflowError            the receive buffer overflowed (policy "error")
+    ├── BufferOverflowError            the receive buffer overflowed (policy "error")
+    └── SubscriptionError              the server refused (or never acked) a subscription
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "MessageDecodeError",
     "MessageTooBigError",
     "ProtocolError",
+    "SubscriptionError",
     "TimeoutError",
     "excerpt",
 ]
@@ -168,3 +170,21 @@ class MessageDecodeError(JetSocketError, builtins.ValueError):
 
 class BufferOverflowError(JetSocketError):
     """The receive buffer overflowed under the ``error`` overflow policy."""
+
+
+class SubscriptionError(JetSocketError):
+    """The server refused a subscription, or did not acknowledge it in time.
+
+    Attributes:
+        subscription: The subscription concerned.
+        reason: The server's explanation (or "timeout").
+        failed_topics: Topics refused when the server accepted the others.
+    """
+
+    def __init__(
+        self, subscription: object, reason: str, failed_topics: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(f"subscription {subscription!r} failed: {reason}")
+        self.subscription = subscription
+        self.reason = reason
+        self.failed_topics = failed_topics

@@ -38,11 +38,15 @@ __all__ = [
     "ReconnectingEvent",
     "ReplayCompletedEvent",
     "ReplayStartedEvent",
+    "ResubscribedEvent",
+    "SubscribedEvent",
+    "UnsubscribedEvent",
 ]
 
 logger = logging.getLogger("jetsocket")
 
 E = TypeVar("E")
+M = TypeVar("M")
 H = TypeVar("H", bound=Callable[..., Any])
 
 EventName: TypeAlias = Literal[
@@ -60,6 +64,9 @@ EventName: TypeAlias = Literal[
     "replay_started",
     "replay_completed",
     "gap",
+    "subscribed",
+    "unsubscribed",
+    "resubscribed",
 ]
 
 
@@ -197,6 +204,30 @@ class GapEvent(Event):
         return self.last_missing - self.first_missing + 1
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribedEvent(Event):
+    """A subscription was sent (and acknowledged, when it declares acks)."""
+
+    subscription: Any
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsubscribedEvent(Event):
+    """A subscription was removed."""
+
+    subscription: Any
+    request_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResubscribedEvent(Event):
+    """Every active subscription was re-sent after a reconnect."""
+
+    count: int
+    failed: tuple[Any, ...] = ()
+
+
 Handler: TypeAlias = Callable[[Any], "Awaitable[object] | object"]
 
 EVENT_NAMES: frozenset[str] = frozenset(EventName.__args__)  # type: ignore[attr-defined]
@@ -205,10 +236,21 @@ EVENT_NAMES: frozenset[str] = frozenset(EventName.__args__)  # type: ignore[attr
 class EventRegistry:
     """Handlers by event name, and their fault-isolated dispatch."""
 
-    __slots__ = ("_handlers", "_on_failure", "_tasks", "handler_errors")
+    __slots__ = (
+        "_handlers",
+        "_on_failure",
+        "_tasks",
+        "_type_cache",
+        "_type_handlers",
+        "handler_errors",
+    )
 
     def __init__(self, on_failure: Callable[[BaseException, str], None] | None = None) -> None:
         self._handlers: dict[str, list[Handler]] = {}
+        # Typed message handlers, keyed by message class; the cache maps each concrete
+        # class seen to the handlers of it and its bases (resolved once per class).
+        self._type_handlers: dict[type, list[Handler]] = {}
+        self._type_cache: dict[type, tuple[Handler, ...]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_failure = on_failure
         self.handler_errors = 0
@@ -235,6 +277,51 @@ class EventRegistry:
         if not handlers:
             del self._handlers[name]
         return True
+
+    def add_type(self, cls: type, handler: Handler) -> None:
+        """Register ``handler`` for messages that are instances of ``cls``.
+
+        Raises:
+            TypeError: ``handler`` is not callable.
+        """
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, got {type(handler).__name__}")
+        self._type_handlers.setdefault(cls, []).append(handler)
+        self._type_cache.clear()
+
+    def remove_type(self, cls: type, handler: Handler) -> bool:
+        """Unregister a typed handler; return True if it was registered."""
+        handlers = self._type_handlers.get(cls)
+        if not handlers or handler not in handlers:
+            return False
+        handlers.remove(handler)
+        if not handlers:
+            del self._type_handlers[cls]
+        self._type_cache.clear()
+        return True
+
+    @property
+    def has_typed(self) -> bool:
+        """True if any typed message handler is registered."""
+        return bool(self._type_handlers)
+
+    def dispatch(self, msg: object) -> None:
+        """Call the typed handlers of ``msg``'s class (dict lookup, MRO resolved once)."""
+        cls = msg.__class__
+        handlers = self._type_cache.get(cls)
+        if handlers is None:
+            handlers = tuple(
+                h for base in cls.__mro__ for h in self._type_handlers.get(base, ())
+            )
+            self._type_cache[cls] = handlers
+        for handler in handlers:
+            try:
+                result = handler(msg)
+            except Exception as exc:
+                self._failed(exc, cls.__name__, handler)
+                continue
+            if inspect.isawaitable(result):
+                self._schedule(result, cls.__name__, handler)
 
     def has(self, name: str) -> bool:
         """True if at least one handler is registered for ``name``."""
@@ -287,6 +374,8 @@ class EventSource:
 
     _events: EventRegistry
 
+    @overload
+    def on(self, event: type[M]) -> Callable[[Callable[[M], E]], Callable[[M], E]]: ...
     @overload
     def on(
         self, event: Literal["connecting"]
@@ -343,8 +432,24 @@ class EventSource:
     def on(
         self, event: Literal["gap"]
     ) -> Callable[[Callable[[GapEvent], E]], Callable[[GapEvent], E]]: ...
-    def on(self, event: EventName) -> Callable[[H], H]:
-        """Decorator registering a handler for ``event`` (sync or async function).
+    @overload
+    def on(
+        self, event: Literal["subscribed"]
+    ) -> Callable[[Callable[[SubscribedEvent], E]], Callable[[SubscribedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["unsubscribed"]
+    ) -> Callable[[Callable[[UnsubscribedEvent], E]], Callable[[UnsubscribedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["resubscribed"]
+    ) -> Callable[[Callable[[ResubscribedEvent], E]], Callable[[ResubscribedEvent], E]]: ...
+    def on(self, event: EventName | type) -> Callable[[H], H]:
+        """Decorator registering a handler for an event name or a message class.
+
+        ``on(Trade)`` registers a handler called with every decoded message that is a
+        ``Trade`` (mypy checks the handler takes a ``Trade``); handlers are found by a dict
+        lookup on the message's class. ``on("connected")`` registers an event handler.
 
         Sync handlers run inline on the event loop; async handlers run as tasks. A handler
         that raises is reported as an ``error`` event and counted; it never breaks the
@@ -357,20 +462,28 @@ class EventSource:
         """
 
         def register(handler: H) -> H:
-            self._events.add(event, handler)
+            if isinstance(event, type):
+                self._events.add_type(event, handler)
+            else:
+                self._events.add(event, handler)
             return handler
 
         return register
 
-    def add_handler(self, event: EventName, handler: Handler) -> None:
-        """Register ``handler`` for ``event`` (see :meth:`on`).
+    def add_handler(self, event: EventName | type, handler: Handler) -> None:
+        """Register ``handler`` for an event name or a message class (see :meth:`on`).
 
         Raises:
             ValueError: Unknown event name.
             TypeError: ``handler`` is not callable.
         """
-        self._events.add(event, handler)
+        if isinstance(event, type):
+            self._events.add_type(event, handler)
+        else:
+            self._events.add(event, handler)
 
-    def remove_handler(self, event: EventName, handler: Handler) -> bool:
+    def remove_handler(self, event: EventName | type, handler: Handler) -> bool:
         """Unregister ``handler``; return True if it was registered."""
+        if isinstance(event, type):
+            return self._events.remove_type(event, handler)
         return self._events.remove(event, handler)

@@ -79,6 +79,10 @@ class Inbox(Generic[T]):
         self._waiter: asyncio.Future[None] | None = None
         # Set by the sync facade: called on the loop thread after each batch and at the end.
         self._notify: Callable[[], None] | None = None
+        # Set by the schema layer's Client: takes each decoded batch (after sequence
+        # tracking), feeds streams and typed handlers, returns what the client-level
+        # iterator should still see.
+        self._router: Callable[[list[Any]], list[Any]] | None = None
         self._end: BaseException | None = None
         self._capacity = buffer.capacity
         self._low_water = max(1, buffer.capacity // 2)
@@ -101,10 +105,12 @@ class Inbox(Generic[T]):
     def _slow(self) -> bool:
         # Per-message work is needed only for these features; otherwise the batch is
         # delivered with no per-message Python code at all.
+        events = self._events
         return (
             self._seq_extract is not None
             or self._pong_matcher is not None
-            or self._events.has("message")
+            or events.has_typed
+            or events.has("message")
         )
 
     # -- producer side (loop thread) -----------------------------------------------------
@@ -119,6 +125,9 @@ class Inbox(Generic[T]):
                 messages = self._decode_each(messages)
         if self._slow:
             messages = self._per_message(messages)
+        router = self._router
+        if router is not None:
+            messages = router(messages)
         inbox = self._inbox
         inbox.extend(messages)
         if len(inbox) >= self._capacity:
@@ -156,7 +165,9 @@ class Inbox(Generic[T]):
         out: list[Any] = []
         extract = self._seq_extract
         matcher = self._pong_matcher
-        emit_messages = self._events.has("message")
+        events = self._events
+        emit_messages = events.has("message")
+        typed = events.has_typed
         for msg in messages:
             if msg.__class__ is Failure:
                 out.append(msg)
@@ -177,8 +188,10 @@ class Inbox(Generic[T]):
                         self._events.emit(
                             "gap", GapEvent(first_missing=gap[0], last_missing=gap[1])
                         )
+            if typed:
+                events.dispatch(msg)
             if emit_messages:
-                self._events.emit("message", MessageEvent(data=msg))
+                events.emit("message", MessageEvent(data=msg))
             out.append(msg)
         return out
 

@@ -46,6 +46,7 @@ from jetsocket._engine._events import (
 )
 from jetsocket._engine._heartbeat import Heartbeat
 from jetsocket._engine._inbox import CLEAN_CODES, Inbox
+from jetsocket._engine._ratelimit import TokenBucket
 from jetsocket._engine._retry import Backoff, is_fatal
 from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
@@ -100,6 +101,8 @@ class WebSocketOptions(TypedDict, total=False):
     send_while_reconnecting: Literal["raise", "wait"]
     send_timeout: float
     is_retriable: Callable[[BaseException], bool | None] | None
+    send_rate: float | None
+    send_burst: int
 
 
 class _Link:
@@ -176,6 +179,9 @@ class WebSocket(Inbox[T], EventSource):
         send_timeout: Bound in seconds for ``"wait"``.
         is_retriable: Hook reclassifying a failure: True retriable, False fatal, None
             default (HTTP 401/403/404 and close 1008 are fatal).
+        send_rate: Most messages per second sent (token bucket over every data frame
+            sent with ``send``/``send_raw``, including replays), None for no limit.
+        send_burst: Messages that may be sent at once before ``send_rate`` applies.
     """
 
     @overload
@@ -290,6 +296,8 @@ class WebSocket(Inbox[T], EventSource):
         if self._send_mode not in ("raise", "wait"):
             raise ValueError("send_while_reconnecting must be 'raise' or 'wait'")
         self._send_timeout = float(options.get("send_timeout", 10.0))
+        rate = options.get("send_rate")
+        self._bucket = TokenBucket(rate, options.get("send_burst", 1)) if rate else None
         self._ssl_context = options.get("ssl_context")
         self._extra_headers = dict(options.get("extra_headers") or {})
         self._subprotocols = list(options.get("subprotocols") or [])
@@ -314,6 +322,9 @@ class WebSocket(Inbox[T], EventSource):
         self._state = _S.IDLE
         self._link: _Link | None = None
         self._conn: WireConnection | None = None
+        # The connection whose on_open hooks are running (they may send before the
+        # connection is declared connected).
+        self._hook_conn: WireConnection | None = None
         self._heartbeat: Heartbeat | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._supervisor: asyncio.Task[None] | None = None
@@ -429,6 +440,7 @@ class WebSocket(Inbox[T], EventSource):
         self._conn = conn
         if self._read_paused:
             conn.pause_reading()
+        self._hook_conn = conn
         try:
             for hook in self._on_open:
                 await hook(self)
@@ -436,6 +448,8 @@ class WebSocket(Inbox[T], EventSource):
             self._conn = previous
             conn.abort()
             raise
+        finally:
+            self._hook_conn = None
         return conn
 
     def _after_connected(self) -> None:
@@ -696,6 +710,8 @@ class WebSocket(Inbox[T], EventSource):
         elif mode is ReplayMode.FULL_BUFFER:
             conn = self._conn
             while self._pending_sends and conn is not None and conn.is_open:
+                if self._bucket is not None:
+                    await self._bucket.acquire()
                 payload, text = self._pending_sends.popleft()
                 conn.send_message(payload, text)
                 self._n_out += 1
@@ -755,6 +771,9 @@ class WebSocket(Inbox[T], EventSource):
         conn = self._conn
         if conn is not None and conn.is_open and self._state is _S.CONNECTED:
             return conn
+        hook_conn = self._hook_conn
+        if hook_conn is not None and hook_conn.is_open:
+            return hook_conn
         state = self._state
         if state is _S.IDLE:
             raise InvalidStateError("not connected: call connect() first")
@@ -804,6 +823,8 @@ class WebSocket(Inbox[T], EventSource):
         await self._send_frame(payload, text)
 
     async def _send_frame(self, payload: bytes, text: bool) -> None:
+        if self._bucket is not None:
+            await self._bucket.acquire()
         conn = self._conn
         if conn is None or self._state is not _S.CONNECTED or not conn.is_open:
             conn = await self._live_conn()

@@ -177,7 +177,7 @@ class FrameReader:
 
     # ------------------------------------------------------------------ hot path
 
-    def feed(self, data: bytes) -> list[bytes | str]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes | str]:
         """Parse every complete frame of the buffered bytes plus ``data``.
 
         Args:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -95,7 +95,7 @@ def default_price(symbol: str) -> str:
 def _fmt(value: int, decimals: int) -> str:
     """Format the scaled integer ``value`` (>= 0) as a decimal string, ``decimals`` > 0."""
     whole, frac = divmod(value, 10**decimals)
-    return "%d.%0*d" % (whole, decimals, frac)
+    return f"{whole}.{frac:0{decimals}d}"
 
 
 @dataclass(slots=True)
@@ -112,48 +112,61 @@ class _Candle:
     quote_volume: int = 0  # ticks * lots
 
 
-@dataclass(slots=True)
 class Market:
     """The simulated order flow of one symbol on one connection.
 
+    Args:
+        symbol: Upper-case symbol (letters, digits, ``-``, ``_``: embedded in JSON as is).
+        start_price: Start price as a decimal string; its decimals (at least 2) are the
+            price precision.
+        seed: Seed; with the symbol it determines every price, quantity and id.
+
     Attributes:
-        symbol: Upper-case symbol.
-        decimals: Price decimals (taken from the start price string).
+        decimals: Price decimals.
         price: Last trade price in ticks (``10**-decimals``).
+        qty: Last trade quantity in lots (``10**-4``).
+        trade_id: Id of the last trade.
+        buyer_is_maker: Side of the last trade.
     """
 
-    symbol: str
-    start_price: str
-    seed: int
-    decimals: int = 0
-    price: int = 0
-    trade_id: int = 0
-    qty: int = 0
-    buyer_is_maker: bool = False
-    _rng: random.Random = field(init=False, repr=False)
-    _candles: dict[int, _Candle] = field(default_factory=dict, repr=False)
+    __slots__ = (
+        "_book_tpl",
+        "_candles",
+        "_pscale",
+        "_rng",
+        "_trade_tpl",
+        "buyer_is_maker",
+        "decimals",
+        "price",
+        "qty",
+        "symbol",
+        "trade_id",
+    )
 
-    def __post_init__(self) -> None:
-        exponent = Decimal(self.start_price).as_tuple().exponent
+    def __init__(self, symbol: str, start_price: str, seed: int) -> None:
+        self.symbol = symbol
+        exponent = Decimal(start_price).as_tuple().exponent
         # At least 2 decimals: every price on the wire then has the form "123.45".
         self.decimals = max(2, -exponent) if isinstance(exponent, int) else 2
-        self.price = max(1, int(Decimal(self.start_price).scaleb(self.decimals)))
+        self.price = max(1, int(Decimal(start_price).scaleb(self.decimals)))
         # Seeding with a str is stable across processes and Python versions (it is
         # hashed with SHA-512), unlike hash() of a tuple.
-        self._rng = random.Random(f"{self.seed}:{self.symbol}")
+        self._rng = random.Random(f"{seed}:{symbol}")
         self.trade_id = 1_000_000 + self._rng.randrange(1_000_000)
-        # The hot path fills %-templates (symbols are validated alphanumerics, safe to
-        # embed in JSON); this is several times faster than building dicts to encode.
+        self.qty = 0
+        self.buyer_is_maker = False
+        self._candles: dict[int, _Candle] = {}
+        # The hot path fills %-templates (symbols are validated, safe to embed in JSON):
+        # several times faster than building a dict for the JSON encoder.
         px = f"%d.%0{self.decimals}d"
         qx = f"%d.%0{_QTY_DECIMALS}d"
-        sym = self.symbol
         self._pscale = 10**self.decimals
         self._trade_tpl = (
-            f'{{"e":"trade","E":%d,"s":"{sym}","t":%d,"p":"{px}","q":"{qx}","T":%d,'
+            f'{{"e":"trade","E":%d,"s":"{symbol}","t":%d,"p":"{px}","q":"{qx}","T":%d,'
             f'"m":%s,"seq":%d}}'
         )
         self._book_tpl = (
-            f'{{"e":"bookTicker","u":%d,"E":%d,"s":"{sym}","b":"{px}","B":"{qx}",'
+            f'{{"e":"bookTicker","u":%d,"E":%d,"s":"{symbol}","b":"{px}","B":"{qx}",'
             f'"a":"{px}","A":"{qx}","seq":%d}}'
         )
 
