@@ -229,6 +229,7 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     skipped = {name: why for name in names if (why := echo_client_available(name))}
     runnable = [name for name in names if name not in skipped]
     samples: dict[str, list[int]] = {name: [] for name in runnable}
+    cpu: dict[str, float] = dict.fromkeys(runnable, 0.0)
     errors: dict[str, str] = {}
     # Several shorter interleaved rounds, pooled: every client sees the same machine drift.
     rounds = args.echo_rounds
@@ -244,9 +245,13 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             except Exception as exc:  # one failing client must not hide the rest
                 errors[name] = f"{type(exc).__name__}: {exc}"
                 continue
-            samples[name].extend(got)
-            p50 = percentile(sorted(got), 0.5) / 1e3
-            _progress(f"echo round {r + 1}/{rounds} {name}: p50 {p50:.1f} us")
+            samples[name].extend(got.samples)
+            cpu[name] += got.cpu_seconds
+            p50 = percentile(sorted(got.samples), 0.5) / 1e3
+            _progress(
+                f"echo round {r + 1}/{rounds} {name}: p50 {p50:.1f} us, "
+                f"{got.cpu_us:.1f} us CPU/round trip"
+            )
 
     run_async(run_all(), args.loop)
 
@@ -259,34 +264,57 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
                 "p90_us": percentile(values, 0.9) / 1e3,
                 "p99_us": percentile(values, 0.99) / 1e3,
                 "mean_us": statistics.fmean(values) / 1e3,
+                "cpu_us": cpu[name] / len(values) * 1e6,
                 "count": len(values),
             }
     table = Table(
         f'Echo round trip: {{"op":"ping","id":N}} text, {per_round * rounds:,} sequential round '
         f"trips per client ({rounds} interleaved rounds, {args.echo_warmup} warm-up each; "
         f"client loop={args.loop}, server: separate process, {srv.info})",
-        ["client", "p50 us", "p90 us", "p99 us", "mean us", "jetsocket p50 / client p50"],
+        [
+            "client",
+            "p50 us",
+            "p90 us",
+            "p99 us",
+            "mean us",
+            "CPU us/rt",
+            "jetsocket p50 / client p50",
+            "(CPU)",
+        ],
     )
     js = stats.get("jetsocket", {}).get("p50_us")
+    js_cpu = stats.get("jetsocket", {}).get("cpu_us")
     data: dict[str, Any] = {"rounds": rounds, "per_round": per_round, "clients": {}}
     for name, (_, label) in ECHO_CLIENTS.items():
         if name not in stats:
             why = skipped.get(name) or errors.get(name, "no samples")
-            table.add(label, "skipped" if name in skipped else "error", "", "", "", why)
+            table.add(label, "skipped" if name in skipped else "error", "", "", "", "", "", why)
             data["clients"][name] = {"label": label, "error": why}
             continue
         s = stats[name]
         r_ = ratio(js, s["p50_us"])
+        r_cpu = ratio(js_cpu, s["cpu_us"])
         table.add(
             label,
             fmt_float(s["p50_us"]),
             fmt_float(s["p90_us"]),
             fmt_float(s["p99_us"]),
             fmt_float(s["mean_us"]),
+            fmt_float(s["cpu_us"]),
             "1.00x (ref)" if name == "jetsocket" else fmt_ratio(r_),
+            "" if name == "jetsocket" else fmt_ratio(r_cpu),
         )
-        data["clients"][name] = {"label": label, **s, "jetsocket_p50_over_client_p50": r_}
+        data["clients"][name] = {
+            "label": label,
+            **s,
+            "jetsocket_p50_over_client_p50": r_,
+            "jetsocket_cpu_over_client_cpu": r_cpu,
+        }
     table.note("jetsocket p50 / client p50 < 1 means jetsocket has the lower latency.")
+    table.note(
+        "CPU us/rt: client process CPU time per round trip (Python work + syscalls), "
+        "(CPU) its ratio jetsocket / client."
+    )
     report.tables.append(table)
     report.data["echo"] = data
     report.targets.append(

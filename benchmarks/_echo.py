@@ -17,10 +17,39 @@ import msgspec
 
 from benchmarks._common import jetsocket_attr
 
-__all__ = ["ECHO_CLIENTS", "echo_client_available", "run_echo_client"]
+__all__ = ["ECHO_CLIENTS", "EchoRun", "echo_client_available", "run_echo_client"]
 
 _TIMEOUT = 120.0
 _encode = msgspec.json.encode
+
+
+class EchoRun:
+    """Round-trip samples of one client run, and the CPU time they took."""
+
+    __slots__ = ("_cpu0", "cpu_seconds", "samples", "warmup")
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.samples: list[int] = []
+        self._cpu0 = time.process_time()
+        self.cpu_seconds = 0.0
+
+    def add(self, i: int, ns: int) -> None:
+        """Record round trip ``i`` (called after the timed span, so it costs nothing)."""
+        if i >= self.warmup:
+            self.samples.append(ns)
+        elif i == self.warmup - 1:
+            self._cpu0 = time.process_time()
+
+    def finish(self) -> EchoRun:
+        """Stop the CPU clock (call right after the last round trip)."""
+        self.cpu_seconds = time.process_time() - self._cpu0
+        return self
+
+    @property
+    def cpu_us(self) -> float:
+        """Client process CPU time per measured round trip, in µs."""
+        return self.cpu_seconds / len(self.samples) * 1e6 if self.samples else 0.0
 
 
 def _payload(i: int) -> bytes:
@@ -33,11 +62,11 @@ def _check(reply: object, i: int) -> None:
         raise RuntimeError(f"echo mismatch at {i}: {reply!r:.100}")
 
 
-async def _jetsocket(uri: str, warmup: int, count: int) -> list[int]:
+async def _jetsocket(uri: str, warmup: int, count: int) -> EchoRun:
     ws_cls = jetsocket_attr("WebSocket")
     if ws_cls is None:
         raise RuntimeError("jetsocket.WebSocket is not importable")
-    samples: list[int] = []
+    run = EchoRun(warmup)
     clock = time.perf_counter_ns
     async with ws_cls(uri, raw=True, reconnect=False, compress=False) as ws:
         send = ws.send_raw
@@ -48,13 +77,13 @@ async def _jetsocket(uri: str, warmup: int, count: int) -> list[int]:
             await send(data, binary=False)
             reply = await recv()
             t1 = clock()
-            if i >= warmup:
-                samples.append(t1 - t0)
+            run.add(i, t1 - t0)
+        run.finish()
         _check(reply, warmup + count - 1)
-    return samples
+    return run
 
 
-async def _picows(uri: str, warmup: int, count: int) -> list[int]:
+async def _picows(uri: str, warmup: int, count: int) -> EchoRun:
     import picows  # noqa: PLC0415 - peers are imported only when measured
 
     text = picows.WSMsgType.TEXT
@@ -67,7 +96,7 @@ async def _picows(uri: str, warmup: int, count: int) -> list[int]:
                 waiter.pop().set_result(frame.get_payload_as_bytes())
 
     transport, _ = await picows.ws_connect(Listener, uri, enable_auto_ping=False)
-    samples: list[int] = []
+    run = EchoRun(warmup)
     clock = time.perf_counter_ns
     reply = b""
     try:
@@ -79,20 +108,20 @@ async def _picows(uri: str, warmup: int, count: int) -> list[int]:
             transport.send(text, data)
             reply = await fut
             t1 = clock()
-            if i >= warmup:
-                samples.append(t1 - t0)
+            run.add(i, t1 - t0)
+        run.finish()
         _check(reply, warmup + count - 1)
     finally:
         transport.send_close(picows.WSCloseCode.OK)
         transport.disconnect()
         await transport.wait_disconnected()
-    return samples
+    return run
 
 
-async def _websockets(uri: str, warmup: int, count: int) -> list[int]:
+async def _websockets(uri: str, warmup: int, count: int) -> EchoRun:
     from websockets.asyncio.client import connect  # noqa: PLC0415
 
-    samples: list[int] = []
+    run = EchoRun(warmup)
     clock = time.perf_counter_ns
     reply: Any = None
     async with connect(uri, compression=None, proxy=None, ping_interval=None) as ws:
@@ -102,16 +131,16 @@ async def _websockets(uri: str, warmup: int, count: int) -> list[int]:
             await ws.send(data, text=True)
             reply = await ws.recv()
             t1 = clock()
-            if i >= warmup:
-                samples.append(t1 - t0)
+            run.add(i, t1 - t0)
+        run.finish()
     _check(reply, warmup + count - 1)
-    return samples
+    return run
 
 
-async def _aiohttp(uri: str, warmup: int, count: int) -> list[int]:
+async def _aiohttp(uri: str, warmup: int, count: int) -> EchoRun:
     import aiohttp  # noqa: PLC0415
 
-    samples: list[int] = []
+    run = EchoRun(warmup)
     clock = time.perf_counter_ns
     reply: Any = None
     async with (
@@ -124,13 +153,13 @@ async def _aiohttp(uri: str, warmup: int, count: int) -> list[int]:
             await ws.send_frame(data, aiohttp.WSMsgType.TEXT)
             reply = (await ws.receive()).data
             t1 = clock()
-            if i >= warmup:
-                samples.append(t1 - t0)
+            run.add(i, t1 - t0)
+        run.finish()
     _check(reply, warmup + count - 1)
-    return samples
+    return run
 
 
-EchoClient = Callable[[str, int, int], Awaitable[list[int]]]
+EchoClient = Callable[[str, int, int], Awaitable[EchoRun]]
 
 ECHO_CLIENTS: dict[str, tuple[EchoClient, str]] = {
     "jetsocket": (_jetsocket, "jetsocket raw send_raw()/recv()"),
@@ -147,6 +176,6 @@ def echo_client_available(name: str) -> str | None:
     return None
 
 
-async def run_echo_client(name: str, uri: str, warmup: int, count: int) -> list[int]:
+async def run_echo_client(name: str, uri: str, warmup: int, count: int) -> EchoRun:
     """Run ``warmup + count`` round trips with client ``name``; return ``count`` ns samples."""
     return await asyncio.wait_for(ECHO_CLIENTS[name][0](uri, warmup, count), _TIMEOUT)

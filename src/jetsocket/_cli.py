@@ -180,6 +180,8 @@ class _Tally:
         self.gaps = 0
         self.lost = 0
         self.replies = 0
+        self.paced = 0
+        self.failed = False
 
     def add(self, msg: FeedMessage | Response) -> FeedMessage | None:
         if isinstance(msg, Response):
@@ -228,82 +230,97 @@ async def run_demo(
     Returns:
         The exit status: 0 when messages arrived and no sequence gap was seen.
     """
+    tally = _Tally()
     async with ExchangeSimulator(symbols=symbols, rate=rate, seed=seed) as sim:
-        streams = sim.stream_names(_DEMO_KINDS)
         print(f"exchange simulator on {sim.uri} (seed {sim.seed}, {rate:g} msg/s per stream)")
-        tally = _Tally()
-        loop = asyncio.get_running_loop()
-        async with jetsocket.WebSocket(sim.uri, deserializer=decode_message) as ws:
-            await ws.send({"method": "SUBSCRIBE", "params": streams, "id": 1})
-            reply = await ws.recv(timeout=5.0)
-            if not isinstance(reply, Response) or reply.error is not None:
-                print(f"subscription failed: {reply!r}")
-                return 1
-            print(f"subscribed to {len(streams)} streams: {', '.join(streams)}")
-            print(f"first {_SHOWN} messages, decoded into typed msgspec Structs:")
-
-            start = loop.time()
-            deadline = start + duration
-            next_tick, last_total = start + 1.0, 0
-            while (now := loop.time()) < deadline:
-                try:
-                    msg = await ws.recv(timeout=min(next_tick, deadline) - now)
-                except jetsocket.TimeoutError:
-                    msg = None
-                if msg is not None and (feed := tally.add(msg)) and tally.total <= _SHOWN:
-                    print(f"  #{feed.seq:<3d} {_describe(feed)}")
-                    if tally.total == _SHOWN:
-                        print(f"  {feed!r}")
-                if loop.time() >= next_tick:
-                    elapsed = next_tick - start
-                    print(_progress(elapsed, tally, last_total, 1.0, symbols))
-                    next_tick, last_total = next_tick + 1.0, tally.total
-
-            paced = tally.total
-            if burst > 0:
-                await _burst_phase(sim, ws, tally, burst, len(streams))
-
-            print("client stats (ws.stats()):")
-            stats = ws.stats()
-            for field in dataclasses.fields(stats):
-                value = getattr(stats, field.name)
-                shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-                if isinstance(value, jetsocket.ConnectionState):
-                    shown = value.value
-                print(f"  {field.name:<20} {shown}")
+        # reconnect=False: the simulator's sequence numbers restart on a new connection and
+        # its subscriptions are per connection, so a silent reconnect would hide failures.
+        ws = jetsocket.WebSocket(sim.uri, deserializer=decode_message, reconnect=False)
+        try:
+            async with ws:
+                await _demo_session(sim, ws, tally, duration, burst)
+        except jetsocket.JetSocketError as exc:
+            print(f"error: {exc}")
+            tally.failed = True
+        _print_stats(ws.stats())
         sent = sim.stats().messages_sent
 
-    ok = tally.total > 0 and tally.gaps == 0
+    ok = tally.total > 0 and tally.gaps == 0 and not tally.failed
     print(
         f"summary: {'OK' if ok else 'FAILED'}: {tally.total} messages received "
-        f"({paced} paced, {tally.total - paced} burst) of {sent} sent, "
+        f"({tally.paced} paced, {tally.total - tally.paced} burst) of {sent} sent, "
         f"{tally.gaps} sequence gaps, {tally.lost} lost"
     )
     return 0 if ok else 1
 
 
-async def _burst_phase(
+async def _demo_session(
     sim: ExchangeSimulator,
     ws: jetsocket.WebSocket[FeedMessage | Response],
     tally: _Tally,
+    duration: float,
     burst: int,
-    n_streams: int,
 ) -> None:
-    per_stream = max(1, burst // n_streams)
-    before = tally.total
-    target = before + per_stream * n_streams
-    print(f"burst: {target - before} messages as fast as the simulator sends them ...")
-    begin = time.perf_counter()
-    sim.burst(per_stream)
-    try:
-        async with asyncio.timeout(60.0):
-            while tally.total < target:
-                tally.add(await ws.recv())
-    except TimeoutError:
-        print("burst: timed out after 60 s")
-    elapsed = time.perf_counter() - begin
-    got = tally.total - before
-    print(f"burst: {got} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s (typed)")
+    streams = sim.stream_names(_DEMO_KINDS)
+    await ws.send({"method": "SUBSCRIBE", "params": streams, "id": 1})
+    reply = await ws.recv(timeout=5.0)
+    if not isinstance(reply, Response) or reply.error is not None:
+        print(f"subscription failed: {reply!r}")
+        tally.failed = True
+        return
+    print(f"subscribed to {len(streams)} streams: {', '.join(streams)}")
+    print(f"first {_SHOWN} messages, decoded into typed msgspec Structs:")
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    deadline = start + duration
+    next_tick, last_total = start + 1.0, 0
+    while (now := loop.time()) < deadline:
+        try:
+            msg = await ws.recv(timeout=min(next_tick, deadline) - now)
+        except jetsocket.TimeoutError:
+            msg = None
+        if msg is not None and (feed := tally.add(msg)) and tally.total <= _SHOWN:
+            print(f"  #{feed.seq:<3d} {_describe(feed)}")
+            if tally.total == _SHOWN:
+                print(f"  {feed!r}")
+        if loop.time() >= next_tick:
+            print(_progress(next_tick - start, tally, last_total, 1.0, sim.symbols))
+            next_tick, last_total = next_tick + 1.0, tally.total
+    tally.paced = tally.total
+
+    if burst > 0:
+        per_stream = max(1, burst // len(streams))
+        target = tally.total + per_stream * len(streams)
+        print(f"burst: {per_stream * len(streams)} messages, sent as fast as possible ...")
+        begin = time.perf_counter()
+        sim.burst(per_stream)
+        try:
+            async with asyncio.timeout(30.0):
+                while tally.total < target:
+                    tally.add(await ws.recv())
+        except TimeoutError:
+            print("burst: timed out after 30 s")
+            tally.failed = True
+        elapsed = time.perf_counter() - begin
+        got = tally.total - tally.paced
+        print(
+            f"burst: {got} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s "
+            "(simulator and typed client sharing one process)"
+        )
+
+
+def _print_stats(stats: jetsocket.ConnectionStats) -> None:
+    print("client stats (ws.stats()):")
+    for field in dataclasses.fields(stats):
+        value = getattr(stats, field.name)
+        if isinstance(value, jetsocket.ConnectionState):
+            shown = value.value
+        elif isinstance(value, float):
+            shown = f"{value:.3f}"
+        else:
+            shown = str(value)
+        print(f"  {field.name:<20} {shown}")
 
 
 # -- connect ------------------------------------------------------------------------------

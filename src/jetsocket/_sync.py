@@ -22,9 +22,10 @@ import contextlib
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar, overload
 
 from typing_extensions import Unpack
 
@@ -122,6 +123,116 @@ class _Signal:
                 self.cond.notify_all()
 
 
+class _PortalBox:
+    """Holds the current portal; shared by a facade and its readers without a cycle."""
+
+    __slots__ = ("portal",)
+
+    def __init__(self) -> None:
+        self.portal: _Portal | None = None
+
+    def get(self) -> _Portal | None:
+        return self.portal
+
+
+class _Target(Protocol):
+    """What the facade drives on the loop thread (an engine or a schema Client)."""
+
+    async def connect(self) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+    async def send(self, message: Any) -> None: ...
+
+
+class _Source(Protocol):
+    """What a :class:`_ThreadReader` drains: the engine's inbox or a schema ``Stream``."""
+
+    _inbox: deque[Any]
+    _end: BaseException | None
+    _notify: Callable[[], None] | None
+
+    def _needs_resume(self) -> bool: ...
+    def _resume_if_paused(self) -> None: ...
+
+
+class _ThreadReader(Generic[T]):
+    """Blocking, thread-safe consumption of a deque that the loop thread fills.
+
+    ``deque.popleft`` is atomic, so consumers pop without a lock; only an empty deque makes
+    a consumer take the condition lock and wait for the loop thread's once-per-batch
+    notify. Resuming a paused socket is scheduled on the loop thread.
+    """
+
+    __slots__ = ("_portal", "_signal", "_source")
+
+    def __init__(self, source: _Source, box: _PortalBox) -> None:
+        self._source = source
+        self._portal = box.get
+        self._signal = _Signal()
+        source._notify = self._signal
+
+    def wake(self) -> None:
+        """Wake every blocked consumer (they re-check the end state)."""
+        self._signal()
+
+    def next(self, timeout: float | None, *, iterating: bool) -> T:
+        """Pop the next item, blocking up to ``timeout``; raise failures and the end."""
+        source = self._source
+        try:
+            item = source._inbox.popleft()
+        except IndexError:
+            item = self._wait(timeout, iterating=iterating)
+        if item.__class__ is Failure:
+            raise item.exc
+        if source._needs_resume():
+            portal = self._portal()
+            if portal is not None:
+                portal.soon(source._resume_if_paused)
+        return item  # type: ignore[no-any-return]
+
+    def _wait(self, timeout: float | None, *, iterating: bool) -> Any:
+        source = self._source
+        inbox = source._inbox
+        deadline = None if timeout is None else _now() + timeout
+        signal = self._signal
+        with signal.cond:
+            signal.waiting += 1
+            try:
+                while True:
+                    # The flag is raised before looking at the deque, so a batch appended
+                    # after this look is always followed by a notify.
+                    if inbox:
+                        return inbox.popleft()
+                    portal = self._portal()
+                    end = source._end
+                    if end is not None or portal is None:
+                        raise _end_error(source, end, iterating=iterating)
+                    if source._needs_resume():
+                        portal.soon(source._resume_if_paused)
+                    if deadline is None:
+                        signal.cond.wait()
+                    else:
+                        left = deadline - _now()
+                        if left <= 0:
+                            raise TimeoutError(f"no message received within {timeout}s")
+                        signal.cond.wait(left)
+            finally:
+                signal.waiting -= 1
+
+
+def _end_error(source: object, end: BaseException | None, *, iterating: bool) -> BaseException:
+    if end is None:
+        if getattr(source, "_state", None) is ConnectionState.IDLE:
+            return InvalidStateError("not connected: call connect() first")
+        end = ConnectionClosedError(1000, "", by_server=False)
+    if (
+        iterating
+        and isinstance(end, ConnectionClosedError)
+        and (not end.by_server or end.code in CLEAN_CODES)
+    ):
+        return StopIteration()
+    return end
+
+
 class SyncWebSocket(EventSource, Generic[T]):
     """A blocking WebSocket client with the features of :class:`jetsocket.WebSocket`.
 
@@ -206,19 +317,36 @@ class SyncWebSocket(EventSource, Generic[T]):
     ) -> None:
         # Built here, in the caller's thread, so bad arguments raise at the call site.
         make: Any = WebSocket  # the overloads above already typed T
-        self._ws: WebSocket[T] = make(
+        ws: WebSocket[T] = make(
             uri, raw=raw, message_type=message_type, deserializer=deserializer, **options
         )
-        self._connect_timeout = float(options.get("connect_timeout", 10.0))
-        self._close_timeout = float(options.get("close_timeout", 5.0))
-        self._portal: _Portal | None = None
+        self._setup(ws, ws)
+
+    def _setup(self, ws: WebSocket[T], target: _Target) -> None:
+        """Bind the facade to an engine (``ws``) driven through ``target``.
+
+        ``target`` is the engine itself, or a schema ``Client`` whose connect/close/send
+        wrap its engines: the facade has no client logic of its own.
+        """
+        self._ws = ws
+        self._target = target
+        self._connect_timeout = ws._connect_timeout
+        self._close_timeout = ws._close_timeout
+        self._box = _PortalBox()
         self._lock = threading.Lock()
-        self._events = self._ws._events
-        self._signal = _Signal()
+        self._events = ws._events
         self._closed = False
-        self._ws._notify = self._signal
+        self._reader: _ThreadReader[T] = _ThreadReader(ws, self._box)
 
     # -- properties ---------------------------------------------------------------------
+
+    @property
+    def _portal(self) -> _Portal | None:
+        return self._box.portal
+
+    @_portal.setter
+    def _portal(self, portal: _Portal | None) -> None:
+        self._box.portal = portal
 
     @property
     def uri(self) -> str:
@@ -279,7 +407,7 @@ class SyncWebSocket(EventSource, Generic[T]):
                 raise InvalidStateError(f"connect() called while {self.state.value}")
             self._portal = _Portal(f"jetsocket-loop-{id(self):x}")
         try:
-            self._call(self._ws.connect(), self._connect_timeout + _GRACE)
+            self._call(self._target.connect(), self._connect_timeout + _GRACE)
         except BaseException:
             with self._lock:
                 portal, self._portal = self._portal, None
@@ -300,13 +428,13 @@ class SyncWebSocket(EventSource, Generic[T]):
             portal = self._portal
         try:
             if portal is not None and portal.alive:
-                self._call(self._ws.close(code, reason), self._close_timeout + _GRACE)
+                self._call(self._target.close(code, reason), self._close_timeout + _GRACE)
         finally:
             with self._lock:
                 self._portal = None
             if portal is not None:
                 portal.stop()
-            self._signal()
+            self._reader.wake()
 
     def __enter__(self) -> Self:
         self.connect()
@@ -335,7 +463,7 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
-        self._call(self._ws.send(message), None)
+        self._call(self._target.send(message), None)
 
     def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
         """Send ``data`` unchanged (see :meth:`jetsocket.WebSocket.send_raw`).
@@ -349,61 +477,7 @@ class SyncWebSocket(EventSource, Generic[T]):
     # -- receiving ----------------------------------------------------------------------
 
     def _next(self, timeout: float | None, *, iterating: bool) -> T:
-        ws = self._ws
-        inbox = ws._inbox
-        try:
-            item = inbox.popleft()
-        except IndexError:
-            item = self._wait(timeout, iterating=iterating)
-        if item.__class__ is Failure:
-            raise item.exc
-        if ws._read_paused and len(inbox) <= ws._low_water:
-            portal = self._portal
-            if portal is not None:
-                portal.soon(ws._resume_if_paused)
-        return item  # type: ignore[no-any-return]
-
-    def _wait(self, timeout: float | None, *, iterating: bool) -> Any:
-        ws = self._ws
-        inbox = ws._inbox
-        deadline = None if timeout is None else _now() + timeout
-        signal = self._signal
-        with signal.cond:
-            signal.waiting += 1
-            try:
-                while True:
-                    # The flag is raised before looking at the deque, so a batch appended
-                    # after this look is always followed by a notify.
-                    if inbox:
-                        return inbox.popleft()
-                    end = ws._end
-                    if end is not None or (self._closed and self._portal is None):
-                        raise self._end_error(end, iterating=iterating)
-                    if ws.state is ConnectionState.IDLE:
-                        raise InvalidStateError("not connected: call connect() first")
-                    if ws._read_paused and self._portal is not None:
-                        self._portal.soon(ws._resume_if_paused)
-                    if deadline is None:
-                        signal.cond.wait()
-                    else:
-                        left = deadline - _now()
-                        if left <= 0:
-                            raise TimeoutError(f"no message received within {timeout}s")
-                        signal.cond.wait(left)
-            finally:
-                signal.waiting -= 1
-
-    @staticmethod
-    def _end_error(end: BaseException | None, *, iterating: bool) -> BaseException:
-        if end is None:
-            end = ConnectionClosedError(1000, "", by_server=False)
-        if (
-            iterating
-            and isinstance(end, ConnectionClosedError)
-            and (not end.by_server or end.code in CLEAN_CODES)
-        ):
-            return StopIteration()
-        return end
+        return self._reader.next(timeout, iterating=iterating)
 
     def recv(self, timeout: float | None = None) -> T:
         """Return the next message, blocking.

@@ -243,6 +243,9 @@ class Inbox(Generic[T]):
         if self._notify is not None:
             self._notify()
 
+    def _needs_resume(self) -> bool:
+        return self._read_paused and len(self._inbox) <= self._low_water
+
     def _resume_if_paused(self) -> None:
         if self._read_paused and len(self._inbox) <= self._low_water:
             self._resume()

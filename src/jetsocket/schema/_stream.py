@@ -44,7 +44,7 @@ class Stream(Generic[M]):
         self.subscription = subscription
         self._unsubscribe = unsubscribe
         self._on_block = on_block
-        self._deque: deque[Any] = deque()
+        self._inbox: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._notify: Callable[[], None] | None = None
         self._end: BaseException | None = None
@@ -58,12 +58,12 @@ class Stream(Generic[M]):
         self.last_message_at = 0.0
 
     def __repr__(self) -> str:
-        return f"Stream({self.subscription!r}, buffered={len(self._deque)})"
+        return f"Stream({self.subscription!r}, buffered={len(self._inbox)})"
 
     # -- producer side (loop thread) -----------------------------------------------------
 
     def _push(self, msg: Any) -> None:
-        dq = self._deque
+        dq = self._inbox
         dq.append(msg)
         self.received += 1
         if len(dq) > self._capacity:
@@ -77,7 +77,7 @@ class Stream(Generic[M]):
             self._notify()
 
     def _overflow(self) -> None:
-        dq = self._deque
+        dq = self._inbox
         policy = self._policy
         if policy is OverflowPolicy.BLOCK:
             if not self._blocking:
@@ -101,8 +101,11 @@ class Stream(Generic[M]):
         if self._notify is not None:
             self._notify()
 
-    def _consumed(self) -> None:
-        if self._blocking and len(self._deque) <= self._capacity // 2:
+    def _needs_resume(self) -> bool:
+        return self._blocking and len(self._inbox) <= self._capacity // 2
+
+    def _resume_if_paused(self) -> None:
+        if self._needs_resume():
             self._blocking = False
             self._on_block(False)
 
@@ -113,11 +116,11 @@ class Stream(Generic[M]):
 
     async def __anext__(self) -> M:
         while True:
-            dq = self._deque
+            dq = self._inbox
             if dq:
                 item = dq.popleft()
                 if self._blocking:
-                    self._consumed()
+                    self._resume_if_paused()
                 if item.__class__ is Failure:
                     raise item.exc
                 return item  # type: ignore[no-any-return]

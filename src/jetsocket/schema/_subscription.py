@@ -43,7 +43,9 @@ def message_types_of(tp: Any) -> tuple[type, ...]:
     return (origin,) if isinstance(origin, type) else (object,)
 
 
-@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,))
+@dataclass_transform(
+    kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,)
+)
 class Subscription(Generic[M]):
     """Declares what to send to subscribe, and which messages come back.
 

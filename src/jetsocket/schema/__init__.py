@@ -1,0 +1,25 @@
+"""Typed schema layer: messages, subscriptions, client definitions.
+
+Declare message classes (:class:`Message`, a msgspec Struct; pydantic models work too),
+subscription classes (:class:`Subscription`) and a client (:class:`Client`); jetsocket
+decodes every message into the declared types, re-sends subscriptions after every
+reconnect and dispatches typed handlers.
+"""
+
+from jetsocket.schema._client import Client, Unmatched
+from jetsocket.schema._message import Message, field
+from jetsocket.schema._stream import Stream
+from jetsocket.schema._subscription import Ack, Subscription
+from jetsocket.schema._sync_client import SyncClient, SyncStream
+
+__all__ = [
+    "Ack",
+    "Client",
+    "Message",
+    "Stream",
+    "Subscription",
+    "SyncClient",
+    "SyncStream",
+    "Unmatched",
+    "field",
+]

@@ -1,0 +1,557 @@
+"""``Client[T]``: a typed client definition (URI, message union, options, subscriptions).
+
+A subclass declares a venue once::
+
+    class Binance(Client[Trade | Kline]):
+        uri = "wss://stream.binance.com:9443/ws"
+        heartbeat = 20.0
+        send_rate = 5.0
+        max_topics_per_message = 200
+        max_streams_per_connection = 1024
+
+Instances own one engine connection per *shard* (a new shard is opened when a venue caps
+the streams per connection). Every shard runs :meth:`Client.on_connect` and re-sends its
+subscriptions after each (re)connect, before delivery resumes, so ``Stream`` consumers never
+see a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import itertools
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Self,
+    TypeVar,
+    get_args,
+    get_origin,
+)
+
+import msgspec
+from typing_extensions import Unpack
+
+from jetsocket._engine._codec import build_decoder
+from jetsocket._engine._config import BackoffConfig, BufferConfig, HeartbeatConfig, ReplayConfig
+from jetsocket._engine._events import (
+    ErrorEvent,
+    EventSource,
+    GapEvent,
+    ResubscribedEvent,
+    SubscribedEvent,
+    UnsubscribedEvent,
+)
+from jetsocket._engine._inbox import Failure
+from jetsocket._engine._state import ConnectionState
+from jetsocket._engine._stats import ConnectionStats
+from jetsocket._engine._websocket import WebSocket, WebSocketOptions
+from jetsocket._exceptions import (
+    ConnectionClosedError,
+    InvalidStateError,
+    MessageDecodeError,
+    SubscriptionError,
+    TimeoutError,
+)
+from jetsocket.schema._stream import Stream
+from jetsocket.schema._subscription import Ack, Subscription
+
+if TYPE_CHECKING:
+    from jetsocket.schema._sync_client import SyncClient
+
+__all__ = ["Client", "Unmatched"]
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+_OPTION_NAMES = tuple(WebSocketOptions.__annotations__)
+
+
+class Unmatched:
+    """A message that decoded as JSON but matched none of the client's message types.
+
+    Acks and login answers arrive like this; :meth:`Client.expect` and
+    ``Subscription.parse_ack`` consume them. The rest follow ``unknown_messages``.
+
+    Attributes:
+        data: The decoded JSON value.
+        error: Why the typed decoder rejected it.
+    """
+
+    __slots__ = ("data", "error", "payload")
+
+    def __init__(self, data: Any, payload: bytes | str, error: Exception) -> None:
+        self.data = data
+        self.payload = payload
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Unmatched({self.data!r})"
+
+
+class _Shard:
+    __slots__ = ("index", "subs", "ws")
+
+    def __init__(self, index: int, ws: WebSocket[Any]) -> None:
+        self.index = index
+        self.ws = ws
+        self.subs: list[Subscription[Any]] = []
+
+
+class Client(EventSource, Generic[T]):
+    """Base class of typed client definitions.
+
+    Class attributes declare the venue; any of them (and any :class:`jetsocket.WebSocket`
+    option) can be overridden per instance: ``Binance(heartbeat=5.0)``.
+
+    Attributes:
+        uri: The venue's WebSocket URI.
+        message_type: The message union; by default the ``T`` of ``Client[T]``.
+        unknown_messages: What to do with messages matching no declared type and no
+            pending ack: ``"error"`` (strict: raise from the iterator), ``"ignore"``
+            (count them), ``"deliver"`` (yield them as :class:`Unmatched`).
+        send_rate: Venue limit on outgoing messages per second (all frames we send).
+        max_topics_per_message: Batch subscriptions, this many topics per message (needs
+            :meth:`batch_subscribe_message`).
+        max_streams_per_connection: Beyond this many subscriptions, open another
+            connection (shard) and subscribe there.
+        ack_timeout: Seconds to wait for a subscription's ack.
+    """
+
+    uri: ClassVar[str] = ""
+    message_type: ClassVar[Any] = None
+    unknown_messages: ClassVar[Literal["error", "ignore", "deliver"]] = "error"
+    max_topics_per_message: ClassVar[int | None] = None
+    max_streams_per_connection: ClassVar[int | None] = None
+    ack_timeout: ClassVar[float] = 10.0
+    # Engine options as class attributes (None: the engine's default).
+    reconnect: ClassVar[bool | None] = None
+    backoff: ClassVar[BackoffConfig | None] = None
+    heartbeat: ClassVar[float | HeartbeatConfig | None] = None
+    idle_timeout: ClassVar[float | None] = None
+    max_connection_age: ClassVar[float | None] = None
+    buffer: ClassVar[int | BufferConfig | None] = None
+    replay: ClassVar[ReplayConfig | None] = None
+    send_rate: ClassVar[float | None] = None
+    send_burst: ClassVar[int | None] = None
+    extra_headers: ClassVar[dict[str, str] | None] = None
+    subprotocols: ClassVar[list[str] | None] = None
+    max_message_size: ClassVar[int | None] = None
+    strict: ClassVar[bool | None] = None
+
+    _declared_type: ClassVar[Any] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is Client:
+                (arg,) = get_args(base)
+                if not isinstance(arg, TypeVar):
+                    cls._declared_type = arg
+
+    def __init__(self, *, uri: str | None = None, **options: Unpack[WebSocketOptions]) -> None:
+        cls = type(self)
+        self._uri = uri or cls.uri
+        if not self._uri:
+            raise ValueError(f"{cls.__name__} declares no uri; pass uri=...")
+        merged: dict[str, Any] = {}
+        for name in _OPTION_NAMES:
+            value = getattr(cls, name, None)
+            if value is not None:
+                merged[name] = value
+        merged.update(options)
+        self._options = merged
+        msg_type = cls.message_type if cls.message_type is not None else cls._declared_type
+        self._message_type = msg_type
+        typed, typed_error = build_decoder(msg_type)
+        generic = msgspec.json.Decoder().decode
+
+        def decode(payload: bytes | str) -> Any:
+            # Fast path: the declared union. Acks, login answers and unknown messages
+            # fall back to plain JSON (rare), wrapped so the router can tell them apart.
+            try:
+                return typed(payload)
+            except typed_error as exc:
+                return Unmatched(generic(payload), payload, exc)
+
+        self._decode = decode
+        self._shards: list[_Shard] = []
+        self._streams: dict[Subscription[Any], Stream[Any]] = {}
+        self._route_cache: dict[type, tuple[Stream[Any], ...]] = {}
+        self._pending: dict[int, tuple[list[Subscription[Any]], asyncio.Future[Ack]]] = {}
+        self._expect: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
+        self._ids = itertools.count(1)
+        self._unknown = 0
+        self._primary: WebSocket[T] = self._new_engine(0)
+        self._events = self._primary._events
+
+    # -- engines ------------------------------------------------------------------------
+
+    def _new_engine(self, index: int) -> WebSocket[Any]:
+        options = dict(self._options)
+        if index and "buffer" not in options:
+            options["buffer"] = BufferConfig(capacity=1)  # shards forward everything
+        ws: WebSocket[Any] = WebSocket(self._uri, deserializer=self._decode, **options)
+        shard = _Shard(index, ws)
+        if index:
+            ws._events = self._primary._events  # one registry: handlers see every shard
+            ws._router = self._route_to_primary
+        else:
+            ws._router = self._route
+        ws.add_on_open(lambda _ws: self._on_open(shard))
+        self._shards.append(shard)
+        return ws
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def websocket(self) -> WebSocket[T]:
+        """The primary connection's engine."""
+        return self._primary
+
+    @property
+    def state(self) -> ConnectionState:
+        """The primary connection's state."""
+        return self._primary.state
+
+    @property
+    def is_connected(self) -> bool:
+        """True while every shard is connected."""
+        return all(s.ws.is_connected for s in self._shards)
+
+    def stats(self) -> ConnectionStats:
+        """The primary connection's counters."""
+        return self._primary.stats()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._primary!r}, subscriptions={len(self._streams)})"
+
+    async def connect(self) -> None:
+        """Connect the primary connection (runs :meth:`on_connect`)."""
+        await self._primary.connect()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close every shard and end every stream."""
+        for shard in reversed(self._shards):
+            await shard.ws.close(code, reason)
+        end = ConnectionClosedError(code, reason, by_server=False)
+        for stream in self._streams.values():
+            stream._finish(end)
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._primary.__aiter__()
+
+    async def recv(self, timeout: float | None = None) -> T:
+        """The next message no subscription claimed (see ``WebSocket.recv``)."""
+        return await self._primary.recv(timeout)
+
+    async def send(self, message: Any) -> None:
+        """Send on the primary connection (rate limited by ``send_rate``)."""
+        await self._primary.send(message)
+
+    # -- hooks for subclasses ---------------------------------------------------------------
+
+    async def on_connect(self, ws: WebSocket[Any]) -> None:
+        """Run after every (re)connect of every shard, before subscriptions are re-sent.
+
+        Override for login: send with ``await ws.send(...)`` and wait for the answer with
+        :meth:`expect`. Build credentials here (not in ``__init__``) so every reconnect
+        signs a fresh login.
+        """
+
+    def batch_subscribe_message(
+        self, subscriptions: list[Subscription[Any]], request_id: int
+    ) -> object | None:
+        """One message subscribing to several subscriptions' topics, or None (no batching).
+
+        Used with ``max_topics_per_message``; the ack of the batch is parsed with the first
+        subscription's ``parse_ack``.
+        """
+        return None
+
+    async def expect(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+        """Wait for a message (typed, or the JSON of an unmatched one) satisfying ``predicate``.
+
+        The message is consumed (not delivered elsewhere). Use it in :meth:`on_connect`
+        to await a login answer.
+
+        Raises:
+            TimeoutError: Nothing matched within ``timeout``.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._expect.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        except builtins.TimeoutError:
+            raise TimeoutError(f"no expected message within {timeout}s") from None
+        finally:
+            if entry in self._expect:
+                self._expect.remove(entry)
+
+    # -- subscriptions ------------------------------------------------------------------
+
+    async def subscribe(self, subscription: Subscription[M]) -> Stream[M]:
+        """Subscribe and return the stream of that subscription's messages.
+
+        Sends the subscription (rate limited, awaiting the ack when the subscription
+        declares one). Subscribing twice returns the same stream.
+
+        Raises:
+            SubscriptionError: The server refused it, or no ack within ``ack_timeout``.
+            InvalidStateError: The client is not connected.
+        """
+        if not isinstance(subscription, Subscription):
+            raise TypeError(f"expected a Subscription, got {type(subscription).__name__}")
+        existing = self._streams.get(subscription)
+        if existing is not None:
+            return existing
+        shard = await self._shard_for_new()
+        stream: Stream[M] = Stream(subscription, self.unsubscribe, self._block)
+        self._streams[subscription] = stream
+        shard.subs.append(subscription)
+        self._route_cache.clear()
+        try:
+            failed = await self._send_subscriptions(shard.ws, [subscription])
+            if failed:
+                raise failed[0]
+        except BaseException:
+            self._forget(subscription)
+            raise
+        return stream
+
+    async def unsubscribe(self, subscription: Subscription[Any]) -> None:
+        """Unsubscribe; the stream ends once its buffered messages are consumed."""
+        stream = self._streams.get(subscription)
+        if stream is None:
+            return
+        shard = self._shard_of(subscription)
+        request_id = next(self._ids)
+        message = subscription.unsubscribe_message(request_id)
+        self._forget(subscription)
+        if message is not None and shard is not None and shard.ws.is_connected:
+            await shard.ws.send(message)
+        stream._finish(ConnectionClosedError(1000, "unsubscribed", by_server=False))
+        self._events.emit(
+            "unsubscribed", UnsubscribedEvent(subscription=subscription, request_id=request_id)
+        )
+
+    @property
+    def subscriptions(self) -> tuple[Subscription[Any], ...]:
+        """The active subscriptions."""
+        return tuple(self._streams)
+
+    def _forget(self, subscription: Subscription[Any]) -> None:
+        self._streams.pop(subscription, None)
+        for shard in self._shards:
+            if subscription in shard.subs:
+                shard.subs.remove(subscription)
+        self._route_cache.clear()
+
+    def _shard_of(self, subscription: Subscription[Any]) -> _Shard | None:
+        for shard in self._shards:
+            if subscription in shard.subs:
+                return shard
+        return None
+
+    async def _shard_for_new(self) -> _Shard:
+        limit = type(self).max_streams_per_connection
+        if self._primary.state is ConnectionState.IDLE:
+            raise InvalidStateError("not connected: use `async with` or connect() first")
+        for shard in self._shards:
+            if limit is None or len(shard.subs) < limit:
+                if shard.ws.state is ConnectionState.IDLE:
+                    await shard.ws.connect()
+                return shard
+        ws = self._new_engine(len(self._shards))
+        await ws.connect()
+        return self._shards[-1]
+
+    async def _on_open(self, shard: _Shard) -> None:
+        """Login, then re-send the shard's subscriptions (after every (re)connect)."""
+        await self.on_connect(shard.ws)
+        subs = list(shard.subs)
+        if not subs:
+            return
+        failed = await self._send_subscriptions(shard.ws, subs)
+        for error in failed:
+            self._events.emit("error", ErrorEvent(error=error, context="resubscribe"))
+        self._events.emit(
+            "resubscribed",
+            ResubscribedEvent(count=len(subs), failed=tuple(e.subscription for e in failed)),
+        )
+
+    async def _send_subscriptions(
+        self, ws: WebSocket[Any], subs: list[Subscription[Any]]
+    ) -> list[SubscriptionError]:
+        """Send (batched when declared), await acks; return the failures."""
+        batch = type(self).max_topics_per_message
+        groups: list[list[Subscription[Any]]] = []
+        if batch and self.batch_subscribe_message(subs[:1], 0) is not None:
+            groups = [subs[i : i + batch] for i in range(0, len(subs), batch)]
+        else:
+            groups = [[s] for s in subs]
+        waits: list[tuple[list[Subscription[Any]], int, asyncio.Future[Ack]]] = []
+        loop = asyncio.get_running_loop()
+        for group in groups:
+            request_id = next(self._ids)
+            if len(group) == 1 and not batch:
+                message = group[0].subscribe_message(request_id)
+            else:
+                message = self.batch_subscribe_message(group, request_id)
+            if type(group[0]).declares_ack():
+                future: asyncio.Future[Ack] = loop.create_future()
+                self._pending[request_id] = (group, future)
+                waits.append((group, request_id, future))
+            await ws.send(message)
+            if not type(group[0]).declares_ack():
+                for sub in group:
+                    self._events.emit(
+                        "subscribed", SubscribedEvent(subscription=sub, request_id=request_id)
+                    )
+        failed: list[SubscriptionError] = []
+        for group, request_id, future in waits:
+            try:
+                async with asyncio.timeout(type(self).ack_timeout):
+                    ack = await future
+            except builtins.TimeoutError:
+                failed.extend(SubscriptionError(s, "no ack (timeout)") for s in group)
+                continue
+            finally:
+                self._pending.pop(request_id, None)
+            for sub in group:
+                if not ack.ok or sub.topic in ack.failed_topics:
+                    failed.append(
+                        SubscriptionError(sub, ack.reason or "refused", ack.failed_topics)
+                    )
+                else:
+                    self._events.emit(
+                        "subscribed", SubscribedEvent(subscription=sub, request_id=request_id)
+                    )
+        return failed
+
+    def _block(self, blocked: bool) -> None:
+        # A stream with the "block" policy is full: pause reading every shard.
+        for shard in self._shards:
+            ws = shard.ws
+            if blocked and not ws._read_paused:
+                ws._read_paused = True
+                if ws._conn is not None:
+                    ws._conn.pause_reading()
+            elif not blocked:
+                ws._resume_if_paused()
+
+    # -- routing (loop thread, once per received batch) -----------------------------------
+
+    def _streams_for(self, cls: type) -> tuple[Stream[Any], ...]:
+        streams = tuple(
+            st
+            for st in self._streams.values()
+            if any(issubclass(cls, t) for t in type(st.subscription)._message_types)
+        )
+        self._route_cache[cls] = streams
+        return streams
+
+    def _route(self, batch: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        cache = self._route_cache
+        expect = self._expect
+        for msg in batch:
+            cls = msg.__class__
+            if cls is Unmatched:
+                self._unmatched(msg, out)
+                continue
+            if cls is Failure:
+                out.append(msg)
+                continue
+            if expect and self._expected(msg):
+                continue
+            streams = cache.get(cls)
+            if streams is None:
+                streams = self._streams_for(cls)
+            claimed = False
+            for stream in streams:
+                sub = stream.subscription
+                if sub.matches(msg):
+                    claimed = True
+                    seq = sub.sequence(msg)
+                    if seq is not None:
+                        self._check_sequence(stream, seq)
+                    stream._push(msg)
+            if not claimed:
+                out.append(msg)
+        return out
+
+    def _route_to_primary(self, batch: list[Any]) -> list[Any]:
+        rest = self._route(batch)
+        if rest:
+            primary = self._primary
+            primary._inbox.extend(rest)
+            primary._wake()
+        return []
+
+    def _expected(self, data: Any) -> bool:
+        for predicate, future in self._expect:
+            if not future.done() and predicate(data):
+                future.set_result(data)
+                return True
+        return False
+
+    def _unmatched(self, msg: Unmatched, out: list[Any]) -> None:
+        data = msg.data
+        for request_id, (group, future) in self._pending.items():
+            ack = group[0].parse_ack(data, request_id)
+            if ack is not None:
+                if not future.done():
+                    future.set_result(ack)
+                return
+        if self._expect and self._expected(data):
+            return
+        self._unknown += 1
+        policy = type(self).unknown_messages
+        if policy == "deliver":
+            out.append(msg)
+        elif policy == "error":
+            err = MessageDecodeError(str(msg.error), msg.payload, self._message_type)
+            out.append(Failure(err))
+
+    def _check_sequence(self, stream: Stream[Any], seq: int) -> None:
+        last = stream.last_sequence
+        if last is not None and seq > last + 1:
+            stream.gaps += 1
+            self._events.emit("gap", GapEvent(first_missing=last + 1, last_missing=seq - 1))
+        if last is None or seq > last:
+            stream.last_sequence = seq
+
+    # -- sync facade ----------------------------------------------------------------------
+
+    @classmethod
+    def sync(
+        cls: type[Client[M]], *, uri: str | None = None, **options: Unpack[WebSocketOptions]
+    ) -> SyncClient[M]:
+        """The blocking facade of this client: ``with Binance.sync() as bn: ...``.
+
+        Runs the client on one background event-loop thread (see
+        :class:`jetsocket.SyncWebSocket`); every feature is the same.
+        """
+        from jetsocket.schema._sync_client import SyncClient  # noqa: PLC0415 - import cycle
+
+        return SyncClient(cls(uri=uri, **options))

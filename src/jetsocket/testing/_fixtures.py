@@ -1,0 +1,109 @@
+"""pytest fixtures for testing WebSocket clients against scripted faults.
+
+Enable them in your ``conftest.py``::
+
+    pytest_plugins = ["jetsocket.testing.fixtures"]
+
+Two fixtures are provided; each is a factory, so a test can start several servers or
+proxies, and everything is stopped when the test ends (even when it fails):
+
+``scripted_server``
+    ``await scripted_server(script, **options)`` starts a
+    :class:`~jetsocket.testing.ScriptedServer` on 127.0.0.1 and returns it.
+
+``fault_proxy``
+    ``await fault_proxy(target)`` starts a :class:`~jetsocket.testing.FaultProxy` in
+    front of ``target`` (a started server, a ``ws://`` URI or ``(host, port)``).
+
+Example::
+
+    from jetsocket.testing import Drop, Send
+
+    async def test_my_client_survives_a_reset(scripted_server, fault_proxy):
+        server = await scripted_server([[Send({"n": 1}), Drop()], [Send({"n": 2})]])
+        proxy = await fault_proxy(server)
+        async with jetsocket.WebSocket(proxy.uri, backoff=BackoffConfig(base=0.05)) as ws:
+            assert await ws.recv(timeout=5) == {"n": 1}
+            assert await ws.recv(timeout=5) == {"n": 2}  # after the reconnect
+
+The fixtures are ``async``: they need an asyncio pytest plugin. With ``pytest-asyncio`` they
+work in both ``auto`` and ``strict`` mode (they are declared with
+``pytest_asyncio.fixture``; your tests still need ``@pytest.mark.asyncio`` in strict mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any, Protocol
+
+import pytest
+
+from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing._scripted import Script, ScriptedServer
+
+try:
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - another async plugin (anyio, ...) runs them
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
+
+__all__ = ["FaultProxyFactory", "ScriptedServerFactory", "fault_proxy", "scripted_server"]
+
+
+class ScriptedServerFactory(Protocol):
+    """Type of the ``scripted_server`` fixture: starts a server, returns it."""
+
+    def __call__(
+        self, script: Script | Sequence[Script] = (), **options: Any
+    ) -> Awaitable[ScriptedServer]:
+        """Start a :class:`ScriptedServer` playing ``script`` (see its arguments)."""
+        ...
+
+
+class FaultProxyFactory(Protocol):
+    """Type of the ``fault_proxy`` fixture: starts a proxy in front of a target."""
+
+    def __call__(self, target: Any, **options: Any) -> Awaitable[FaultProxy]:
+        """Start a :class:`FaultProxy` in front of ``target`` (see its arguments)."""
+        ...
+
+
+@_async_fixture
+async def scripted_server() -> AsyncIterator[ScriptedServerFactory]:
+    """Factory starting scripted servers, all killed at the end of the test.
+
+    Example: ``server = await scripted_server([Send({"a": 1}), Drop()])``.
+    """
+    servers: list[ScriptedServer] = []
+
+    async def start(script: Script | Sequence[Script] = (), **options: Any) -> ScriptedServer:
+        server = ScriptedServer(script, **options)
+        await server.start()
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(servers):
+            await server.kill()
+
+
+@_async_fixture
+async def fault_proxy() -> AsyncIterator[FaultProxyFactory]:
+    """Factory starting fault proxies, all stopped at the end of the test.
+
+    Example: ``proxy = await fault_proxy(server)``, then ``proxy.blackhole()``.
+    """
+    proxies: list[FaultProxy] = []
+
+    async def start(target: Any, **options: Any) -> FaultProxy:
+        proxy = FaultProxy(target, **options)
+        await proxy.start()
+        proxies.append(proxy)
+        return proxy
+
+    try:
+        yield start
+    finally:
+        for proxy in reversed(proxies):
+            await proxy.stop()

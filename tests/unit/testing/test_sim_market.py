@@ -1,0 +1,169 @@
+"""Unit tests of the simulator's market model and stream names (no sockets)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from jetsocket.testing import BookTicker, Kline, Trade, decode_message
+from jetsocket.testing._market import (
+    Market,
+    StreamKind,
+    StreamSpec,
+    _fmt,
+    default_price,
+    parse_stream,
+)
+
+SYMBOLS = frozenset({"BTCUSDT", "ETHUSDT"})
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "interval", "interval_ms"),
+    [
+        ("btcusdt@trade", StreamKind.TRADE, "", 0),
+        ("BTCUSDT@trade", StreamKind.TRADE, "", 0),
+        ("ethusdt@bookTicker", StreamKind.BOOK_TICKER, "", 0),
+        ("btcusdt@kline_1m", StreamKind.KLINE, "1m", 60_000),
+        ("btcusdt@kline_1s", StreamKind.KLINE, "1s", 1_000),
+        ("btcusdt@kline_4h", StreamKind.KLINE, "4h", 14_400_000),
+        ("btcusdt@kline_1d", StreamKind.KLINE, "1d", 86_400_000),
+    ],
+)
+def test_parse_stream_accepts(name: str, kind: StreamKind, interval: str, interval_ms: int) -> None:
+    spec = parse_stream(name, SYMBOLS)
+    assert isinstance(spec, StreamSpec)
+    assert spec.name == name
+    assert spec.kind is kind
+    assert spec.interval == interval
+    assert spec.interval_ms == interval_ms
+    assert spec.symbol in SYMBOLS
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dogeusdt@trade",  # symbol not served
+        "btcusdt",  # no kind
+        "btcusdt@depth",  # kind not served
+        "btcusdt@kline_",  # no interval
+        "btcusdt@kline_0m",  # empty interval
+        "btcusdt@kline_1y",  # unknown unit
+        "btcusdt@booktickers",
+        42,
+        None,
+    ],
+)
+def test_parse_stream_rejects(name: object) -> None:
+    error = parse_stream(name, SYMBOLS)
+    assert isinstance(error, str)
+    assert error
+
+
+def test_fmt() -> None:
+    assert _fmt(4325012, 2) == "43250.12"
+    assert _fmt(15, 4) == "0.0015"
+    assert _fmt(0, 2) == "0.00"
+    assert _fmt(10**20 + 1, 8) == "1000000000000.00000001"  # no float rounding
+
+
+def test_default_price_is_stable() -> None:
+    assert default_price("BTCUSDT") == "43250.00"
+    assert default_price("ZZZUSDT") == default_price("ZZZUSDT")
+    assert Decimal(default_price("ZZZUSDT")) >= 10
+
+
+def _trades(seed: int, symbol: str = "BTCUSDT", n: int = 200) -> list[Trade]:
+    market = Market(symbol, default_price(symbol), seed)
+    out = []
+    for seq in range(1, n + 1):
+        market.trade()
+        msg = decode_message(market.trade_message(seq, 1_700_000_000_000))
+        assert isinstance(msg, Trade)
+        out.append(msg)
+    return out
+
+
+def test_market_is_deterministic_per_seed_and_symbol() -> None:
+    assert _trades(1) == _trades(1)
+    assert [t.price for t in _trades(1)] != [t.price for t in _trades(2)]
+    assert [t.price for t in _trades(1, "ETHUSDT")] != [t.price for t in _trades(1)]
+
+
+def test_trades_are_plausible() -> None:
+    trades = _trades(3, n=2000)
+    ids = [t.trade_id for t in trades]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert [t.seq for t in trades] == list(range(1, 2001))
+    for t in trades:
+        assert t.price > 0
+        assert t.qty > 0
+        assert t.symbol == "BTCUSDT"
+        assert t.price.as_tuple().exponent == -2
+        assert t.qty.as_tuple().exponent == -4
+    # A random walk of 0.01 % steps stays near its start over 2000 trades.
+    assert Decimal("30000") < trades[-1].price < Decimal("60000")
+    assert {t.buyer_is_maker for t in trades} == {True, False}
+
+
+def test_price_precision_follows_start_price() -> None:
+    market = Market("DOGEUSDT", "0.08000", 1)
+    market.trade()
+    msg = decode_message(market.trade_message(1, 0))
+    assert isinstance(msg, Trade)
+    assert msg.price.as_tuple().exponent == -5
+    assert Decimal("0.07") < msg.price < Decimal("0.09")
+
+
+def test_book_ticker_spread_is_positive() -> None:
+    market = Market("ETHUSDT", "2250.00", 5)
+    for seq in range(1, 500):
+        market.trade()
+        msg = decode_message(market.book_message(seq, 0))
+        assert isinstance(msg, BookTicker)
+        assert msg.ask > msg.bid > 0
+        assert msg.update_id == msg.seq == seq
+        assert msg.bid_qty > 0
+        assert msg.ask_qty > 0
+
+
+def test_kline_accumulates_and_closes_on_boundary() -> None:
+    market = Market("BTCUSDT", "43250.00", 9)
+    spec = parse_stream("btcusdt@kline_1m", SYMBOLS)
+    assert isinstance(spec, StreamSpec)
+    minute = 1_700_000_040_000  # a multiple of 60 000
+    bars = []
+    for i in range(10):
+        market.trade()
+        msg = decode_message(market.kline_message(spec, i + 1, minute + i * 1000))
+        assert isinstance(msg, Kline)
+        bars.append(msg.bar)
+    last = bars[-1]
+    assert last.start_time == minute
+    assert last.close_time == minute + 59_999
+    assert last.trades == 10
+    assert not last.closed
+    assert last.low <= last.open <= last.high
+    assert last.low <= last.close <= last.high
+    assert [b.volume for b in bars] == sorted(b.volume for b in bars)
+    # The first update in the next minute reports the finished candle, closed.
+    market.trade()
+    msg = decode_message(market.kline_message(spec, 11, minute + 60_000))
+    assert isinstance(msg, Kline)
+    assert msg.bar.closed
+    assert msg.bar.start_time == minute
+    market.trade()
+    msg = decode_message(market.kline_message(spec, 12, minute + 61_000))
+    assert isinstance(msg, Kline)
+    assert not msg.bar.closed
+    assert msg.bar.start_time == minute + 60_000
+
+
+def test_messages_are_valid_json() -> None:
+    market = Market("BTCUSDT", "43250.00", 1)
+    market.trade()
+    for payload in (market.trade_message(1, 2), market.book_message(2, 3)):
+        assert isinstance(msgspec.json.decode(payload), dict)
