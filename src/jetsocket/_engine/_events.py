@@ -310,9 +310,7 @@ class EventRegistry:
         cls = msg.__class__
         handlers = self._type_cache.get(cls)
         if handlers is None:
-            handlers = tuple(
-                h for base in cls.__mro__ for h in self._type_handlers.get(base, ())
-            )
+            handlers = tuple(h for base in cls.__mro__ for h in self._type_handlers.get(base, ()))
             self._type_cache[cls] = handlers
         for handler in handlers:
             try:

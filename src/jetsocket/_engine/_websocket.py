@@ -9,7 +9,6 @@ rotation are timer handles). Receiving, decoding and consumption live in
 from __future__ import annotations
 
 import asyncio
-import builtins
 import logging
 import ssl
 import time
@@ -46,6 +45,7 @@ from jetsocket._engine._events import (
 )
 from jetsocket._engine._heartbeat import Heartbeat
 from jetsocket._engine._inbox import CLEAN_CODES, Inbox
+from jetsocket._engine._outbox import Outbox
 from jetsocket._engine._ratelimit import TokenBucket
 from jetsocket._engine._retry import Backoff, is_fatal
 from jetsocket._engine._state import ConnectionState, check_transition
@@ -132,7 +132,7 @@ def _encode_json(obj: Any) -> bytes:
     return msgspec.json.encode(obj)
 
 
-class WebSocket(Inbox[T], EventSource):
+class WebSocket(Inbox[T], Outbox, EventSource):
     """An async WebSocket client that yields typed messages and stays connected.
 
     Example:
@@ -753,117 +753,6 @@ class WebSocket(Inbox[T], EventSource):
         )
         if old is not None:
             await old.close(1000, "rotating connection")
-
-    # -- sending ------------------------------------------------------------------------
-
-    def _encode(self, obj: Any) -> tuple[bytes, bool]:
-        if isinstance(obj, str):
-            return obj.encode(), True
-        if isinstance(obj, bytes | bytearray | memoryview):
-            return bytes(obj), False
-        data = self._serialize(obj)
-        if isinstance(data, str):
-            return data.encode(), True
-        return data, self._text_frames
-
-    async def _live_conn(self) -> WireConnection | None:
-        """The connection to send on; None when the message was queued for replay."""
-        conn = self._conn
-        if conn is not None and conn.is_open and self._state is _S.CONNECTED:
-            return conn
-        hook_conn = self._hook_conn
-        if hook_conn is not None and hook_conn.is_open:
-            return hook_conn
-        state = self._state
-        if state is _S.IDLE:
-            raise InvalidStateError("not connected: call connect() first")
-        if state in (_S.RECONNECTING, _S.CONNECTING):
-            replay = self._replay
-            if replay is not None and replay.mode is ReplayMode.FULL_BUFFER:
-                return None
-            if self._send_mode == "wait" and self._connected is not None:
-                try:
-                    async with asyncio.timeout(self._send_timeout):
-                        await self._connected.wait()
-                except builtins.TimeoutError:
-                    raise TimeoutError(
-                        f"not reconnected within send_timeout={self._send_timeout}s"
-                    ) from None
-                return await self._live_conn()
-            raise InvalidStateError(f"cannot send while {state.value}")
-        end = self._end
-        if isinstance(end, ConnectionClosedError):
-            raise ConnectionClosedError(end.code, end.reason, by_server=end.by_server)
-        raise InvalidStateError(f"cannot send while {state.value}")
-
-    def _hold(self, payload: bytes, text: bool) -> None:
-        replay = self._replay
-        limit = replay.max_pending_sends if replay is not None else 0
-        if len(self._pending_sends) >= limit:
-            raise InvalidStateError(f"{limit} messages already held for replay while reconnecting")
-        self._pending_sends.append((payload, text))
-
-    async def send(self, message: Any) -> None:
-        """Send a message.
-
-        ``str`` is sent as a text frame and ``bytes`` as a binary frame, unchanged; any
-        other object is encoded by the serializer (JSON with msgspec by default: dicts,
-        lists, msgspec Structs, dataclasses) and sent as a text frame (binary when
-        ``text_frames=False``). While reconnecting, the message is held and sent after the
-        reconnect (replay mode ``full_buffer``), waits (``send_while_reconnecting="wait"``)
-        or raises.
-
-        Raises:
-            InvalidStateError: Not connected.
-            ConnectionClosedError: The connection is closed.
-            TimeoutError: Waited ``send_timeout`` for a reconnect.
-            TypeError: The serializer cannot encode the object.
-        """
-        payload, text = self._encode(message)
-        await self._send_frame(payload, text)
-
-    async def _send_frame(self, payload: bytes, text: bool) -> None:
-        if self._bucket is not None:
-            await self._bucket.acquire()
-        conn = self._conn
-        if conn is None or self._state is not _S.CONNECTED or not conn.is_open:
-            conn = await self._live_conn()
-            if conn is None:
-                self._hold(payload, text)
-                return
-        conn.send_message(payload, text)
-        self._n_out += 1
-        if conn.write_paused:
-            await conn.drain()
-
-    async def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
-        """Send ``data`` unchanged in one frame.
-
-        Args:
-            data: The payload.
-            binary: Frame type; by default binary for ``bytes`` and text for ``str``.
-                Text frames must carry valid UTF-8 (checked).
-
-        Raises:
-            InvalidStateError: Not connected.
-            ConnectionClosedError: The connection is closed.
-            ValueError: A text frame with invalid UTF-8.
-            TypeError: ``data`` is neither bytes nor str.
-        """
-        if isinstance(data, str):
-            payload = data.encode()
-            text = not binary if binary is not None else True
-        elif isinstance(data, bytes | bytearray | memoryview):
-            payload = bytes(data)
-            text = binary is False
-            if text:
-                try:
-                    payload.decode()
-                except UnicodeDecodeError:
-                    raise ValueError("text frames must be valid UTF-8") from None
-        else:
-            raise TypeError(f"send_raw() takes bytes or str, got {type(data).__name__}")
-        await self._send_frame(payload, text)
 
     # -- stats --------------------------------------------------------------------------
 
