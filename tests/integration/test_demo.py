@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,16 @@ def test_connect_refused() -> None:
     result = run_cli("connect", f"ws://127.0.0.1:{port}/")
     assert result.returncode == 1
     assert "connect failed" in result.stderr
+
+
+def test_example_simulator_feed_runs() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "simulator_feed.py"
+    result = subprocess.run(
+        [sys.executable, str(example)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "over 2 connections, 0 gaps" in result.stdout

@@ -288,14 +288,16 @@ async def test_backpressure_bounds_memory_and_loses_nothing() -> None:
         ) as ws:
             # The consumer does not read: the client must stop reading the socket.
             await until(lambda: ws.stats().paused_reading > 0)
-            # one read chunk (256 KiB, ~26 messages) may overshoot the capacity
-            assert ws.stats().buffer_size <= 100 + 30
+            # One read chunk may overshoot the capacity (asyncio reads 256 KiB, about 26
+            # messages; uvloop reads more), never the stream.
+            bound = total // 5
+            assert ws.stats().buffer_size <= bound
             seen = 0
             async for msg in ws:
                 assert isinstance(msg, str)
                 assert msg.split(" ", 1)[0] == str(seen)
                 seen += 1
-                assert ws.stats().buffer_size <= 130
+                assert ws.stats().buffer_size <= bound
             assert seen == total
 
 

@@ -17,7 +17,7 @@ import builtins
 import ssl as _ssl
 import time
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
@@ -150,8 +150,8 @@ class WireConnection(asyncio.Protocol):
     # -- asyncio.Protocol callbacks ---------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement the interface without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         hs = self._hs
         assert hs is not None
         request = hs.connect()
