@@ -123,7 +123,12 @@ def measure_memory(client: str, uri: str, count: int, loop: str) -> dict[str, An
     env = dict(os.environ)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     args = [sys.executable, "-m", "benchmarks._memory", client, uri, str(count), "--loop", loop]
-    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300, check=False)
+    try:
+        proc = subprocess.run(
+            args, capture_output=True, text=True, env=env, timeout=300, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"client": client, "error": "timed out after 300 s"}
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -161,14 +161,6 @@ def _describe(msg: FeedMessage) -> str:
     return f"book   {msg.symbol:<8} bid {msg.bid_qty} @ {msg.bid} | ask {msg.ask_qty} @ {msg.ask}"
 
 
-def _price_of(msg: FeedMessage) -> Decimal:
-    if isinstance(msg, Trade):
-        return msg.price
-    if isinstance(msg, Kline):
-        return msg.bar.close
-    return (msg.bid + msg.ask) / 2
-
-
 class _Tally:
     """Counts, last prices and sequence checking of the demo's feed."""
 
@@ -189,7 +181,8 @@ class _Tally:
             return None
         self.total += 1
         self.by_stream[_stream_of(msg)] += 1
-        self.last_price[msg.symbol] = _price_of(msg)
+        if isinstance(msg, Trade):
+            self.last_price[msg.symbol] = msg.price
         # seq is 1, 2, 3, ... per connection: anything but last + 1 means lost messages.
         if msg.seq != self.last_seq + 1:
             self.gaps += 1
@@ -236,13 +229,15 @@ async def run_demo(
         # reconnect=False: the simulator's sequence numbers restart on a new connection and
         # its subscriptions are per connection, so a silent reconnect would hide failures.
         ws = jetsocket.WebSocket(sim.uri, deserializer=decode_message, reconnect=False)
+        stats: jetsocket.ConnectionStats | None = None
         try:
             async with ws:
                 await _demo_session(sim, ws, tally, duration, burst)
+                stats = ws.stats()  # before close: the live connection's numbers
         except jetsocket.JetSocketError as exc:
             print(f"error: {exc}")
             tally.failed = True
-        _print_stats(ws.stats())
+        _print_stats(stats or ws.stats())
         sent = sim.stats().messages_sent
 
     ok = tally.total > 0 and tally.gaps == 0 and not tally.failed

@@ -15,8 +15,9 @@ validate the harness itself and document what a mature client scores.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import connect as ws_connect
@@ -26,7 +27,7 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 # below. 32 MiB leaves room without making "unbounded" the configuration under test.
 MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 
-Echo = Callable[[str], Awaitable[None]]
+Echo = Callable[[str], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)

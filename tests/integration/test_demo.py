@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import jetsocket
 from jetsocket.testing import ExchangeSimulator
 
 try:
@@ -92,11 +93,23 @@ def test_demo_output_is_deterministic() -> None:
     assert first == first_messages()
 
 
-def test_bad_arguments_exit_2() -> None:
-    assert run_cli("demo", "--duration", "-1").returncode == 2
-    assert run_cli().returncode == 2
-    assert run_cli("nope").returncode == 2
-    assert run_cli("--help").returncode == 0
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from jetsocket.__main__ import main  # noqa: PLC0415 - needs the client (skip above)
+
+    for argv in (["demo", "--duration", "-1"], [], ["nope"], ["demo", "--rate", "x"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_console_script_entry_point() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == jetsocket.__version__
 
 
 async def test_connect_sends_stdin_lines_and_prints_messages() -> None:

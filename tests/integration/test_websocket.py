@@ -39,6 +39,9 @@ async def test_echo_raw_text_and_binary() -> None:
         assert st.messages_received == 2
         assert st.bytes_received > 0
         assert st.bytes_sent > 0
+    after = ws.stats()  # closed: the totals stay (counted once)
+    assert st.bytes_received <= after.bytes_received < 2 * st.bytes_received
+    assert st.bytes_sent < after.bytes_sent < 2 * st.bytes_sent
 
 
 async def test_default_decoding_json() -> None:

@@ -528,9 +528,10 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         await self._events.drain(self._close_timeout)
 
     def _detach(self, conn: WireConnection) -> None:
-        self._bytes_in_closed += conn.bytes_received
-        self._bytes_out_closed += conn.bytes_sent
+        # Counted once: close() and connection_lost may both get here for one connection.
         if self._conn is conn:
+            self._bytes_in_closed += conn.bytes_received
+            self._bytes_out_closed += conn.bytes_sent
             self._conn = None
             self._link = None
 
