@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
+from tests.conftest import ws_server
 from websockets.asyncio.server import ServerConnection
+from websockets.sync.server import serve
 
 import jetsocket
 from jetsocket.schema import Ack, Client, Message, Subscription, field
-from tests.conftest import ws_server
 
 
 class Trade(Message, tag="trade", tag_field="e"):
@@ -103,7 +105,8 @@ async def test_subscribe_stream_and_handlers() -> None:
         # klines are claimed by no stream: they reach the client-level iterator
         k = await bn.recv(timeout=5)
         assert isinstance(k, Kline)
-        assert seen and seen[0].close == 9.5
+        assert seen
+        assert seen[0].close == 9.5
         assert await bn.subscribe(Trades(symbol="btc")) is btc  # idempotent
 
 
@@ -144,10 +147,6 @@ async def test_unsubscribe_ends_stream() -> None:
 
 
 def test_sync_client() -> None:
-    import threading
-
-    from websockets.sync.server import serve
-
     def handler(ws: Any) -> None:
         for raw in ws:
             req = json.loads(raw)

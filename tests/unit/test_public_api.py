@@ -34,8 +34,10 @@ def test_implementation_modules_are_private() -> None:
     public = {"jetsocket.testing", "jetsocket.schema", "jetsocket.presets", "jetsocket.__main__"}
     for info in pkgutil.walk_packages(jetsocket.__path__, "jetsocket."):
         leaf = info.name.rsplit(".", 1)[-1]
-        assert leaf.startswith("_") or info.name in public or any(
-            info.name.startswith(p + ".") for p in public
+        assert (
+            leaf.startswith("_")
+            or info.name in public
+            or any(info.name.startswith(p + ".") for p in public)
         ), info.name
 
 

@@ -152,6 +152,7 @@ class WireConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
+        transport = self._transport
         hs = self._hs
         assert hs is not None
         request = hs.connect()

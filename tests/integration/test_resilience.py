@@ -1,0 +1,1168 @@
+"""Resilience of WebSocket[T] against scripted servers and a TCP fault proxy on loopback.
+
+Every test runs real sockets on 127.0.0.1, bounded by timeouts, synchronised on events
+(never on sleeps), with seeded jitter. Measured figures are printed: run with ``-s``.
+Tests marked ``xfail(strict=True)`` expose engine bugs (see their reasons).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import hashlib
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+import jetsocket
+from jetsocket import (
+    BackoffConfig,
+    BufferConfig,
+    ConnectionState,
+    HeartbeatConfig,
+    ReplayConfig,
+)
+from jetsocket._engine._events import EventName
+from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing._scripted import (
+    Call,
+    CloseWith,
+    Drop,
+    Echo,
+    Gate,
+    Reject,
+    ScriptedServer,
+    Send,
+    SendMany,
+    StopPongs,
+    WaitForClientMessage,
+    WaitUntil,
+)
+
+if TYPE_CHECKING:
+    from jetsocket.testing._fixtures import FaultProxyFactory, ScriptedServerFactory
+
+pytest_plugins = ["jetsocket.testing._fixtures"]
+
+S = ConnectionState
+FAST = BackoffConfig(base=0.02, cap=0.05, seed=7)
+
+
+class Recorder:
+    """Records a client's events with their ``time.monotonic()``; tests await them."""
+
+    def __init__(self, ws: jetsocket.WebSocket[Any], *names: EventName) -> None:
+        self.events: dict[str, list[Any]] = {name: [] for name in names}
+        self.times: dict[str, list[float]] = {name: [] for name in names}
+        self._changed = asyncio.Event()
+        for name in names:
+            ws.add_handler(name, functools.partial(self._record, name))
+
+    def _record(self, name: str, event: Any) -> None:
+        self.events[name].append(event)
+        self.times[name].append(time.monotonic())
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait(self, name: str, count: int = 1, timeout: float = 5.0) -> Any:
+        """Wait for the ``count``-th ``name`` event and return it."""
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.events[name]) < count:
+                    await self._changed.wait()
+        except TimeoutError:
+            seen = {k: len(v) for k, v in self.events.items()}
+            raise AssertionError(f"{count} x {name!r} not seen in {timeout}s: {seen}") from None
+        return self.events[name][count - 1]
+
+
+async def until(predicate: Callable[[], bool], recorder: Recorder, timeout: float = 5.0) -> None:
+    """Wait until ``predicate()``, re-checked after each event the recorder sees."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await recorder._changed.wait()
+
+
+def seqs(messages: list[Any], key: str = "n") -> list[int]:
+    return [m[key] for m in messages]
+
+
+# -- (a) server killed mid-stream ---------------------------------------------------------
+
+
+async def test_server_killed_mid_stream_iteration_continues_after_reconnect() -> None:
+    server = ScriptedServer(
+        [
+            [SendMany(lambda i: {"c": 1, "n": i}, rate=2000)],  # streams until killed
+            [SendMany(lambda i: {"c": 2, "n": i}, count=20)],
+        ]
+    )
+    async with server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        rec = Recorder(ws, "disconnected", "reconnected", "error")
+        got: list[Any] = []
+        async with asyncio.timeout(10), ws:
+            async for msg in ws:
+                got.append(msg)
+                if len(got) == 100:
+                    killed_at = time.monotonic()
+                    await server.kill()  # abort every connection, stop listening
+                    await server.start()  # back on the same port
+                if msg["c"] == 2 and msg["n"] == 19:
+                    break
+            reconnected = await rec.wait("reconnected")
+        first = [m["n"] for m in got if m["c"] == 1]
+        second = [m["n"] for m in got if m["c"] == 2]
+        assert first == list(range(len(first)))  # in order, nothing twice
+        assert len(first) >= 100
+        assert second == list(range(20))
+        assert server.connections == 2
+        assert ws.stats().reconnect_count == 1
+        disconnected = rec.events["disconnected"][0]
+        assert disconnected.code == 1006
+        assert disconnected.will_reconnect
+        print(
+            f"\n[killed] {len(first)} msgs before the kill, reconnect after "
+            f"{rec.times['reconnected'][0] - killed_at:.3f}s "
+            f"(downtime {reconnected.downtime:.3f}s, failed attempts "
+            f"{len(rec.events['error'])})"
+        )
+
+
+# -- (b) half-open peers ------------------------------------------------------------------
+
+
+async def test_half_open_via_proxy_blackhole_is_detected_within_interval_plus_timeout(
+    scripted_server: ScriptedServerFactory, fault_proxy: FaultProxyFactory
+) -> None:
+    interval, timeout, slack = 0.2, 0.2, 0.15
+    server = await scripted_server([Echo()])
+    proxy = await fault_proxy(server)
+    ws = jetsocket.WebSocket(
+        proxy.uri_for("/feed"),
+        heartbeat=HeartbeatConfig(interval=interval, timeout=timeout),
+        backoff=FAST,
+        connect_timeout=0.5,
+    )
+    rec = Recorder(ws, "pong", "disconnected", "reconnected")
+    async with asyncio.timeout(10), ws:
+        await rec.wait("pong")  # the heartbeat works through the proxy
+        assert server.requests[0].path == "/feed"
+        t0 = time.monotonic()
+        proxy.blackhole()  # both sockets stay open, nothing flows: half-open
+        disconnected = await rec.wait("disconnected")
+        detection = rec.times["disconnected"][0] - t0
+        assert disconnected.code == 1006
+        assert disconnected.will_reconnect
+        assert detection <= interval + timeout + slack
+        assert server.active == 1  # the server still believes the connection is up
+        proxy.restore()
+        await rec.wait("reconnected", timeout=5)
+        await ws.send({"after": "restore"})
+        assert await ws.recv(timeout=5) == {"after": "restore"}
+    print(
+        f"\n[half-open/proxy] detected after {detection:.3f}s "
+        f"(bound interval+timeout = {interval + timeout:.1f}s), "
+        f"back after {rec.times['reconnected'][0] - t0:.3f}s"
+    )
+
+
+async def test_peer_that_stops_answering_pings_is_detected() -> None:
+    interval, timeout, slack = 0.2, 0.2, 0.15
+    async with ScriptedServer([[StopPongs()], [Echo()]]) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            heartbeat=HeartbeatConfig(interval=interval, timeout=timeout),
+            backoff=FAST,
+        )
+        rec = Recorder(ws, "disconnected", "reconnected", "pong")
+        async with asyncio.timeout(10), ws:
+            t0 = time.monotonic()
+            await rec.wait("disconnected")
+            detection = rec.times["disconnected"][0] - t0
+            # the first ping goes out after `interval`, its pong is due `timeout` later
+            assert interval + timeout - 0.05 <= detection <= interval + timeout + slack
+            await rec.wait("reconnected")
+            await rec.wait("pong")  # the new connection answers
+    print(f"\n[half-open/no pongs] detected after {detection:.3f}s after connect")
+
+
+# -- (c) rotation under a sequenced stream ------------------------------------------------
+
+
+class Broadcaster:
+    """A global monotonic sequence pushed to every connected client (5 000 msg/s)."""
+
+    def __init__(self, rate: int = 5000, tick: float = 0.01) -> None:
+        self.subscribers: set[ServerConnection] = set()
+        self.per_tick = int(rate * tick)
+        self.tick = tick
+        self.next_seq = 0
+        self.stopped = asyncio.Event()
+        self.first_subscriber = asyncio.Event()
+
+    async def join(self, conn: ServerConnection) -> None:
+        self.subscribers.add(conn)
+        self.first_subscriber.set()
+        try:
+            await conn.wait_closed()
+        finally:
+            self.subscribers.discard(conn)
+
+    async def run(self) -> None:
+        await self.first_subscriber.wait()
+        start = time.monotonic()
+        ticks = 0
+        while not self.stopped.is_set():
+            batch = [f'{{"seq":{self.next_seq + i}}}' for i in range(self.per_tick)]
+            self.next_seq += self.per_tick
+            for conn in list(self.subscribers):
+                try:
+                    for payload in batch:
+                        await conn.send(payload)
+                except ConnectionClosed:
+                    self.subscribers.discard(conn)
+            ticks += 1
+            delay = start + ticks * self.tick - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing of the feed, not synchronisation
+
+    @property
+    def last(self) -> int:
+        return self.next_seq - 1
+
+
+async def test_rotation_under_5000_msgs_per_second_loses_and_duplicates_nothing() -> None:
+    feed = Broadcaster()
+    async with ScriptedServer([Call(feed.join)]) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            max_connection_age=0.5,
+            replay=ReplayConfig(sequence_extractor=lambda m: m["seq"]),
+            buffer=BufferConfig(enable_dedup=True),
+            backoff=FAST,
+        )
+        rec = Recorder(ws, "reconnected", "disconnected")
+        got: list[int] = []
+        feeder = asyncio.create_task(feed.run())
+        try:
+            async with asyncio.timeout(15), ws:
+                while True:
+                    got.append((await ws.recv(timeout=5))["seq"])
+                    rotations = len(rec.events["reconnected"])
+                    if rotations >= 4 and not feed.stopped.is_set():
+                        feed.stopped.set()
+                        await feeder
+                    if feed.stopped.is_set() and got[-1] >= feed.last:
+                        break
+                stats = ws.stats()
+        finally:
+            feed.stopped.set()
+            await feeder
+    rotations = len(rec.events["reconnected"])
+    assert all(e.rotation for e in rec.events["reconnected"])
+    assert rec.events["disconnected"] == []  # rotations are not disconnects
+    assert len(got) == len(set(got)), "duplicate sequence numbers delivered"
+    expected = set(range(got[0], feed.last + 1))
+    lost = expected - set(got)
+    assert not lost, f"{len(lost)} sequence numbers lost"
+    out_of_order = sum(1 for a, b in zip(got, got[1:], strict=False) if b < a)
+    print(
+        f"\n[rotation] {rotations} rotations, {len(got)} msgs delivered "
+        f"(seq {got[0]}..{feed.last}), lost 0, duplicates delivered 0, "
+        f"duplicates removed {stats.duplicates}, out of order {out_of_order}, "
+        f"gap events {stats.gaps}, connections {server.connections}"
+    )
+    assert got == sorted(got), f"{out_of_order} messages delivered out of order"
+
+
+# -- (d) slow consumer and the overflow policies ------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
+async def test_slow_consumer_drop_policies_bound_the_buffer_and_count_drops(policy: str) -> None:
+    total, capacity = 1000, 100
+    script = [SendMany(lambda i: {"n": i}, count=total), CloseWith(1000, "done")]
+    async with ScriptedServer(script) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            buffer=BufferConfig(capacity=capacity, overflow_policy=policy),
+            reconnect=False,
+        )
+        rec = Recorder(ws, "buffer_overflow", "closed")
+        async with asyncio.timeout(10), ws:
+            await rec.wait("closed")  # everything arrived; the consumer read nothing
+            stats = ws.stats()
+            remaining = seqs([m async for m in ws])
+    assert stats.messages_received == total
+    assert stats.buffer_size == capacity
+    assert stats.messages_dropped == total - capacity
+    assert sum(e.dropped for e in rec.events["buffer_overflow"]) == total - capacity
+    assert all(e.policy == policy for e in rec.events["buffer_overflow"])
+    if policy == "drop_oldest":
+        assert remaining == list(range(total - capacity, total))
+    else:
+        assert remaining == list(range(capacity))
+    print(
+        f"\n[{policy}] {total} sent, buffer {stats.buffer_size}/{capacity}, dropped "
+        f"{stats.messages_dropped} in {len(rec.events['buffer_overflow'])} overflow events"
+    )
+
+
+async def test_slow_consumer_error_policy_raises_buffer_overflow_error() -> None:
+    total, capacity = 1000, 100
+    script = [SendMany(lambda i: {"n": i}, count=total), CloseWith(1000, "done")]
+    async with ScriptedServer(script) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            buffer=BufferConfig(capacity=capacity, overflow_policy="error"),
+            reconnect=False,
+        )
+        rec = Recorder(ws, "buffer_overflow", "closed")
+        async with asyncio.timeout(10), ws:
+            await rec.wait("closed")
+            stats = ws.stats()
+            kept: list[Any] = []
+            with pytest.raises(jetsocket.BufferOverflowError, match="buffer full"):
+                async for msg in ws:
+                    kept.append(msg)
+            assert [m async for m in ws] == []  # then the iteration ends
+    assert seqs(kept) == list(range(capacity))  # the oldest are kept, in order
+    assert stats.buffer_size <= capacity + 1  # the messages + the pending error
+    assert stats.messages_dropped >= total - capacity
+    assert rec.events["buffer_overflow"]
+    print(
+        f"\n[error] {total} sent, {len(kept)} delivered then BufferOverflowError, "
+        f"dropped counted {stats.messages_dropped} (exact: {total - capacity})"
+    )
+
+
+@pytest.mark.xfail(
+    reason="engine bug: _inbox.py Inbox._overflow (policy error) pops the pending "
+    "BufferOverflowError sentinel together with the new messages and counts it in "
+    "messages_dropped and BufferOverflowEvent.dropped: +1 per further overflow",
+    strict=True,
+)
+async def test_error_policy_counts_drops_exactly() -> None:
+    capacity = 20
+    script = [
+        SendMany(lambda i: {"n": i}, count=capacity + 5),
+        WaitForClientMessage(),
+        SendMany(lambda i: {"n": 100 + i}, count=5),
+        CloseWith(1000),
+    ]
+    async with ScriptedServer(script) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            buffer=BufferConfig(capacity=capacity, overflow_policy="error"),
+            reconnect=False,
+        )
+        rec = Recorder(ws, "buffer_overflow", "closed")
+        async with asyncio.timeout(10), ws:
+            await rec.wait("buffer_overflow")
+            await ws.send("more")
+            await rec.wait("closed")
+            assert sum(e.dropped for e in rec.events["buffer_overflow"]) == 10
+            assert ws.stats().messages_dropped == 10
+
+
+async def test_slow_consumer_block_policy_applies_backpressure_and_loses_nothing() -> None:
+    total, capacity = 3000, 100
+    pad = "x" * 10_000  # 30 MB: more than the kernel's socket buffers can hide
+    sent_all = asyncio.Event()
+
+    async def mark(conn: ServerConnection) -> None:
+        sent_all.set()
+
+    script = [SendMany(lambda i: f"{i} {pad}", count=total), Call(mark)]
+    async with ScriptedServer(script) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            raw=True,
+            compress=False,
+            buffer=BufferConfig(capacity=capacity, overflow_policy="block"),
+        )
+        async with asyncio.timeout(20), ws:
+            # The consumer reads nothing: the server must end up blocked on a full pipe.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(sent_all.wait(), 0.5)
+            stats = ws.stats()
+            assert stats.paused_reading >= 1
+            assert stats.buffer_size <= capacity + 30  # one read chunk of overshoot
+            n = 0
+            async for msg in ws:
+                assert isinstance(msg, str)
+                assert msg.split(" ", 1)[0] == str(n)
+                n += 1
+                if n == total:
+                    break
+            await asyncio.wait_for(sent_all.wait(), 5)
+            assert ws.stats().messages_dropped == 0
+    print(
+        f"\n[block] server stalled with the client buffer at "
+        f"{stats.buffer_size}/{capacity}, paused {stats.paused_reading}x, "
+        f"{total} msgs delivered in order, 0 dropped"
+    )
+
+
+# -- (e) fatal errors ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+async def test_fatal_status_on_reconnect_is_not_retried(status: int) -> None:
+    scripts = [[Send({"n": 1}), WaitForClientMessage(), Drop()], [Reject(status, body=b"no")]]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        rec = Recorder(ws, "error", "reconnecting")
+        async with asyncio.timeout(10):
+            await ws.connect()
+            assert await ws.recv(timeout=5) == {"n": 1}
+            await ws.send("drop me")
+            with pytest.raises(jetsocket.HandshakeError) as info:
+                async for _ in ws:
+                    pass
+        assert info.value.status_code == status
+        assert ws.state is S.FAILED
+        assert server.connections == 2  # exactly one reconnect attempt
+        assert len(rec.events["reconnecting"]) == 1
+        fatal = [e for e in rec.events["error"] if e.fatal]
+        assert len(fatal) == 1
+        assert fatal[0].error is info.value
+        with pytest.raises(jetsocket.HandshakeError):
+            await ws.recv()
+
+
+async def test_close_1008_is_fatal() -> None:
+    async with ScriptedServer([Send({"n": 1}), WaitForClientMessage(), CloseWith(1008, "bad")]) as (
+        server
+    ):
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        rec = Recorder(ws, "error", "disconnected")
+        async with asyncio.timeout(10):
+            await ws.connect()
+            assert await ws.recv(timeout=5) == {"n": 1}
+            await ws.send("anything")
+            with pytest.raises(jetsocket.ConnectionClosedError) as info:
+                async for _ in ws:
+                    pass
+        assert (info.value.code, info.value.reason, info.value.by_server) == (1008, "bad", True)
+        assert ws.state is S.FAILED
+        assert server.connections == 1
+        assert not rec.events["disconnected"][0].will_reconnect
+        assert [e.fatal for e in rec.events["error"]] == [True]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_server_errors_are_retried(status: int) -> None:
+    scripts = [
+        [WaitForClientMessage(), Drop()],
+        [Reject(status)],
+        [Reject(status)],
+        [Send({"back": True})],
+    ]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        rec = Recorder(ws, "error", "reconnected")
+        async with asyncio.timeout(10), ws:
+            await ws.send("drop me")
+            assert await ws.recv(timeout=5) == {"back": True}
+            await rec.wait("reconnected")
+        assert server.connections == 4
+        assert [e.fatal for e in rec.events["error"]] == [False, False]
+
+
+async def test_is_retriable_hook_overrides_the_default() -> None:
+    scripts = [[WaitForClientMessage(), Drop()], [Reject(401)], [Send({"ok": 1})]]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST, is_retriable=lambda exc: True)
+        async with asyncio.timeout(10), ws:
+            await ws.send("drop me")
+            assert await ws.recv(timeout=5) == {"ok": 1}
+        assert server.connections == 3
+
+
+@pytest.mark.xfail(
+    reason="engine bug: close() in state FAILED calls _set_state(CLOSING), an illegal "
+    "transition (failed -> closing) raising RuntimeError; `async with` then masks the "
+    "real error. _websocket.py close(): treat FAILED like IDLE (go straight to CLOSED)",
+    strict=True,
+)
+async def test_close_after_failed_is_allowed() -> None:
+    async with ScriptedServer([WaitForClientMessage(), CloseWith(1008, "bad")]) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        rec = Recorder(ws, "disconnected")
+        async with asyncio.timeout(5):
+            await ws.connect()
+            await ws.send("x")
+            await rec.wait("disconnected")
+            assert ws.state is S.FAILED
+            await ws.close()
+        assert ws.state is S.CLOSED
+
+
+# -- (f) Retry-After ----------------------------------------------------------------------
+
+
+async def test_retry_after_is_honoured() -> None:
+    scripts = [
+        [WaitForClientMessage(), Drop()],
+        [Reject(429, headers={"Retry-After": "1"}, body=b"slow down")],
+        [Send({"back": True})],
+    ]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=BackoffConfig(base=0.01, cap=0.02, seed=3))
+        rec = Recorder(ws, "reconnecting", "reconnected")
+        async with asyncio.timeout(10), ws:
+            await ws.send("drop me")
+            assert await ws.recv(timeout=5) == {"back": True}
+        assert server.connections == 3
+        t = server.connection_times
+        waited = t[2] - t[1]
+        assert [round(e.delay, 3) for e in rec.events["reconnecting"]][1] == 1.0
+        assert 1.0 - 0.02 <= waited <= 1.4
+    print(
+        f"\n[Retry-After: 1] attempt after the 429 came {waited:.3f}s later "
+        f"(backoff alone would be <= 0.02s); first retry after {t[1] - t[0]:.3f}s"
+    )
+
+
+# -- (g) thundering herd ------------------------------------------------------------------
+
+
+async def test_200_clients_reconnecting_at_once_are_spread_by_jitter() -> None:
+    n, base = 200, 0.5
+    async with ScriptedServer([], backlog=512) as server:
+        clients: list[jetsocket.WebSocket[Any]] = []
+        first_delay: dict[int, float] = {}
+        back = asyncio.Event()
+
+        def on_reconnecting(i: int, event: Any) -> None:
+            first_delay.setdefault(i, event.delay)
+
+        def on_reconnected(event: Any) -> None:
+            if sum(c.stats().reconnect_count for c in clients) == n:
+                back.set()
+
+        for i in range(n):
+            ws = jetsocket.WebSocket(
+                server.uri, backoff=BackoffConfig(base=base, cap=1.0, seed=i), compress=False
+            )
+            ws.add_handler("reconnecting", functools.partial(on_reconnecting, i))
+            ws.add_handler("reconnected", on_reconnected)
+            clients.append(ws)
+        try:
+            async with asyncio.timeout(20):
+                await asyncio.gather(*(c.connect() for c in clients))
+                await server.wait_for(lambda: server.active == n)
+                dropped_at = time.monotonic()
+                assert server.drop_all() == n
+                await back.wait()
+        finally:
+            await asyncio.gather(*(c.close() for c in clients))
+    delays = sorted(first_delay.values())
+    arrivals = sorted(t - dropped_at for t in server.connection_times[n:])
+    assert len(delays) == n
+    assert all(0.0 <= d <= base for d in delays)
+    # The same seeds give the same schedule: reproducible tests.
+    expected = sorted(
+        jetsocket._engine._retry.Backoff(BackoffConfig(base=base, cap=1.0, seed=i)).next_delay()
+        for i in range(n)
+    )
+    assert delays == pytest.approx(expected)
+    assert delays[-1] - delays[0] > 0.8 * base  # spread over (almost) the whole window
+    bins = [0] * 10  # 50 ms bins: uniform would put ~20 clients in each
+    for d in delays:
+        bins[min(9, int(d / base * 10))] += 1
+    assert max(bins) <= 0.2 * n, f"clustered: {bins}"
+    print(
+        f"\n[herd] {n} clients, first retry delay min/median/max = {delays[0]:.3f}/"
+        f"{statistics.median(delays):.3f}/{delays[-1]:.3f}s, per 50 ms: {bins}; "
+        f"server saw the reconnects from +{arrivals[0]:.3f}s to +{arrivals[-1]:.3f}s "
+        f"(median +{statistics.median(arrivals):.3f}s)"
+    )
+
+
+# -- (h) close during backoff -------------------------------------------------------------
+
+
+async def test_close_during_reconnect_backoff_is_prompt() -> None:
+    async with ScriptedServer([WaitForClientMessage(), Drop()]) as server:
+        ws = jetsocket.WebSocket(
+            server.uri, backoff=BackoffConfig(base=30.0, cap=30.0, jitter=False)
+        )
+        rec = Recorder(ws, "reconnecting", "closed")
+        async with asyncio.timeout(5):
+            await ws.connect()
+            await ws.send("drop me")
+            reconnecting = await rec.wait("reconnecting")
+            assert reconnecting.delay == 30.0
+            assert ws.state is S.RECONNECTING
+            started = time.monotonic()
+            await ws.close()
+            elapsed = time.monotonic() - started
+        assert elapsed < 0.5
+        assert ws.state is S.CLOSED
+        assert len(rec.events["closed"]) == 1
+        assert [m async for m in ws] == []  # iteration ends cleanly
+        assert server.connections == 1
+    print(f"\n[close in backoff] close() took {elapsed * 1000:.1f} ms (backoff was 30 s)")
+
+
+@pytest.mark.xfail(
+    reason="engine bug: close() while a reconnect waits for the 101 cancels the supervisor "
+    "but open_connection() never aborts the half-open WireConnection "
+    "(_connection.py open_connection / WireConnection.wait_open), so the handshake completes "
+    "later on an orphaned socket. Also 3.11 asyncio.wait_for in wait_open can swallow the "
+    "cancellation. Fix: abort the transport on any BaseException in open_connection; use "
+    "asyncio.timeout instead of wait_for; recheck state after _open() in _reconnect_loop",
+    strict=True,
+)
+async def test_close_during_reconnect_handshake_leaves_no_connection() -> None:
+    release = asyncio.Event()
+    scripts = [[WaitForClientMessage(), Drop()], [Gate(release), Send("late")]]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, raw=True, backoff=FAST)
+        async with asyncio.timeout(5):
+            await ws.connect()
+            await ws.send("drop me")
+            await server.wait_for_connections(2)  # the reconnect waits in the gate
+            started = time.monotonic()
+            await ws.close()
+            assert time.monotonic() - started < 0.5
+            release.set()
+            with pytest.raises(TimeoutError):  # the handshake must never complete
+                await server.wait_for(lambda: server.active > 0, timeout=1.0)
+
+
+# -- (i) sending while reconnecting -------------------------------------------------------
+
+
+async def test_full_buffer_replay_sends_held_messages_in_order_after_reconnect() -> None:
+    release = asyncio.Event()
+    scripts = [[WaitForClientMessage(), Drop()], [Gate(release), Echo()]]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            backoff=FAST,
+            replay=ReplayConfig(mode="full_buffer", max_pending_sends=10),
+            send_while_reconnecting="wait",
+        )
+        rec = Recorder(ws, "disconnected", "replay_started", "replay_completed")
+        async with asyncio.timeout(10), ws:
+            await ws.send({"m": 0})
+            await rec.wait("disconnected")
+            for i in range(1, 6):
+                await ws.send({"m": i})  # held: returns at once
+            assert ws.stats().pending_sends == 5
+            assert ws.state is not S.CONNECTED
+            release.set()
+            completed = await rec.wait("replay_completed")
+            await ws.send({"m": 6})
+            echoed = [await ws.recv(timeout=5) for _ in range(6)]
+        assert echoed == [{"m": i} for i in range(1, 7)]
+        assert server.received_by_connection[1] == [f'{{"m":{i}}}' for i in range(1, 7)]
+        assert completed.replayed == 5
+        assert rec.events["replay_started"][0].pending_sends == 5
+        assert ws.stats().pending_sends == 0
+
+
+async def test_full_buffer_replay_is_bounded() -> None:
+    release = asyncio.Event()
+    scripts = [[WaitForClientMessage(), Drop()], [Gate(release)]]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(
+            server.uri, backoff=FAST, replay=ReplayConfig(mode="full_buffer", max_pending_sends=2)
+        )
+        rec = Recorder(ws, "disconnected")
+        async with asyncio.timeout(5):
+            await ws.connect()
+            await ws.send("drop me")
+            await rec.wait("disconnected")
+            await ws.send("a")
+            await ws.send("b")
+            with pytest.raises(jetsocket.InvalidStateError, match="2 messages already held"):
+                await ws.send("c")
+            await ws.close()
+            release.set()
+
+
+async def test_send_wait_mode_delivers_in_order_after_reconnect() -> None:
+    release = asyncio.Event()
+    scripts = [[WaitForClientMessage(), Drop()], [Gate(release), Echo()]]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(
+            server.uri, backoff=FAST, send_while_reconnecting="wait", send_timeout=5
+        )
+        rec = Recorder(ws, "disconnected", "reconnected")
+        async with asyncio.timeout(10), ws:
+            await ws.send("drop me")
+            await rec.wait("disconnected")
+            senders = [asyncio.create_task(ws.send({"m": i})) for i in range(5)]
+            await server.wait_for_connections(2)
+            assert not any(t.done() for t in senders)  # all waiting for the connection
+            release.set()
+            await asyncio.gather(*senders)
+            echoed = [await ws.recv(timeout=5) for _ in range(5)]
+        assert echoed == [{"m": i} for i in range(5)]
+
+
+async def test_send_wait_mode_times_out_and_raise_mode_raises() -> None:
+    release = asyncio.Event()
+    scripts = [[WaitForClientMessage(), Drop()], [Gate(release)]]
+    async with ScriptedServer(scripts) as server:
+        for mode in ("wait", "raise"):
+            ws = jetsocket.WebSocket(
+                server.uri, backoff=FAST, send_while_reconnecting=mode, send_timeout=0.2
+            )
+            rec = Recorder(ws, "disconnected")
+            async with asyncio.timeout(5):
+                await ws.connect()
+                await ws.send("drop me")
+                await rec.wait("disconnected")
+                if mode == "wait":
+                    started = time.monotonic()
+                    with pytest.raises(jetsocket.TimeoutError, match="send_timeout"):
+                        await ws.send("x")
+                    assert 0.15 <= time.monotonic() - started < 1.0
+                else:
+                    with pytest.raises(jetsocket.InvalidStateError, match="cannot send"):
+                        await ws.send("x")
+                await ws.close()
+        release.set()
+
+
+# -- (j) sequence-id replay and gaps ------------------------------------------------------
+
+
+async def test_sequence_id_replay_calls_on_replay_and_detects_gaps() -> None:
+    scripts = [
+        [SendMany(({"seq": s} for s in range(1, 6))), WaitForClientMessage(), Drop()],
+        # the server honours the resume request, repeats 4..5, and skips 8..9
+        [WaitForClientMessage(), SendMany({"seq": s} for s in (4, 5, 6, 7, 10, 11))],
+    ]
+    replayed_from: list[int | None] = []
+    ws: jetsocket.WebSocket[Any]
+
+    async def on_replay(last: int | None) -> None:
+        replayed_from.append(last)
+        await ws.send({"resume_from": last})
+
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(
+            server.uri,
+            backoff=FAST,
+            replay=ReplayConfig(
+                mode="sequence_id", sequence_extractor=lambda m: m.get("seq"), on_replay=on_replay
+            ),
+            buffer=BufferConfig(enable_dedup=True),
+        )
+        rec = Recorder(ws, "gap", "replay_started", "replay_completed")
+        async with asyncio.timeout(10), ws:
+            got = [await ws.recv(timeout=5) for _ in range(5)]
+            await ws.send("drop me")
+            got += [await ws.recv(timeout=5) for _ in range(4)]
+            gap = await rec.wait("gap")
+            stats = ws.stats()
+        assert seqs(got, "seq") == [1, 2, 3, 4, 5, 6, 7, 10, 11]
+        assert replayed_from == [5]
+        assert server.received_by_connection[1] == ['{"resume_from":5}']
+        assert (gap.first_missing, gap.last_missing, gap.size) == (8, 9, 2)
+        assert rec.events["replay_started"][0].last_sequence == 5
+        assert rec.events["replay_completed"][0].mode == "sequence_id"
+        assert (stats.duplicates, stats.gaps) == (2, 1)
+
+
+# -- (k) handlers -------------------------------------------------------------------------
+
+
+async def test_failing_handlers_are_reported_and_the_connection_continues() -> None:
+    async with ScriptedServer([SendMany(lambda i: {"n": i}, count=10)]) as server:
+        ws = jetsocket.WebSocket(server.uri)
+        rec = Recorder(ws, "error")
+
+        def sync_bad(event: Any) -> None:
+            if event.data["n"] == 3:
+                raise ValueError("sync handler failed")
+
+        async def async_bad(event: Any) -> None:
+            if event.data["n"] == 5:
+                raise KeyError("async handler failed")
+
+        ws.add_handler("message", sync_bad)
+        ws.add_handler("message", async_bad)
+        async with asyncio.timeout(5), ws:
+            got = [await ws.recv(timeout=5) for _ in range(10)]
+            await rec.wait("error", 2)
+            assert ws.is_connected
+            stats = ws.stats()
+        assert seqs(got) == list(range(10))
+        assert stats.handler_errors == 2
+        errors = rec.events["error"]
+        assert {type(e.error) for e in errors} == {ValueError, KeyError}
+        assert all(not e.fatal and "message handler" in e.context for e in errors)
+
+
+async def test_slow_async_handler_does_not_stall_reading() -> None:
+    total = 2000
+    async with ScriptedServer([SendMany(lambda i: {"n": i}, count=total)]) as server:
+        ws = jetsocket.WebSocket(server.uri, close_timeout=1.0)
+        release = asyncio.Event()
+        handled: list[int] = []
+
+        async def slow(event: Any) -> None:
+            await release.wait()  # a handler stuck on I/O
+            handled.append(event.data["n"])
+
+        ws.add_handler("message", slow)
+        async with asyncio.timeout(10), ws:
+            started = time.monotonic()
+            got = [await ws.recv(timeout=5) for _ in range(total)]
+            elapsed = time.monotonic() - started
+            assert handled == []  # every handler is still waiting
+            release.set()
+        assert seqs(got) == list(range(total))
+        assert sorted(handled) == list(range(total))  # close() drained them
+    print(f"\n[slow handler] {total} msgs read in {elapsed:.3f}s while handlers were stuck")
+
+
+@pytest.mark.xfail(
+    reason="engine bug: close() drains async handlers for close_timeout but never cancels "
+    "the ones still running (_events.py EventRegistry.drain / _websocket.py close): they "
+    "outlive the client. Cancel the remaining tasks after the bounded wait",
+    strict=True,
+)
+async def test_close_cancels_stuck_async_handlers() -> None:
+    async with ScriptedServer([Send({"n": 1})]) as server:
+        ws = jetsocket.WebSocket(server.uri, close_timeout=0.2)
+        cancelled = asyncio.Event()
+        never = asyncio.Event()
+
+        async def stuck(event: Any) -> None:
+            try:
+                await never.wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        ws.add_handler("message", stuck)
+        async with asyncio.timeout(5):
+            await ws.connect()
+            await ws.recv(timeout=5)
+            await ws.close()
+            await asyncio.sleep(0)  # let a cancellation be delivered
+            assert cancelled.is_set()
+        never.set()
+
+
+# -- (l) idle timeout ---------------------------------------------------------------------
+
+
+async def test_idle_timeout_reconnects_a_silent_connection() -> None:
+    idle = 0.3
+    async with ScriptedServer([[Send({"c": 1})], [Send({"c": 2})]]) as server:
+        ws = jetsocket.WebSocket(server.uri, idle_timeout=idle, backoff=FAST)
+        rec = Recorder(ws, "disconnected", "reconnected")
+        async with asyncio.timeout(5), ws:
+            assert await ws.recv(timeout=5) == {"c": 1}
+            quiet_since = time.monotonic()
+            assert await ws.recv(timeout=5) == {"c": 2}  # from the new connection
+            detected = rec.times["disconnected"][0] - quiet_since
+        assert server.connections == 2
+        assert rec.events["disconnected"][0].code == 1006
+        assert idle - 0.05 <= detected <= idle + 0.15
+    print(f"\n[idle] silent connection dropped after {detected:.3f}s (idle_timeout={idle}s)")
+
+
+# -- (m) max_attempts ---------------------------------------------------------------------
+
+
+async def test_max_attempts_exhausted_fails() -> None:
+    async with ScriptedServer([]) as server:
+        ws = jetsocket.WebSocket(
+            server.uri, backoff=BackoffConfig(base=0.01, cap=0.02, max_attempts=3, seed=1)
+        )
+        rec = Recorder(ws, "reconnecting", "connecting", "error")
+        async with asyncio.timeout(10):
+            await ws.connect()
+            await server.kill()  # down for good
+            with pytest.raises(jetsocket.ConnectionError) as info:
+                async for _ in ws:
+                    pass
+        assert ws.state is S.FAILED
+        assert not isinstance(info.value, jetsocket.HandshakeError)
+        assert [e.attempt for e in rec.events["reconnecting"]] == [1, 2, 3]
+        assert len(rec.events["connecting"]) == 1 + 3
+        assert [e.fatal for e in rec.events["error"]] == [False, False, True]
+
+
+@pytest.mark.xfail(
+    reason="engine bug: max_attempts counts every attempt since the last reset_after "
+    "window, not consecutive failures as BackoffConfig documents: after a successful "
+    "reconnect a single failure can exhaust it. Keep a separate consecutive-failure "
+    "counter (reset on each successful connect) for exhausted() in _retry.py",
+    strict=True,
+)
+async def test_max_attempts_counts_consecutive_failures_only() -> None:
+    scripts = [
+        [WaitForClientMessage(), Drop()],
+        [Reject(503)],  # failure 1 of a run
+        [WaitForClientMessage(), Drop()],  # success: the run ends
+        [Reject(503)],  # failure 1 of a new run
+        [Send({"ok": True})],
+    ]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(
+            server.uri, backoff=BackoffConfig(base=0.01, cap=0.02, max_attempts=2, seed=1)
+        )
+        rec = Recorder(ws, "reconnected")
+        async with asyncio.timeout(5):
+            await ws.connect()
+            await ws.send("drop me")
+            await rec.wait("reconnected")
+            await ws.send("drop me again")
+            assert await ws.recv(timeout=2) == {"ok": True}
+            await ws.close()
+
+
+# -- (n) stats ----------------------------------------------------------------------------
+
+
+async def test_stats_after_heartbeats_and_a_reconnect() -> None:
+    async with ScriptedServer([Echo()]) as server:
+        ws = jetsocket.WebSocket(
+            server.uri, heartbeat=HeartbeatConfig(interval=0.05, timeout=0.5), backoff=FAST
+        )
+        rec = Recorder(ws, "pong", "reconnected")
+        async with asyncio.timeout(10), ws:
+            assert ws.stats().reconnect_count == 0
+            assert ws.stats().last_reconnect is None
+            await rec.wait("pong", 3)
+            await ws.send({"x": 1})
+            assert await ws.recv(timeout=5) == {"x": 1}
+            before = ws.stats()
+            server.drop_all()
+            await rec.wait("reconnected")
+            after = ws.stats()
+        assert before.state is S.CONNECTED
+        assert before.uptime > 0.1
+        assert before.latency_ms is not None
+        assert before.latency_ms > 0
+        assert before.avg_latency_ms is not None
+        assert before.avg_latency_ms > 0
+        assert ws.latency_ms is not None
+        assert (before.messages_sent, before.messages_received) == (1, 1)
+        assert before.bytes_sent > 0
+        assert before.bytes_received > 0
+        assert after.reconnect_count == 1
+        assert after.last_reconnect is not None
+        assert abs(after.last_reconnect - time.time()) < 5
+        assert after.uptime < before.uptime  # the new connection's uptime
+        assert after.bytes_received >= before.bytes_received  # totals survive reconnects
+        assert after.errors >= 1  # the abnormal closure
+        assert all(e.latency_ms is not None for e in rec.events["pong"])
+    print(
+        f"\n[stats] latency last {before.latency_ms:.3f} ms, avg {before.avg_latency_ms:.3f} "
+        f"ms, uptime before drop {before.uptime:.3f}s, after reconnect {after.uptime:.3f}s"
+    )
+
+
+# -- races around connection establishment (engine bugs) ----------------------------------
+
+
+@pytest.mark.xfail(
+    reason="engine bug: a connection lost before open_connection() returns reports to "
+    "_on_lost() while link.conn is still None, which treats it as an old rotated "
+    "connection and ignores it; _open() then installs the dead connection and the client "
+    "stays CONNECTED for ever (_websocket.py _on_lost/_open). Fix: record the loss on the "
+    "_Link and have _open() raise it (as ConnectionClosedError) when set",
+    strict=True,
+)
+async def test_connection_dropped_right_after_the_handshake_is_noticed() -> None:
+    scripts = [
+        [Send({"c": 1}), WaitForClientMessage(), Drop()],
+        [Send({"c": 2}), Drop()],  # gone before the client finished opening
+        [Send({"c": 3})],
+    ]
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        async with asyncio.timeout(5):
+            await ws.connect()
+            assert await ws.recv(timeout=2) == {"c": 1}
+            await ws.send("drop me")
+            assert await ws.recv(timeout=2) == {"c": 2}
+            assert await ws.recv(timeout=2) == {"c": 3}
+            await ws.close()
+
+
+@pytest.mark.xfail(
+    reason="engine bug: same race as above on the first connection: a server that closes "
+    "with 1008 right after the 101 leaves connect() returning and the client CONNECTED "
+    "on a closed socket; recv() hangs instead of raising",
+    strict=True,
+)
+async def test_close_1008_right_after_the_handshake_fails_the_client() -> None:
+    async with ScriptedServer([CloseWith(1008, "bad key")]) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        async with asyncio.timeout(5):
+            try:
+                await ws.connect()
+            except jetsocket.ConnectionClosedError:
+                pass
+            with pytest.raises(jetsocket.ConnectionClosedError):
+                await ws.recv(timeout=2)
+        assert ws.state is S.FAILED
+        assert server.connections == 1
+
+
+@pytest.mark.xfail(
+    reason="engine bug: _reconnect_loop only catches ConnectionError/TimeoutError/OSError, "
+    "so an on_open hook raising anything else (ValueError, SubscriptionError...) kills the "
+    "supervisor task: state stays CONNECTING, consumers hang. Catch Exception around "
+    "_open() (classify with is_fatal) as the add_on_open docstring promises",
+    strict=True,
+)
+async def test_failing_on_open_hook_is_retried() -> None:
+    scripts = [[WaitForClientMessage(), Drop()], [Echo()]]
+    calls = 0
+
+    async def login(ws: jetsocket.WebSocket[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ValueError("login refused once")
+        await ws.send({"login": calls})
+
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        ws.add_on_open(login)
+        async with asyncio.timeout(5):
+            await ws.connect()
+            assert await ws.recv(timeout=2) == {"login": 1}
+            await ws.send("drop me")
+            assert await ws.recv(timeout=2) == {"login": 3}
+            await ws.close()
+
+
+@pytest.mark.xfail(
+    reason="engine bug: a connection lost while on_open hooks run is ignored by _on_lost "
+    "(state CONNECTING: 'the supervisor handles the retry'), but when the hooks then "
+    "succeed _reconnect_loop declares the dead connection CONNECTED and nothing ever "
+    "reconnects. Fix: in _open()/_reconnect_loop, after the hooks, raise if the "
+    "connection is no longer open",
+    strict=True,
+)
+async def test_connection_lost_during_on_open_hook_is_retried() -> None:
+    hook_running = asyncio.Event()
+    scripts = [[WaitForClientMessage(), Drop()], [WaitUntil(hook_running), Drop()], [Echo()]]
+    calls = 0
+
+    async def slow_login(ws: jetsocket.WebSocket[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            conn = ws._hook_conn
+            assert conn is not None
+            hook_running.set()
+            await conn.wait_closed()  # the server drops us mid-login; the hook succeeds
+        await ws.send({"login": calls})
+
+    async with ScriptedServer(scripts) as server:
+        ws = jetsocket.WebSocket(server.uri, backoff=FAST)
+        ws.add_on_open(slow_login)
+        async with asyncio.timeout(5):
+            await ws.connect()
+            assert await ws.recv(timeout=2) == {"login": 1}
+            await ws.send("drop me")
+            assert await ws.recv(timeout=2) == {"login": 3}
+            await ws.close()
+
+
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _text_frame(text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 126
+    return bytes([0x81, len(data)]) + data  # FIN + text, unmasked (RFC 6455 5.2)
+
+
+async def _greeting_server(
+    on_client_frame: Callable[[int], Awaitable[None]],
+) -> tuple[asyncio.Server, list[int]]:
+    """A minimal server writing the 101 and a greeting in ONE write (same TCP segment)."""
+    frames_from_client: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip().decode()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept.encode() + b"\r\n\r\n"
+            + _text_frame("hello")
+        )
+        try:
+            while True:
+                header = await reader.readexactly(2)
+                length = header[1] & 0x7F
+                await reader.readexactly(4 + length)  # mask + payload (short frames only)
+                if header[0] & 0x0F == 0x1:
+                    frames_from_client.append(1)
+                    await on_client_frame(len(frames_from_client))
+                    if len(frames_from_client) == 1:
+                        writer.transport.abort()
+                        return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def ignore(n: int) -> None:
+        return None
+
+    del on_client_frame  # the parameter documents the hook; the test only counts frames
+    _ = ignore
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, frames_from_client
+
+
+@pytest.mark.xfail(
+    reason="engine bug: messages that arrive with the 101 of a reconnect are delivered to "
+    "consumers while the state is still CONNECTING, so replying to them raises "
+    "InvalidStateError('cannot send while connecting') in the default 'raise' mode "
+    "(_outbox.py _live_conn). Allow sending on the connection that delivered them, or "
+    "hold delivery until CONNECTED",
+    strict=True,
+)
+async def test_reply_to_a_greeting_sent_with_the_101() -> None:
+    async def nothing(n: int) -> None:
+        return None
+
+    server, frames = await _greeting_server(nothing)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ws = jetsocket.WebSocket(f"ws://127.0.0.1:{port}/", raw=True, backoff=FAST)
+        async with asyncio.timeout(5):
+            await ws.connect()
+            greetings = 0
+            async for msg in ws:
+                assert msg == "hello"
+                greetings += 1
+                await ws.send_raw("hi")  # 1st: the server drops us; 2nd: after reconnect
+                if greetings == 2:
+                    break
+            await ws.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert greetings == 2
