@@ -459,10 +459,21 @@ class SyncWebSocket(EventSource, Generic[T]):
     def send(self, message: Any) -> None:
         """Send a message (see :meth:`jetsocket.WebSocket.send`).
 
+        When connected, with no rate limit and no write backpressure, the frame is encoded
+        in the calling thread and handed to the loop thread without waiting (order is kept:
+        the loop runs hand-overs first in, first out). Otherwise the call blocks until the
+        engine has sent (or held) it.
+
         Raises:
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
+        ws = self._ws
+        portal = self._portal
+        if portal is not None and ws._can_send_nowait():
+            payload, text = ws._encode(message)
+            portal.soon(ws._send_nowait, payload, text)
+            return
         self._call(self._target.send(message), None)
 
     def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
@@ -472,6 +483,12 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
+        ws = self._ws
+        portal = self._portal
+        if portal is not None and ws._can_send_nowait():
+            payload, text = ws._encode_raw(data, binary)
+            portal.soon(ws._send_nowait, payload, text)
+            return
         self._call(self._ws.send_raw(data, binary=binary), None)
 
     # -- receiving ----------------------------------------------------------------------

@@ -132,10 +132,14 @@ class Outbox:
             ValueError: A text frame with invalid UTF-8.
             TypeError: ``data`` is neither bytes nor str.
         """
+        payload, text = self._encode_raw(data, binary)
+        await self._send_frame(payload, text)
+
+    @staticmethod
+    def _encode_raw(data: bytes | str, binary: bool | None) -> tuple[bytes, bool]:
         if isinstance(data, str):
-            payload = data.encode()
-            text = not binary if binary is not None else True
-        elif isinstance(data, bytes | bytearray | memoryview):
+            return data.encode(), not binary if binary is not None else True
+        if isinstance(data, bytes | bytearray | memoryview):
             payload = bytes(data)
             text = binary is False
             if text:
@@ -143,6 +147,47 @@ class Outbox:
                     payload.decode()
                 except UnicodeDecodeError:
                     raise ValueError("text frames must be valid UTF-8") from None
+            return payload, text
+        raise TypeError(f"send_raw() takes bytes or str, got {type(data).__name__}")
+
+    # -- from other threads (the sync facade) ---------------------------------------------
+
+    def _can_send_nowait(self) -> bool:
+        """True when a send needs no waiting: connected, no rate limit, no backpressure.
+
+        Read from another thread: a stale answer only means the message is written by
+        :meth:`_send_nowait` after all (or reported there), never reordered.
+        """
+        conn = self._conn
+        return (
+            self._bucket is None
+            and self._state is _S.CONNECTED
+            and conn is not None
+            and conn.is_open
+            and not conn.write_paused
+        )
+
+    def _send_nowait(self, payload: bytes, text: bool) -> None:
+        """Write one frame now (loop thread); scheduled by the sync facade's fast path.
+
+        The caller did not wait, so a connection lost in between cannot raise to it: the
+        message is held for replay (``full_buffer``) or reported as an ``error`` event.
+        """
+        conn = self._conn
+        if conn is not None and conn.is_open and self._state is _S.CONNECTED:
+            conn.send_message(payload, text)
+            self._n_out += 1
+            return
+        replay = self._replay
+        if replay is not None and replay.mode is ReplayMode.FULL_BUFFER:
+            try:
+                self._hold(payload, text)
+                return
+            except InvalidStateError as exc:
+                error: BaseException = exc
         else:
-            raise TypeError(f"send_raw() takes bytes or str, got {type(data).__name__}")
-        await self._send_frame(payload, text)
+            error = InvalidStateError(f"message not sent: connection {self._state.value}")
+        self._send_lost(error)
+
+    def _send_lost(self, error: BaseException) -> None:
+        """Overridden by the engine: report a message that could not be sent."""

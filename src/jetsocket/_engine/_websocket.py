@@ -382,6 +382,10 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         """
         self._on_open.append(hook)
 
+    def _send_lost(self, error: BaseException) -> None:
+        self._errors += 1
+        self._events.emit("error", ErrorEvent(error=error, context="send"))
+
     def _handler_failed(self, exc: BaseException, context: str) -> None:
         self._errors += 1
         self._events.emit("error", ErrorEvent(error=exc, context=context))
