@@ -345,16 +345,18 @@ def _memory(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
         if name == "jetsocket" and jetsocket_attr("WebSocket") is None:
             results[name] = {"client": name, "skipped": "jetsocket.WebSocket not importable"}
             continue
-        results[name] = measure_memory(name, uri, args.conns, args.loop)
+        results[name] = measure_memory(name, uri, args.conns, args.loop, args.heartbeat)
         per = results[name].get("per_connection_kib")
         _progress(f"memory {name}: {per if per is None else round(per, 2)} KiB/conn")
     table = Table(
-        f"Resident memory per idle connection: {args.conns:,} connections, each client in a "
-        f"fresh process (VmRSS delta / count; client loop={args.loop})",
+        f"Resident memory per idle connection: VmRSS delta over {args.conns:,} connections "
+        f"opened after 250 priming ones, keep-alive every {args.heartbeat:g} s, measured after "
+        f"{2.5 * args.heartbeat:g} s idle; each client in a fresh process (loop={args.loop})",
         ["client", "KiB / conn", "RSS before KiB", "RSS after KiB", "jetsocket / client"],
     )
     js = results.get("jetsocket", {}).get("per_connection_kib")
-    for name, (_, label) in MEMORY_CLIENTS.items():
+    for name, (_, template) in MEMORY_CLIENTS.items():
+        label = template.format(hb=f"{args.heartbeat:g}")
         res = results[name]
         if "per_connection_kib" not in res:
             why = res.get("skipped") or res.get("error", "?")
@@ -448,6 +450,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--echo-rounds", type=int, default=None, help="interleaved echo rounds (5)")
     parser.add_argument("--echo-warmup", type=int, default=None, help="warm-up per round (200)")
     parser.add_argument("--conns", type=int, default=None, help="idle connections (1000)")
+    parser.add_argument(
+        "--heartbeat", type=float, default=None, help="keep-alive interval, memory section (2)"
+    )
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
     parser.add_argument("--json", default=RESULTS, help=f"results file ({RESULTS})")
     parser.add_argument(
@@ -467,7 +472,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args.echo_count = pick(args.echo_count, 5_000, 500)
     args.echo_rounds = pick(args.echo_rounds, 5, 2)
     args.echo_warmup = pick(args.echo_warmup, 200, 50)
-    args.conns = pick(args.conns, 1_000, 200)
+    args.conns = pick(args.conns, 1_000, 300)
+    if args.heartbeat is None:
+        args.heartbeat = 0.5 if quick else 2.0
     chosen = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = sorted(chosen - set(SECTIONS))
     if unknown:

@@ -22,13 +22,18 @@ import msgspec
 __all__ = [
     "FRAME_SLICE",
     "ServerProcess",
+    "Stopwatch",
     "Trade",
     "build_feed_frames",
+    "expected_trade_id",
+    "interleave",
     "jetsocket_attr",
+    "new_event_loop",
     "percentile",
     "raise_fd_limit",
     "rss_kib",
     "run_async",
+    "server_frame",
     "tick_payload",
 ]
 

@@ -126,7 +126,8 @@ class SuiteReport:
         outcomes: Verdict per case id, in case order.
         client_errors: Per case id, the exception the testee raised (expected ones too).
         crashes: Per case id, exceptions outside the testee's ``expected_errors``.
-        timeouts: Case ids the harness had to cancel after ``case_timeout``.
+        timeouts: Case ids the harness had to cancel after ``case_timeout``, with the
+            stack of the client task at that moment.
         not_run: Case numbers skipped because the overall ``run_timeout`` expired.
         duration_s: Wall-clock time of the whole run, kosoku start to report parsed.
         outdir: Where kosoku wrote its reports and we wrote ``summary.txt/json``.
@@ -137,7 +138,7 @@ class SuiteReport:
     outcomes: dict[str, CaseOutcome]
     client_errors: dict[str, str]
     crashes: dict[str, str]
-    timeouts: list[str]
+    timeouts: dict[str, str]
     not_run: list[int]
     duration_s: float
     outdir: Path
@@ -182,7 +183,10 @@ class SuiteReport:
         lines += [f"{cid}: client crashed: {err}" for cid, err in self.crashes.items()]
         lines += [f"{cid}: client still running after the case timeout" for cid in self.timeouts]
         if self.not_run:
-            lines.append(f"{len(self.not_run)} case(s) not run: overall run timeout expired")
+            lines.append(
+                f"{len(self.not_run)} case(s) not run (run timeout expired or too many "
+                f"timeouts), from case number {self.not_run[0]}"
+            )
         return lines
 
     def summary_text(self, *, detailed: int = 15) -> str:
@@ -215,6 +219,9 @@ class SuiteReport:
         if harness:
             out.append("  harness/client problems:")
             out.extend(f"    {p}" for p in harness)
+        for cid, stack in list(self.timeouts.items())[: max(1, detailed // 5)]:
+            out.append(f"  client stack when case {cid} timed out:")
+            out.extend(f"    {line}" for line in stack.splitlines())
         if self.client_errors:
             kinds = Counter(e.split(":")[0] for e in self.client_errors.values())
             out.append(
@@ -436,8 +443,32 @@ class _ClientLog:
     errors: dict[int, str] = field(default_factory=dict)
     crashes: dict[int, str] = field(default_factory=dict)
     timeouts: list[int] = field(default_factory=list)
+    stacks: dict[int, str] = field(default_factory=dict)
     not_run: list[int] = field(default_factory=list)
     stuck: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _await_chain(task: asyncio.Task[None]) -> str:
+    """Where a pending task is suspended: every frame of its ``await`` chain.
+
+    ``Task.print_stack`` shows only the outermost coroutine; a hang inside
+    ``async for msg in ws`` is in the frames below it (``__anext__``, ``recv``...).
+    """
+    lines = []
+    obj: Any = task.get_coro()
+    for _ in range(50):
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
+        frame = frame or getattr(obj, "gi_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        nxt = getattr(obj, "cr_await", None) or getattr(obj, "ag_await", None)
+        nxt = nxt or getattr(obj, "gi_yieldfrom", None)
+        if nxt is None:
+            lines.append(f"awaiting {obj!r}"[:300])
+            break
+        obj = nxt
+    return "\n".join(lines)
 
 
 async def _run_one(testee: Testee, uri: str, n: int, timeout: float, log: _ClientLog) -> None:
@@ -445,6 +476,8 @@ async def _run_one(testee: Testee, uri: str, n: int, timeout: float, log: _Clien
     done, _ = await asyncio.wait({task}, timeout=timeout)
     if not done:
         log.timeouts.append(n)
+        # Where the client is stuck is the first thing to know about a hang.
+        log.stacks[n] = _await_chain(task)
         # A client that swallows cancellation must not hang the run: give it a moment,
         # then leave it behind (reported as a timeout either way).
         task.cancel()
@@ -470,6 +503,7 @@ async def _run_cases(
     concurrency: int,
     case_timeout: float,
     deadline: float,
+    max_timeouts: int | None,
 ) -> _ClientLog:
     """Drive cases 1..count with ``concurrency`` workers, in case order."""
     log = _ClientLog()
@@ -478,7 +512,8 @@ async def _run_cases(
     async def worker() -> None:
         for n in numbers:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            hung = max_timeouts is not None and len(log.timeouts) >= max_timeouts
+            if remaining <= 0 or hung:
                 log.not_run.append(n)
                 continue
             uri = f"{base}/runCase?case={n}&agent={testee.name}"
@@ -556,6 +591,7 @@ async def run_suite(
     concurrency: int = 2,
     case_timeout: float = 60.0,
     run_timeout: float = 240.0,
+    max_timeouts: int | None = None,
     startup_timeout: float = 30.0,
 ) -> SuiteReport:
     """Run the kosoku fuzzing-server suite against ``testee``.
@@ -568,6 +604,8 @@ async def run_suite(
         concurrency: Cases run at the same time (kosoku serves connections concurrently).
         case_timeout: Seconds after which a case's client is cancelled.
         run_timeout: Seconds for all cases together; cases not started by then are skipped.
+        max_timeouts: Skip the remaining cases once this many have timed out (a client
+            that hangs again and again would otherwise use up the whole ``run_timeout``).
         startup_timeout: Seconds for kosoku to start and, at the end, to write reports.
 
     Returns:
@@ -590,6 +628,7 @@ async def run_suite(
             concurrency=concurrency,
             case_timeout=case_timeout,
             deadline=started + run_timeout,
+            max_timeouts=max_timeouts,
         )
         await _update_reports(port, testee.name, startup_timeout)
         await server.wait_exit(startup_timeout)
@@ -639,7 +678,7 @@ def _collect(agent: str, outdir: Path, count: int, log: _ClientLog, duration: fl
         outcomes=outcomes,
         client_errors={name_of(n): e for n, e in sorted(log.errors.items())},
         crashes={name_of(n): e for n, e in sorted(log.crashes.items())},
-        timeouts=[name_of(n) for n in log.timeouts],
+        timeouts={name_of(n): log.stacks.get(n, "") for n in log.timeouts},
         not_run=log.not_run,
         duration_s=duration,
         outdir=outdir,
@@ -687,5 +726,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # profile -> (case timeout, run timeout) in seconds. quick: the slowest quick case takes
-# ~5 s on a loaded 2-core machine; full: 12.x cases of 128 KiB take up to ~60 s there.
-PROFILE_TIMEOUTS = {"quick": (30.0, 200.0), "full": (300.0, 1800.0)}
+# ~5 s on a loaded 2-core machine; full: 12.x cases of 128 KiB take up to ~60 s there
+# (their own limit, WAITSECS, is 480 s).
+PROFILE_TIMEOUTS = {"quick": (20.0, 180.0), "full": (300.0, 1800.0)}

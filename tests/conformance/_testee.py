@@ -58,6 +58,12 @@ async def jetsocket_echo(uri: str) -> None:
         reconnect=False,
         max_message_size=MAX_MESSAGE_SIZE,
         compress=True,
+        # Compress every echo, however small. Sending small messages uncompressed (the
+        # default threshold, 128 bytes) is allowed by RFC 7692 section 6, but kosoku hands
+        # an uncompressed message to the 12.x/13.x case code as ``str``, whose
+        # ``hashlib.sha1().update(msg)`` then raises: verdict ERROR for the 16- and 64-byte
+        # rows (12.*.1, 12.*.2, 13.*.1, 13.*.2). A kosoku bug, not a client one.
+        compression_threshold=0,
     )
     async with ws:
         async for msg in ws:

@@ -40,7 +40,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from websockets.exceptions import InvalidProxy
 from websockets.http11 import USER_AGENT
@@ -351,9 +351,10 @@ class _TunnelProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self._request)
+        # A cast, not an isinstance check: uvloop's TLS transport is not an
+        # asyncio.Transport subclass, though it implements the interface.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self._request)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -430,7 +431,6 @@ async def _via_tls_proxy(
             raise ProxyError("event loop closed during TLS setup", proxy=proxy.redacted)
         # start_tls does not call connection_made (its SSLProtocol is created with
         # call_connection_made=False): the new transport is ours to announce.
-        assert isinstance(inner, asyncio.Transport)
         protocol.connection_made(inner)
         return inner, protocol
     except BaseException:

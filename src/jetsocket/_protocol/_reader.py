@@ -416,7 +416,7 @@ class FrameReader:
 
     def _deliver(self, opcode: int, payload: bytes, out: list[bytes | str]) -> bool:
         """Append one complete, unfragmented (already inflated) message."""
-        if opcode == 2:
+        if opcode == 2 or (not self._text_as_str and payload.isascii()):
             out.append(payload)
             return True
         try:
@@ -456,18 +456,20 @@ class FrameReader:
         inflater (and its window) carries over to the next message.
         """
         inflater = self._inflater
-        if not data and not fin:
-            return b""
         if inflater is None or (new_message and self._remote_nct):
             inflater = self._inflater = zlib.decompressobj(wbits=-self._remote_bits)
         elif inflater.eof:
-            # The previous message ended with a BFINAL block (RFC 7692 section 7.2.3.4);
-            # with context takeover its window is lost, which only matters if the server
-            # references it, and then inflating fails loudly below.
-            if not new_message:
+            # A message ended with a BFINAL block (RFC 7692 section 7.2.3.4): the sender
+            # finished its deflate stream, so the next message starts a new one.
+            if new_message:
+                inflater = self._inflater = zlib.decompressobj(wbits=-self._remote_bits)
+            elif data:
                 self._fail(1007, "compressed data after the final deflate block")
                 return None
-            inflater = self._inflater = zlib.decompressobj(wbits=-self._remote_bits)
+            else:
+                return b""
+        if not data and not fin:
+            return b""
         # max_length=limit+1: getting limit+1 bytes proves the message is too big without
         # ever holding more than that; getting less proves zlib had nothing more to give.
         try:

@@ -95,14 +95,14 @@ class FrameWriter:
         opcode = 0x1 if text else 0x2
         threshold = self._threshold
         if threshold is not None and len(payload) >= threshold:
-            compressed = self._compress(payload)
-            if compressed is not None:
-                # RFC 7692 section 6: RSV1 marks the first frame of a compressed message.
-                return self._frame(0xC0 | opcode, compressed)
+            # RFC 7692 section 6: RSV1 marks the first frame of a compressed message.
+            # Incompressible data is compressed all the same: some peers (Autobahn's
+            # 12.x/13.x cases) mishandle uncompressed messages once deflate is negotiated.
+            return self._frame(0xC0 | opcode, self._compress(payload))
         return self._frame(0x80 | opcode, payload)
 
-    def _compress(self, payload: bytes | bytearray | memoryview) -> bytes | None:
-        """Deflate one message (RFC 7692 section 7.2.1), or None to send it as is."""
+    def _compress(self, payload: bytes | bytearray | memoryview) -> bytes:
+        """Deflate one message (RFC 7692 section 7.2.1)."""
         encoder = self._encoder
         if encoder is None:
             encoder = zlib.compressobj(wbits=self._wbits, **self._settings)
@@ -112,12 +112,7 @@ class FrameWriter:
         data = encoder.compress(payload) + encoder.flush(zlib.Z_SYNC_FLUSH)
         # The sync flush ends with an empty stored block 00 00 ff ff, which the sender
         # removes (section 7.2.1) and the receiver appends back.
-        data = data[:-4]
-        if self._nct and len(data) >= len(payload):
-            # Without context takeover nothing depends on this message's compressor
-            # state, so an incompressible message can go out uncompressed instead.
-            return None
-        return data
+        return data[:-4]
 
     def ping(self, payload: bytes = b"") -> bytes:
         """Build a ping frame.

@@ -17,14 +17,23 @@ proxies, and everything is stopped when the test ends (even when it fails):
 
 Example::
 
-    from jetsocket.testing import Drop, Send
+    import jetsocket
+    from jetsocket import BackoffConfig
+    from jetsocket.testing import Drop, Send, WaitForClientMessage
 
     async def test_my_client_survives_a_reset(scripted_server, fault_proxy):
-        server = await scripted_server([[Send({"n": 1}), Drop()], [Send({"n": 2})]])
+        server = await scripted_server(
+            [
+                [Send({"n": 1}), WaitForClientMessage(), Drop()],  # connection 0
+                [Send({"n": 2})],  # connection 1 and later
+            ]
+        )
         proxy = await fault_proxy(server)
         async with jetsocket.WebSocket(proxy.uri, backoff=BackoffConfig(base=0.05)) as ws:
             assert await ws.recv(timeout=5) == {"n": 1}
+            await ws.send("ack")  # the server drops the connection now
             assert await ws.recv(timeout=5) == {"n": 2}  # after the reconnect
+            proxy.blackhole()  # half-open: only a heartbeat notices
 
 The fixtures are ``async``: they need an asyncio pytest plugin. With ``pytest-asyncio`` they
 work in both ``auto`` and ``strict`` mode (they are declared with

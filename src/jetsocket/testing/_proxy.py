@@ -108,10 +108,12 @@ class _Pipe:
             step = max(1, int(rate * _SLICE))
             for offset in range(0, len(data), step):
                 chunk = data[offset : offset + step]
-                now = time.monotonic()
-                if next_slot > now:
-                    await asyncio.sleep(next_slot - now)
+                # A slice leaves when a link of this bandwidth would have finished
+                # transmitting it (serialisation delay), after the slices before it.
                 next_slot = max(next_slot, time.monotonic()) + len(chunk) / rate
+                wait = next_slot - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 self.dst.write(chunk)
                 self.bytes += len(chunk)
                 proxy._bytes += len(chunk)

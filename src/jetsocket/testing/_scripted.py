@@ -28,7 +28,6 @@ connection stays open (answering pings) until the client closes it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import http
 import itertools
@@ -267,14 +266,13 @@ class _ClientGoneError(Exception):
 class _Session:
     """One accepted connection: its script position and the client's messages."""
 
-    __slots__ = ("conn", "inbox", "index", "reader")
+    __slots__ = ("conn", "inbox", "index")
 
     def __init__(self, index: int, conn: ServerConnection) -> None:
         self.index = index
         self.conn = conn
         # None marks the end of the client's messages (the connection closed).
         self.inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        self.reader: asyncio.Task[None] | None = None
 
     async def next_message(self) -> str | bytes:
         msg = await self.inbox.get()
@@ -504,29 +502,38 @@ class ScriptedServer:
         index = self._pending.pop(conn)
         session = _Session(index, conn)
         self._sessions[conn] = session
-        session.reader = asyncio.create_task(self._read(session))
+        reader = asyncio.create_task(self._read(session))
         self._notify()
+        script = asyncio.create_task(self._run_script(session))
+        closed = asyncio.ensure_future(conn.wait_closed())
         try:
-            for step in self._script_for(index):
+            # A step waiting on the test (WaitUntil, Pause...) must not outlive its
+            # connection: the script is cancelled when the client goes away.
+            await asyncio.wait((script, closed), return_when=asyncio.FIRST_COMPLETED)
+            if script.done():
+                await closed  # the script is over: hold the connection until it closes
+        finally:
+            for task in (script, closed, reader):
+                task.cancel()
+            await asyncio.gather(script, closed, reader, return_exceptions=True)
+            self._sessions.pop(conn, None)
+            self._notify()
+
+    async def _run_script(self, session: _Session) -> None:
+        conn = session.conn
+        try:
+            for step in self._script_for(session.index):
                 if isinstance(step, _HANDSHAKE_STEPS):
                     continue
                 if not await self._play(step, session):
                     return
-            await conn.wait_closed()
         except (ConnectionClosed, _ClientGoneError):
             pass
         except Exception as exc:
             # A broken script: record it for the test and tell the client.
-            _log.exception("scripted connection %d failed", index)
+            _log.exception("scripted connection %d failed", session.index)
             self.errors.append(exc)
             await conn.close(1011, "scripted server error")
-        finally:
-            self._sessions.pop(conn, None)
-            if session.reader is not None:
-                session.reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await session.reader
-            self._notify()
 
     async def _read(self, session: _Session) -> None:
         try:

@@ -66,12 +66,24 @@ class _Walk:
         return f"{self.price:.2f}", f"{qty:.4f}", side
 
 
+async def _send_json(conn: ServerConnection, obj: object) -> None:
+    # text=True: a text frame (as venues send JSON) without decoding the UTF-8 bytes again.
+    await conn.send(_encode(obj), text=True)
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
 class VenueServer:
     """Base of the fake venues: lifecycle, connection tracking, fault injection.
+
+    Use a subclass as an async context manager (``async with BybitVenue() as venue``), or
+    call :meth:`start` and :meth:`stop`.
+
+    Args:
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one (see :attr:`port`).
 
     Attributes:
         received: Every message received from clients, in order: decoded JSON, or the
@@ -229,8 +241,8 @@ class VenueServer:
     async def _session(self, conn: ServerConnection, conn_id: str) -> None:
         raise NotImplementedError
 
-    def _feed(self, conn: ServerConnection, render: Callable[[str], bytes]) -> _Feed:
-        rate: float = getattr(self, "_rate", 0.0)
+    def _feed(self, conn: ServerConnection, rate: float, render: Callable[[str], bytes]) -> _Feed:
+        """Start the paced feed of one connection (stopped when the connection ends)."""
         feed = _Feed(conn, 1.0 / rate if rate > 0 else 0.0, render)
         self._feeds[conn] = feed
         return feed
@@ -402,7 +414,7 @@ class BybitVenue(VenueServer):
             body = {"topic": topic, "type": "snapshot", "ts": ts, "cs": next(counter)}
             return _encode({**body, "data": data})
 
-        feed = self._feed(conn, render)
+        feed = self._feed(conn, self._rate, render)
         async for msg in self._messages(conn, self._idle):
             await self._request(conn, conn_id, feed, msg)
 
@@ -412,16 +424,16 @@ class BybitVenue(VenueServer):
         head = {"conn_id": conn_id, "req_id": req_id}
         if op == "ping":
             self.pings += 1
-            await conn.send(_encode({"success": True, "ret_msg": "pong", **head, "op": "pong"}))
+            await _send_json(conn, {"success": True, "ret_msg": "pong", **head, "op": "pong"})
             return
         if op not in ("subscribe", "unsubscribe"):
             reply = {"success": False, "ret_msg": f"error:unknown op {op!r}", **head, "op": op}
-            await conn.send(_encode(reply))
+            await _send_json(conn, reply)
             return
         args = msg.get("args")
         if not isinstance(args, list) or not args or len(args) > self._max_topics:
             err = f"error:args must be a list of 1 to {self._max_topics} topics"
-            await conn.send(_encode({"success": False, "ret_msg": err, **head, "op": op}))
+            await _send_json(conn, {"success": False, "ret_msg": err, **head, "op": op})
             return
         if op == "subscribe":
             ok = [t for t in args if self._valid(t) and t not in feed.topics]
@@ -436,7 +448,7 @@ class BybitVenue(VenueServer):
             "data": {"successTopics": ok, "failTopics": failed},
         }
         # The ack goes first: no pushed message of a topic precedes its ack.
-        await conn.send(_encode(reply))
+        await _send_json(conn, reply)
         if op == "subscribe":
             feed.add(ok)
         else:
@@ -564,7 +576,7 @@ class OkxVenue(VenueServer):
                 row = {"instId": inst, "last": price, "lastSz": qty}
             return _encode({"arg": arg, "data": [{**row, "ts": ts}]})
 
-        feed = self._feed(conn, render)
+        feed = self._feed(conn, self._rate, render)
         logged_in = False
         async for msg in self._messages(conn, self._idle):
             if msg == "ping":
@@ -572,7 +584,7 @@ class OkxVenue(VenueServer):
                 await conn.send("pong")
                 continue
             if not isinstance(msg, dict):
-                await conn.send(_encode(_okx_error("60012", "Invalid request", conn_id)))
+                await _send_json(conn, _okx_error("60012", "Invalid request", conn_id))
                 continue
             op = msg.get("op")
             if op == "login":
@@ -580,14 +592,14 @@ class OkxVenue(VenueServer):
                     logged_in = True
                     self.logins += 1
                     ok = {"event": "login", "code": "0", "msg": "", "connId": conn_id}
-                    await conn.send(_encode(ok))
+                    await _send_json(conn, ok)
                 else:
-                    await conn.send(_encode(_okx_error("60009", "Login failed.", conn_id)))
+                    await _send_json(conn, _okx_error("60009", "Login failed.", conn_id))
             elif op in ("subscribe", "unsubscribe"):
                 await self._subscribe(conn, conn_id, feed, msg, logged_in=logged_in)
             else:
                 err = _okx_error("60012", f"Invalid request: unknown op {op!r}", conn_id)
-                await conn.send(_encode(err))
+                await _send_json(conn, err)
 
     async def _subscribe(
         self,
@@ -603,7 +615,7 @@ class OkxVenue(VenueServer):
         args = msg.get("args")
         if not isinstance(args, list) or not args:
             err = _okx_error("60012", "Invalid request: args must be a list", conn_id)
-            await conn.send(_encode({**err, **extra}))
+            await _send_json(conn, {**err, **extra})
             return
         for arg in args:
             if not logged_in:
@@ -619,14 +631,14 @@ class OkxVenue(VenueServer):
             else:
                 reply = {"event": op, "arg": arg, "connId": conn_id}
                 key = f"{arg['channel']}:{arg['instId']}"
-                await conn.send(_encode({**reply, **extra}))
+                await _send_json(conn, {**reply, **extra})
                 # After the answer: no push of a channel precedes its subscribe event.
                 if op == "subscribe":
                     feed.add([key])
                 else:
                     feed.remove([key])
                 continue
-            await conn.send(_encode({**reply, "arg": arg, **extra}))
+            await _send_json(conn, {**reply, "arg": arg, **extra})
 
 
 def _okx_error(code: str, msg: str, conn_id: str) -> dict[str, Any]:
@@ -709,7 +721,7 @@ class RealtimeVenue(VenueServer):
         user_text = ""
 
         async def send(kind: str, **body: Any) -> None:
-            await conn.send(_encode({"type": kind, "event_id": f"event_{next(events)}", **body}))
+            await _send_json(conn, {"type": kind, "event_id": f"event_{next(events)}", **body})
 
         await send("session.created", session=session)
         async for msg in self._messages(conn, None):

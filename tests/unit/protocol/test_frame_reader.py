@@ -506,6 +506,31 @@ def test_deflate_bfinal_block() -> None:
     assert r.feed(stream) == [b"final block", b"next"]
 
 
+def test_deflate_bfinal_inside_fragmented_message() -> None:
+    enc = zlib.compressobj(wbits=-15)
+    wire = enc.compress(b"fragmented final") + enc.flush(zlib.Z_FINISH)
+    r = reader(deflate=deflate_params())
+    stream = sframe(BINARY, wire, rsv=0x40, fin=False) + sframe(CONT, b"")
+    assert r.feed(stream) == [b"fragmented final"]
+    r = reader(deflate=deflate_params())
+    r.feed(sframe(BINARY, wire, rsv=0x40, fin=False) + sframe(CONT, b"\x00"))
+    assert_error(r, 1007)
+
+
+def test_deflate_no_context_takeover_empty_first_fragment() -> None:
+    first, second = compress_messages([b"one " * 50, b"two " * 50], takeover=False)
+    stream = (
+        sframe(TEXT, first, rsv=0x40)
+        + sframe(TEXT, b"", rsv=0x40, fin=False)
+        + sframe(CONT, second[:3], fin=False)
+        + sframe(CONT, second[3:])
+    )
+    assert reader(deflate=deflate_params(takeover=False)).feed(stream) == [
+        "one " * 50,
+        "two " * 50,
+    ]
+
+
 def test_deflate_invalid_data_is_1007() -> None:
     r = reader(deflate=deflate_params())
     r.feed(sframe(BINARY, b"\xff\xff\xff\xff garbage", rsv=0x40))

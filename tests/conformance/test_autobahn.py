@@ -1,0 +1,84 @@
+"""Autobahn TestSuite conformance of jetsocket's client, served by kosoku's fuzzing server.
+
+Every case must end OK, NON-STRICT or INFORMATIONAL: a FAILED, UNIMPLEMENTED or ERROR
+verdict, a case without a result, a client that hangs past the case timeout or that
+crashes with an exception outside jetsocket's error tree fails the test.
+
+``JETSOCKET_AUTOBAHN=full`` runs the whole suite (517 cases, ~10+ minutes on two cores,
+dominated by the 12.x/13.x compression throughput cases); the default, ``quick``, runs
+every case except the large-message rows of 12.x/13.x (see ``_runner.QUICK_DEFLATE_ROWS``)
+so that it fits in ``make test``. ``JETSOCKET_AUTOBAHN_OUTDIR`` keeps the reports (HTML
+and JSON by kosoku, ``summary.txt``/``summary.json`` by us) in a known place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ._runner import PROFILE_TIMEOUTS, SuiteReport, profile_cases, run_suite
+from ._testee import get_testee
+
+PROFILE = os.environ.get("JETSOCKET_AUTOBAHN", "quick")
+CASE_TIMEOUT, RUN_TIMEOUT = PROFILE_TIMEOUTS.get(PROFILE, PROFILE_TIMEOUTS["quick"])
+
+pytestmark = pytest.mark.conformance
+
+
+def _outdir(tmp_path: Path, name: str) -> Path:
+    base = os.environ.get("JETSOCKET_AUTOBAHN_OUTDIR")
+    return Path(base) / name if base else tmp_path / name
+
+
+def _publish(summaries: list[str], report: SuiteReport) -> None:
+    # conftest.py prints ``summaries`` in the terminal summary, so the counts are visible
+    # even when pytest captures output (``make test``).
+    print("\n" + report.summary_text())
+    summaries.append(report.summary_text(detailed=0))
+
+
+# The overall bound: the run's own deadline plus kosoku start-up and report writing.
+@pytest.mark.timeout(RUN_TIMEOUT + 90)
+async def test_autobahn_jetsocket(tmp_path: Path, autobahn_summaries: list[str]) -> None:
+    include, exclude = profile_cases(PROFILE)
+    report = await run_suite(
+        get_testee("jetsocket"),
+        _outdir(tmp_path, "jetsocket"),
+        include=include,
+        exclude=exclude,
+        concurrency=2,
+        case_timeout=CASE_TIMEOUT,
+        run_timeout=RUN_TIMEOUT,
+        # A client that hangs fails anyway; stop early rather than use up the budget of
+        # ``make test`` (the full profile reports every hanging case).
+        max_timeouts=5 if PROFILE == "quick" else None,
+    )
+    _publish(autobahn_summaries, report)
+    problems = report.problems()
+    assert not problems, (
+        f"{len(problems)} Autobahn problem(s) for jetsocket (details in "
+        f"{report.outdir / 'summary.txt'}):\n  " + "\n  ".join(problems)
+    )
+
+
+# A few cases of every kind against websockets' client: proves the harness (kosoku start,
+# case driving, report parsing) works, independently of the client under test.
+HARNESS_CASES = ["1.1.1", "2.1", "3.1", "5.19", "6.4.1", "7.1.1", "9.1.1", "12.1.1", "13.2.1"]
+
+
+@pytest.mark.timeout(60)
+async def test_harness_with_reference_client(tmp_path: Path) -> None:
+    report = await run_suite(
+        get_testee("websockets-nct"),
+        _outdir(tmp_path, "websockets-nct"),
+        include=HARNESS_CASES,
+        concurrency=2,
+        case_timeout=20,
+        run_timeout=40,
+    )
+    assert report.case_count == len(HARNESS_CASES)
+    assert sorted(report.outcomes) == sorted(HARNESS_CASES)
+    assert report.problems() == [], report.summary_text()
+    assert (report.outdir / "summary.json").exists()
