@@ -24,6 +24,7 @@ class Outbox:
 
     _conn: WireConnection | None
     _hook_conn: WireConnection | None
+    _hook_task: asyncio.Task[Any] | None
     _state: ConnectionState
     _end: BaseException | None
     _replay: ReplayConfig | None
@@ -54,7 +55,13 @@ class Outbox:
         if conn is not None and conn.is_open and self._state is _S.CONNECTED:
             return conn
         hook_conn = self._hook_conn
-        if hook_conn is not None and hook_conn.is_open:
+        # Only the on_open hooks (login, resubscription) may use a connection that is not
+        # declared connected yet: other senders must not overtake the login.
+        if (
+            hook_conn is not None
+            and hook_conn.is_open
+            and asyncio.current_task() is self._hook_task
+        ):
             return hook_conn
         state = self._state
         if state is _S.IDLE:

@@ -251,6 +251,9 @@ class WebSocket(Inbox[T], Outbox, EventSource):
             raise ValueError("raw=True cannot be combined with message_type or deserializer")
         if message_type is not None and deserializer is not None:
             raise ValueError("give message_type or deserializer, not both")
+        unknown = set(options) - set(WebSocketOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
         self._uri = uri
         self._raw = raw
         self._options = options
@@ -325,6 +328,7 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         # The connection whose on_open hooks are running (they may send before the
         # connection is declared connected).
         self._hook_conn: WireConnection | None = None
+        self._hook_task: asyncio.Task[Any] | None = None
         self._heartbeat: Heartbeat | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._supervisor: asyncio.Task[None] | None = None
@@ -445,6 +449,7 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         if self._read_paused:
             conn.pause_reading()
         self._hook_conn = conn
+        self._hook_task = asyncio.current_task()
         try:
             for hook in self._on_open:
                 await hook(self)
@@ -454,6 +459,7 @@ class WebSocket(Inbox[T], Outbox, EventSource):
             raise
         finally:
             self._hook_conn = None
+            self._hook_task = None
         return conn
 
     def _after_connected(self) -> None:

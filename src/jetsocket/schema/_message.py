@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import msgspec
+from msgspec import field  # re-exported as is, so type checkers see a field specifier
 
 __all__ = ["Message", "field"]
-
-field = msgspec.field
-"""Declare a field's wire name or default: ``price: Decimal = field(name="p")``."""
 
 
 class Message(msgspec.Struct):

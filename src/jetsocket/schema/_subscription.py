@@ -5,7 +5,17 @@ from __future__ import annotations
 import dataclasses
 import types
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
+from typing import (
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    is_typeddict,
+)
 
 from typing_extensions import dataclass_transform
 
@@ -32,6 +42,10 @@ class Ack:
 
 def message_types_of(tp: Any) -> tuple[type, ...]:
     """Flatten ``A | B`` (or a single class) into a tuple of classes."""
+    if tp is Any:
+        return (object,)
+    if is_typeddict(tp):
+        return (dict,)  # TypedDicts decode to plain dicts
     origin = get_origin(tp)
     if origin is Union or origin is types.UnionType:
         out: list[type] = []
@@ -80,11 +94,13 @@ class Subscription(Generic[M]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # Subscription[Trade], or an intermediate generic base: VenueTopic[Trade].
         for base in getattr(cls, "__orig_bases__", ()):
-            if get_origin(base) is Subscription:
-                (arg,) = get_args(base)
-                if not isinstance(arg, TypeVar):
-                    cls._message_types = message_types_of(arg)
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Subscription):
+                args = get_args(base)
+                if len(args) == 1 and not isinstance(args[0], TypeVar):
+                    cls._message_types = message_types_of(args[0])
         dataclass(frozen=True, kw_only=True)(cls)
 
     @property
