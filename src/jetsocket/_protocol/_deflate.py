@@ -15,20 +15,44 @@ Why not ``websockets.extensions.permessage_deflate.ClientPerMessageDeflateFactor
   value). zlib cannot *compress* with a 256-byte window (``wbits=-8`` is rejected since
   zlib 1.2.9), so :class:`NegotiatedDeflate` compresses with ``strategy=Z_RLE``: run-length
   matches only ever reference the previous byte (distance 1), so the stream is valid for
-  any window, including 256 bytes;
-* a single offer cannot satisfy every server. Autobahn's 13.x cases (as served by the
-  ``kosoku`` fuzzing server) accept the offer only when it carries ``client_max_window_bits``
-  (13.3-13.7) and/or ``client_no_context_takeover`` (13.2, 13.5-13.7), so jetsocket sends two
-  offers in preference order (RFC 7692 section 5: the server picks one of them):
+  any window, including 256 bytes (zlib's normal strategies with a 512-byte window happen to
+  stay within 250 bytes too, but only as an implementation detail);
+* a single offer cannot satisfy every server. jetsocket sends two offers in preference
+  order (RFC 7692 section 5: the server accepts at most one of them):
 
   1. ``permessage-deflate; client_max_window_bits`` - context takeover in both directions
-     (best compression), any client window the server wants;
-  2. ``permessage-deflate; client_no_context_takeover; client_max_window_bits`` - for servers
-     that only accept clients that reset their compressor after every message.
+     (best compression); the server may limit the client's window (section 7.1.2.2);
+  2. ``permessage-deflate; client_no_context_takeover; client_max_window_bits`` - for
+     servers that only accept clients that reset their compressor after every message
+     (section 7.1.1.2).
+
+  The Autobahn 12.x/13.x cases served by ``kosoku`` (``kosoku/cases/case12_x_x.py``) pick
+  an offer with an ``accept`` function; kosoku marks an offer ``acceptNoContextTakeover``
+  only when it carries ``client_no_context_takeover`` and ``acceptMaxWindowBits`` only
+  when it carries ``client_max_window_bits``. With the two offers above every case
+  negotiates compression (none ends UNIMPLEMENTED):
+
+  =====  ========================================  =====  ===============================
+  case   server requires                           offer  answer
+  =====  ========================================  =====  ===============================
+  12.x   any offer                                 1      (no parameters)
+  13.1   any offer                                 1      (no parameters)
+  13.2   client_no_context_takeover                2      client_no_context_takeover
+  13.3   client_max_window_bits                    1      client_max_window_bits=9
+  13.4   client_max_window_bits                    1      client_max_window_bits=15
+  13.5   both                                      2      both, client_max_window_bits=9
+  13.6   both                                      2      both, client_max_window_bits=15
+  13.7   both, else nct, else any                  2      both, client_max_window_bits=9
+  =====  ========================================  =====  ===============================
 
 When the answer arrives, ``ClientProtocol`` tries the factories in order and keeps the first
-one that accepts it; both factories accept every answer that is valid for their offer, and the
-answer alone determines the parameters (see :meth:`ClientDeflateFactory.process_response_params`).
+one that accepts it (the answer does not say which offer it accepts). An answer without
+``client_no_context_takeover`` is therefore taken as accepting offer 1 and this client keeps
+its compression context between messages. That is right for every server that picks the
+first acceptable offer: offer 2 differs from offer 1 only by the hint, so a server that
+declines 1 and accepts 2 wants no context takeover and says so in its answer (as kosoku
+does). A server that relied on the bare hint without echoing it (section 7.1.1.2 allows
+that) would fail to inflate our second message.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ Choices where the RFCs leave room:
   *decompressed* size, which zlib is never allowed to exceed (``decompress(max_length=)``),
   so a zip bomb costs at most ``max_message_size`` bytes; the compressed size of a single
   frame is bounded by the same limit plus the worst-case deflate overhead (stored blocks).
+* A compressed message may end with a BFINAL block instead of the usual sync flush (RFC
+  7692 section 7.2.3.4): the next message then starts a new deflate stream.
 * A payload that fails to inflate closes with 1007 (invalid payload data, RFC 6455 section
   7.4.1); RFC 7692 section 6.2 only says to fail the connection (``websockets`` uses 1002).
 * Close codes accepted from the server (section 7.4): 1000-1003, 1007-1014 (IANA
@@ -228,35 +230,38 @@ class FrameReader:
         text_as_str = self._text_as_str
         append = out.append
         need = 0
-        while n - pos >= 2:
-            b0 = buf[pos]
-            b1 = buf[pos + 1]
-            if b1 < 126:
-                # Also proves the MASK bit is clear.
-                start = pos + 2
-                end = start + b1
-            elif b1 == 126:
-                if n - pos < 4:
-                    break
-                start = pos + 4
-                end = start + ((buf[pos + 2] << 8) | buf[pos + 3])
-            elif b1 == 127:
-                if n - pos < 10:
-                    break
-                start = pos + 10
-                length = int.from_bytes(buf[pos + 2 : start])
-                if length >> 63:
-                    self._fail(1002, "64-bit payload length with the most significant bit set")
+        while True:
+            # An IndexError means the header is incomplete (or pos == n): exceptions
+            # are free until raised, cheaper than checking the bytes left per frame.
+            try:
+                b0 = buf[pos]
+                b1 = buf[pos + 1]
+                if b1 < 126:
+                    # Also proves the MASK bit is clear.
+                    start = pos + 2
+                    end = start + b1
+                elif b1 == 126:
+                    start = pos + 4
+                    end = start + ((buf[pos + 2] << 8) | buf[pos + 3])
+                elif b1 == 127:
+                    start = pos + 10
+                    if start > n:
+                        break
+                    length = int.from_bytes(buf[pos + 2 : start])
+                    if length >> 63:
+                        self._fail(1002, "64-bit payload length with the most significant bit set")
+                        return out
+                    end = start + length
+                else:
+                    # RFC 6455 section 5.1: a client MUST close the connection if it
+                    # detects a masked frame.
+                    self._fail(1002, "masked frame from the server")
                     return out
-                end = start + length
-            else:
-                # RFC 6455 section 5.1: a client MUST close the connection if it detects
-                # a masked frame.
-                self._fail(1002, "masked frame from the server")
-                return out
+            except IndexError:
+                break
 
-            if (b0 == 0x81 or b0 == 0x82) and not in_frag:  # noqa: PLR1714 (faster than `in`)
-                # Unfragmented, uncompressed text or binary: the common case.
+            if b0 == 0x81 and not in_frag:
+                # Unfragmented, uncompressed text: the common case.
                 if end - start > max_size:
                     self._too_big(end - start)
                     return out
@@ -265,9 +270,7 @@ class FrameReader:
                     break
                 payload = buf[start:end]
                 pos = end
-                if b0 == 0x82:
-                    append(payload)
-                elif text_as_str:
+                if text_as_str:
                     try:
                         append(payload.decode())
                     except UnicodeDecodeError:
@@ -281,6 +284,17 @@ class FrameReader:
                             self._fail(1007, "invalid UTF-8 in a text message")
                             return out
                     append(payload)
+                continue
+            if b0 == 0x82 and not in_frag:
+                # Unfragmented, uncompressed binary.
+                if end - start > max_size:
+                    self._too_big(end - start)
+                    return out
+                if end > n:
+                    need = end - pos
+                    break
+                append(buf[start:end])
+                pos = end
                 continue
 
             # Everything else: validate the header now, so that a violation is reported

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -154,9 +155,24 @@ class Client(EventSource, Generic[T]):
                 if not isinstance(arg, TypeVar):
                     cls._declared_type = arg
 
-    def __init__(self, *, uri: str | None = None, **options: Unpack[WebSocketOptions]) -> None:
+    def __init__(
+        self,
+        *,
+        uri: str | None = None,
+        unknown_messages: Literal["error", "ignore", "deliver"] | None = None,
+        ack_timeout: float | None = None,
+        max_topics_per_message: int | None = None,
+        max_streams_per_connection: int | None = None,
+        **options: Unpack[WebSocketOptions],
+    ) -> None:
         cls = type(self)
         self._uri = uri or cls.uri
+        self._unknown_policy = unknown_messages or cls.unknown_messages
+        if self._unknown_policy not in ("error", "ignore", "deliver"):
+            raise ValueError("unknown_messages must be 'error', 'ignore' or 'deliver'")
+        self._ack_timeout = float(ack_timeout if ack_timeout is not None else cls.ack_timeout)
+        self._max_topics = max_topics_per_message or cls.max_topics_per_message
+        self._max_streams = max_streams_per_connection or cls.max_streams_per_connection
         if not self._uri:
             raise ValueError(f"{cls.__name__} declares no uri; pass uri=...")
         merged: dict[str, Any] = {}
@@ -165,6 +181,19 @@ class Client(EventSource, Generic[T]):
             if value is not None:
                 merged[name] = value
         merged.update(options)
+        if "buffer" not in merged:
+            # Messages no stream claims must never stall the streams: by default the
+            # client-level queue drops its oldest entries (counted) instead of pausing.
+            merged["buffer"] = BufferConfig(capacity=10_000, overflow_policy="drop_oldest")
+        heartbeat = merged.get("heartbeat")
+        if isinstance(heartbeat, HeartbeatConfig) and heartbeat.pong_matcher is not None:
+            matcher = heartbeat.pong_matcher
+
+            def unwrapped(msg: Any) -> bool:
+                # Pongs usually match no declared type: give the matcher their JSON.
+                return matcher(msg.data if msg.__class__ is Unmatched else msg)
+
+            merged["heartbeat"] = dataclasses.replace(heartbeat, pong_matcher=unwrapped)
         self._options = merged
         msg_type = cls.message_type if cls.message_type is not None else cls._declared_type
         self._message_type = msg_type
@@ -177,7 +206,12 @@ class Client(EventSource, Generic[T]):
             try:
                 return typed(payload)
             except typed_error as exc:
-                return Unmatched(generic(payload), payload, exc)
+                try:
+                    data = generic(payload)
+                except msgspec.DecodeError:
+                    # Not JSON at all (e.g. a text "pong"): hand over the text itself.
+                    data = payload.decode() if isinstance(payload, bytes) else payload
+                return Unmatched(data, payload, exc)
 
         self._decode = decode
         self._shards: list[_Shard] = []
@@ -307,6 +341,26 @@ class Client(EventSource, Generic[T]):
             if entry in self._expect:
                 self._expect.remove(entry)
 
+    async def request(
+        self, message: Any, predicate: Callable[[Any], bool], timeout: float = 10.0
+    ) -> Any:
+        """Send ``message`` and wait for the answer satisfying ``predicate``.
+
+        The predicate is registered before sending, so a fast answer cannot be missed
+        (unlike ``send`` followed by :meth:`expect`).
+
+        Raises:
+            TimeoutError: No answer within ``timeout``.
+        """
+        waiter = asyncio.ensure_future(self.expect(predicate, timeout))
+        await asyncio.sleep(0)  # let expect() register its predicate
+        try:
+            await self._primary.send(message)
+        except BaseException:
+            waiter.cancel()
+            raise
+        return await waiter
+
     # -- subscriptions ------------------------------------------------------------------
 
     async def subscribe(self, subscription: Subscription[M]) -> Stream[M]:
@@ -348,7 +402,20 @@ class Client(EventSource, Generic[T]):
         message = subscription.unsubscribe_message(request_id)
         self._forget(subscription)
         if message is not None and shard is not None and shard.ws.is_connected:
-            await shard.ws.send(message)
+            if type(subscription).declares_ack():
+                # Consume the answer so it never surfaces as an unknown message.
+                future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+                self._pending[request_id] = ([subscription], future)
+                try:
+                    await shard.ws.send(message)
+                    async with asyncio.timeout(self._ack_timeout):
+                        await future
+                except builtins.TimeoutError:
+                    pass  # the subscription is gone on our side either way
+                finally:
+                    self._pending.pop(request_id, None)
+            else:
+                await shard.ws.send(message)
         stream._finish(ConnectionClosedError(1000, "unsubscribed", by_server=False))
         self._events.emit(
             "unsubscribed", UnsubscribedEvent(subscription=subscription, request_id=request_id)
@@ -373,7 +440,7 @@ class Client(EventSource, Generic[T]):
         return None
 
     async def _shard_for_new(self) -> _Shard:
-        limit = type(self).max_streams_per_connection
+        limit = self._max_streams
         if self._primary.state is ConnectionState.IDLE:
             raise InvalidStateError("not connected: use `async with` or connect() first")
         for shard in self._shards:
@@ -403,9 +470,10 @@ class Client(EventSource, Generic[T]):
         self, ws: WebSocket[Any], subs: list[Subscription[Any]]
     ) -> list[SubscriptionError]:
         """Send (batched when declared), await acks; return the failures."""
-        batch = type(self).max_topics_per_message
-        groups: list[list[Subscription[Any]]] = []
-        if batch and self.batch_subscribe_message(subs[:1], 0) is not None:
+        batch = self._max_topics
+        batching = bool(batch) and self.batch_subscribe_message(subs[:1], 0) is not None
+        groups: list[list[Subscription[Any]]]
+        if batching and batch:
             groups = [subs[i : i + batch] for i in range(0, len(subs), batch)]
         else:
             groups = [[s] for s in subs]
@@ -413,7 +481,7 @@ class Client(EventSource, Generic[T]):
         loop = asyncio.get_running_loop()
         for group in groups:
             request_id = next(self._ids)
-            if len(group) == 1 and not batch:
+            if not batching:
                 message = group[0].subscribe_message(request_id)
             else:
                 message = self.batch_subscribe_message(group, request_id)
@@ -430,7 +498,7 @@ class Client(EventSource, Generic[T]):
         failed: list[SubscriptionError] = []
         for group, request_id, future in waits:
             try:
-                async with asyncio.timeout(type(self).ack_timeout):
+                async with asyncio.timeout(self._ack_timeout):
                     ack = await future
             except builtins.TimeoutError:
                 failed.extend(SubscriptionError(s, "no ack (timeout)") for s in group)
@@ -490,12 +558,18 @@ class Client(EventSource, Generic[T]):
             claimed = False
             for stream in streams:
                 sub = stream.subscription
-                if sub.matches(msg):
-                    claimed = True
+                try:
+                    if not sub.matches(msg):
+                        continue
                     seq = sub.sequence(msg)
-                    if seq is not None:
-                        self._check_sequence(stream, seq)
-                    stream._push(msg)
+                except Exception as exc:
+                    # A bug in user code must not kill the connection (on every reconnect).
+                    self._primary._handler_failed(exc, f"{type(sub).__name__} routing")
+                    continue
+                claimed = True
+                if seq is not None:
+                    self._check_sequence(stream, seq)
+                stream._push(msg)
             if not claimed:
                 out.append(msg)
         return out
@@ -526,7 +600,7 @@ class Client(EventSource, Generic[T]):
         if self._expect and self._expected(data):
             return
         self._unknown += 1
-        policy = type(self).unknown_messages
+        policy = self._unknown_policy
         if policy == "deliver":
             out.append(msg)
         elif policy == "error":

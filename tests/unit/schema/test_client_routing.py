@@ -386,12 +386,6 @@ class BatchLimitOnly(Venue):
     ack_timeout = 0.2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_send_subscriptions decides 'single message' with `not batch` (the class "
-    "setting) instead of whether batch_subscribe_message returned a message: with "
-    "max_topics_per_message set and no batch message it sends None ('null')",
-)
 async def test_batch_limit_without_batch_message_sends_each_subscription() -> None:
     client = BatchLimitOnly()
     sender = FakeSender(client, lambda m: {"result": None, "id": m["id"]} if m else None)
@@ -447,13 +441,6 @@ async def test_shard_routes_into_the_primary_client() -> None:
 # -- known bugs (see the reasons) ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine calls pong_matcher with the client's decoded value, an Unmatched "
-    "wrapper, not the pong's JSON; a matcher written for the JSON never matches, the pong "
-    "becomes an unknown message (a Failure under the default 'error' policy) and no "
-    "latency is measured",
-)
 async def test_pong_matcher_sees_the_json_of_a_pong() -> None:
     seen: list[object] = []
 
@@ -470,12 +457,6 @@ async def test_pong_matcher_sees_the_json_of_a_pong() -> None:
     assert len(client.websocket._inbox) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a non-JSON frame (OKX answers the text ping with the text 'pong') makes the "
-    "client's decoder raise before pong_matcher runs: it is counted as a validation error "
-    "and queued as a Failure, so text pongs can never be matched",
-)
 async def test_text_pong_reaches_pong_matcher() -> None:
     seen: list[object] = []
 
@@ -494,12 +475,6 @@ async def test_text_pong_reaches_pong_matcher() -> None:
     assert len(client.websocket._inbox) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the client-level inbox keeps the engine's default 'block' policy: when nobody "
-    "iterates the client (users read their streams), 10 000 unclaimed messages (or unknown "
-    "ones, or the Failures of unmatched pongs) pause reading, which stalls every stream",
-)
 async def test_unclaimed_messages_do_not_stall_the_streams() -> None:
     client = Venue()
     attach(client, Trades(symbol="btc"))
@@ -516,12 +491,6 @@ class Fragile(Subscription[Trade]):
         raise ValueError("bug in user code")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an exception in a subscription's matches()/sequence() escapes _route into the "
-    "protocol's data_received, which kills the connection (and again after every "
-    "reconnect); it should be reported as an error event like a failing handler",
-)
 async def test_failing_matches_is_reported_not_raised() -> None:
     client = Venue()
     attach(client, Fragile())
@@ -532,12 +501,6 @@ async def test_failing_matches_is_reported_not_raised() -> None:
     assert isinstance(errors[0].error, ValueError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unsubscribe() does not wait for (or consume) the unsubscribe ack: Binance's "
-    "{'result': null, 'id': N} then matches nothing and, under the default "
-    "unknown_messages='error', is raised as a MessageDecodeError from the client iterator",
-)
 async def test_unsubscribe_ack_is_consumed(monkeypatch: pytest.MonkeyPatch) -> None:
     client = Venue()
     sub = Trades(symbol="btc")
@@ -556,23 +519,11 @@ async def test_unsubscribe_ack_is_consumed(monkeypatch: pytest.MonkeyPatch) -> N
     assert await asyncio.wait_for(answered, 5) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Client's docstring says every class attribute can be overridden per instance, "
-    "but unknown_messages, ack_timeout, max_topics_per_message and "
-    "max_streams_per_connection are read from the class; the keyword is passed on to "
-    "WebSocket and silently ignored",
-)
 def test_class_settings_can_be_overridden_per_instance() -> None:
     client = Venue(**cast(Any, {"unknown_messages": "ignore"}))
     assert client._route([client._decode(b'{"hello":"world"}')]) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WebSocket/Client accept any keyword at run time (options.get): a misspelt "
-    "option such as heartbeat_interval= is silently ignored instead of raising TypeError",
-)
 def test_misspelt_option_is_refused() -> None:
     with pytest.raises(TypeError):
         Venue(**cast(Any, {"heartbeat_interval": 5.0}))

@@ -157,11 +157,6 @@ def test_message_types_of() -> None:
     assert message_types_of(list[Trade] | Kline) == (list, Kline)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="message_types_of(Any) is (typing.Any,): issubclass(cls, Any) is False, so a "
-    "Subscription[Any] never receives a message; it should be (object,)",
-)
 def test_subscription_of_any_receives_everything() -> None:
     assert message_types_of(Any) == (object,)
 
@@ -171,11 +166,6 @@ class Quote(TypedDict):
     bid: float
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a TypedDict decodes to a plain dict, but message_types_of keeps the TypedDict "
-    "class and the client's issubclass(dict, Quote) raises TypeError while routing",
-)
 def test_typed_dict_subscription_routes_dicts() -> None:
     assert message_types_of(Quote) == (dict,)
 
@@ -193,12 +183,6 @@ class VenueTrades(VenueTopic[Trade]):
     pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="__init_subclass__ only reads Subscription[X] among __orig_bases__: through a "
-    "generic intermediate base the argument is lost, _message_types stays (object,), and "
-    "the stream is offered every message type (matches() then gets the wrong type)",
-)
 def test_message_types_through_a_generic_base() -> None:
     assert VenueTrades._message_types == (Trade,)
 
@@ -219,13 +203,6 @@ def test_ack() -> None:
 # -- the field() helper under mypy -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jetsocket.schema.field is a variable alias (field = msgspec.field), which mypy "
-    "does not recognise as a dataclass_transform field specifier: a renamed field counts "
-    "as having a default, so a missing required argument is not reported (and 'attributes "
-    "without a default cannot follow' is reported wrongly); re-export by import instead",
-)
 def test_renamed_fields_stay_required_for_mypy(tmp_path: Path) -> None:
     case = tmp_path / "case.py"
     case.write_text(
