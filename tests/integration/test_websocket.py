@@ -321,3 +321,18 @@ def test_bad_arguments() -> None:
         jetsocket.WebSocket("ws://x", raw=True, message_type=Tick)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="connect_timeout"):
         jetsocket.WebSocket("ws://x", connect_timeout=0)
+
+
+async def test_batches_yield_everything_in_order() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        for i in range(1000):
+            await ws.send(str(i))
+        await ws.close()
+
+    async with ws_server(handler) as uri:
+        async with jetsocket.WebSocket(uri, reconnect=False) as ws:
+            got: list[int] = []
+            async for batch in ws.batches():
+                assert batch
+                got.extend(batch)
+            assert got == list(range(1000))

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Generic, TypeVar, cast
 
 from jetsocket._engine._config import BufferConfig, OverflowPolicy, ReplayConfig
 from jetsocket._engine._events import (
@@ -77,6 +77,8 @@ class Inbox(Generic[T]):
         self._strict = strict
         self._inbox: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        # Cached at connect: asyncio.get_running_loop() costs a getpid() call on 3.11.
+        self._loop: asyncio.AbstractEventLoop = cast(asyncio.AbstractEventLoop, None)
         # Set by the sync facade: called on the loop thread after each batch and at the end.
         self._notify: Callable[[], None] | None = None
         # Set by the schema layer's Client: takes each decoded batch (after sequence
@@ -257,19 +259,71 @@ class Inbox(Generic[T]):
 
     # -- consumer side ------------------------------------------------------------------
 
-    def __aiter__(self) -> Inbox[T]:
-        return self
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        # An async generator: its per-item step is C code (no coroutine object per
+        # message, unlike an ``async def __anext__``), and it only awaits when the deque
+        # is empty.
+        inbox = self._inbox
+        popleft = inbox.popleft
+        while True:
+            while inbox:
+                item = popleft()
+                if item.__class__ is Failure:
+                    raise item.exc
+                if self._read_paused and len(inbox) <= self._low_water:
+                    self._resume()
+                yield item
+            if not await self._wait_nonempty(iterating=True):
+                return
 
     async def __anext__(self) -> T:
+        """The next message (``anext(ws)``); iteration uses a faster generator."""
         inbox = self._inbox
-        if inbox:
-            item = inbox.popleft()
-            if item.__class__ is Failure:
-                raise item.exc
-            if self._read_paused and len(inbox) <= self._low_water:
-                self._resume()
-            return item  # type: ignore[no-any-return]
-        return await self._wait_next(iterating=True)
+        if not inbox and not await self._wait_nonempty(iterating=True):
+            raise StopAsyncIteration
+        return self._pop()
+
+    def _pop(self) -> T:
+        inbox = self._inbox
+        item = inbox.popleft()
+        if item.__class__ is Failure:
+            raise item.exc
+        if self._read_paused and len(inbox) <= self._low_water:
+            self._resume()
+        return item  # type: ignore[no-any-return]
+
+    async def batches(self) -> AsyncIterator[list[T]]:
+        """Iterate over messages a batch at a time (every message received so far).
+
+        The fastest way to consume a high-rate stream: one step per read from the socket
+        instead of one per message. A decode failure (strict mode) ends the batch before
+        it and is raised on the next step.
+
+        Yields:
+            Non-empty lists of messages, in order.
+        """
+        inbox = self._inbox
+        while True:
+            if inbox:
+                batch: list[Any] = []
+                append = batch.append
+                popleft = inbox.popleft
+                while inbox:
+                    item = popleft()
+                    if item.__class__ is Failure:
+                        if batch:
+                            inbox.appendleft(item)
+                            break
+                        raise item.exc
+                    append(item)
+                if self._read_paused:
+                    self._resume()
+                yield batch
+            elif not await self._wait_nonempty(iterating=True):
+                return
 
     async def recv(self, timeout: float | None = None) -> T:
         """Return the next message.
@@ -290,14 +344,16 @@ class Inbox(Generic[T]):
             InvalidStateError: ``connect()`` was never called.
         """
         if self._inbox:
-            return await self.__anext__()
+            return self._pop()
         if timeout is None:
-            return await self._wait_next(iterating=False)
+            await self._wait_nonempty(iterating=False)
+            return self._pop()
         try:
             async with asyncio.timeout(timeout):
-                return await self._wait_next(iterating=False)
+                await self._wait_nonempty(iterating=False)
         except builtins.TimeoutError:
             raise TimeoutError(f"no message received within {timeout}s") from None
+        return self._pop()
 
     def _end_error(self, *, iterating: bool) -> BaseException | None:
         """What a consumer gets once the deque is empty (None: keep waiting)."""
@@ -314,18 +370,23 @@ class Inbox(Generic[T]):
             return StopAsyncIteration()
         return end
 
-    async def _wait_next(self, *, iterating: bool) -> T:
+    async def _wait_nonempty(self, *, iterating: bool) -> bool:
+        """Wait until the deque has an item (True) or iteration ends cleanly (False).
+
+        Raises the end of the stream otherwise (an error, or the close for ``recv``).
+        """
         inbox = self._inbox
-        while True:
-            if inbox:
-                return await self.__anext__()
+        while not inbox:
             end = self._end_error(iterating=iterating)
             if end is not None:
+                if end.__class__ is StopAsyncIteration:
+                    return False
                 raise end
             if self._read_paused:
                 self._resume()
             waiter = self._waiter
             if waiter is None or waiter.done():
-                waiter = asyncio.get_running_loop().create_future()
+                waiter = self._loop.create_future()
                 self._waiter = waiter
             await waiter
+        return True

@@ -415,6 +415,7 @@ class WebSocket(Inbox[T], Outbox, EventSource):
             raise InvalidStateError(f"connect() called while {self._state.value}")
         self._set_state(_S.CONNECTING)
         self._end = None
+        self._loop = asyncio.get_running_loop()
         self._events.emit("connecting", ConnectingEvent(uri=redact_uri(self._uri)))
         try:
             await self._open()
