@@ -100,6 +100,38 @@ class WireConnection(asyncio.Protocol):
     the transport); callers that care about flow control await :meth:`drain`.
     """
 
+    # Slots: a client may hold thousands of idle connections (memory per connection).
+    __slots__ = (
+        "_close_received",
+        "_close_sent",
+        "_close_timeout",
+        "_close_timer",
+        "_closed",
+        "_closing_by_us",
+        "_compression_threshold",
+        "_drain_waiter",
+        "_fail_code",
+        "_hs",
+        "_hs_buffer",
+        "_hs_done",
+        "_hs_headers",
+        "_listener",
+        "_lost",
+        "_max_message_size",
+        "_reader",
+        "_reported",
+        "_text_as_str",
+        "_transport",
+        "_write_paused",
+        "_writer",
+        "bytes_received",
+        "bytes_sent",
+        "extensions",
+        "last_received",
+        "response",
+        "subprotocol",
+    )
+
     def __init__(
         self,
         uri: WebSocketURI,
