@@ -34,7 +34,7 @@ from jetsocket._exceptions import (
     ProtocolError,
     TimeoutError,
 )
-from jetsocket._protocol._deflate import client_deflate_factories
+from jetsocket._protocol._deflate import client_deflate_factories, negotiated_deflate
 from jetsocket._protocol._reader import FrameReader
 from jetsocket._protocol._writer import FrameWriter
 
@@ -295,14 +295,14 @@ class WireConnection(asyncio.Protocol):
         # 101 accepted: negotiated extensions and subprotocol are final (RFC 6455 4.1).
         self.extensions = list(hs.extensions)
         self.subprotocol = hs.subprotocol
-        deflate = self.extensions[0] if self.extensions else None
+        deflate = negotiated_deflate(self.extensions)
         self._reader = FrameReader(
             max_message_size=self._max_message_size,
             text_as_str=self._text_as_str,
-            deflate=deflate,  # type: ignore[arg-type]
+            deflate=deflate,
         )
         self._writer = FrameWriter(
-            deflate=deflate,  # type: ignore[arg-type]
+            deflate=deflate,
             compression_threshold=self._compression_threshold,
         )
         self._hs = None

@@ -122,7 +122,8 @@ class _Proxy:
     def scrub(self, text: str) -> str:
         """Remove the credentials from a third-party error message, should it echo them."""
         for secret in (self.password, self.username):
-            if secret:
+            # Shorter values would mangle ordinary words and are no secret anyway.
+            if secret and len(secret) >= 3:
                 text = text.replace(secret, "***")
         return text
 

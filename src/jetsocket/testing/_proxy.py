@@ -28,6 +28,9 @@ from urllib.parse import urlsplit
 __all__ = ["FaultProxy"]
 
 _READ = 64 * 1024
+# Chunks held per direction (delay, throttle) before the proxy stops reading: the sender
+# then feels TCP backpressure, as behind a real slow link, and memory stays bounded.
+_MAX_QUEUED = 16
 # Throttled data is written in slices of this many seconds' worth of bytes, so the rate
 # holds at a fine grain instead of as bursts followed by long pauses.
 _SLICE = 0.02
@@ -62,7 +65,7 @@ class _Pipe:
         self.src = src
         self.dst = dst
         # (due time, data); None marks the end of the stream, b"" a reset.
-        self.queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue(_MAX_QUEUED)
         self.bytes = 0
 
     async def read(self) -> None:
@@ -73,11 +76,11 @@ class _Pipe:
                     break
                 if self._proxy._blackholed:
                     continue  # the bytes vanish, as in a network black hole
-                self.queue.put_nowait((time.monotonic() + self._proxy._delay, data))
+                await self.queue.put((time.monotonic() + self._proxy._delay, data))
         except OSError:
-            self.queue.put_nowait((0.0, b""))  # reset: passed on as a reset
+            await self.queue.put((0.0, b""))  # reset: passed on as a reset
             return
-        self.queue.put_nowait((0.0, None))
+        await self.queue.put((0.0, None))
 
     async def write(self) -> None:
         proxy = self._proxy

@@ -22,7 +22,19 @@ a test can assert on the server side too::
 
 A single script (a list of steps) is played on every connection; a list of scripts is
 played one per successive connection, the last one repeating. When a script ends the
-connection stays open (answering pings) until the client closes it.
+connection stays open (answering pings) until the client closes it; when the client goes
+away the script is cancelled. Every message the client sends is recorded
+(:attr:`ScriptedServer.received`), whatever step is running.
+
+Besides the scripts, a test can act on the server directly: :meth:`ScriptedServer.drop_all`
+(TCP reset), :meth:`ScriptedServer.close_all` (close frame with any code),
+:meth:`ScriptedServer.kill` then :meth:`ScriptedServer.start` (a crash and a restart on the
+same port), and wait for what the server saw with :meth:`ScriptedServer.wait_for`,
+:meth:`ScriptedServer.wait_for_connections` and :meth:`ScriptedServer.wait_for_received`
+instead of sleeping.
+
+Typing tip: mypy infers ``list[object]`` for a nested list of different steps kept in a
+variable; annotate it (``scripts: list[list[Step]] = [...]``) or pass it inline.
 """
 
 from __future__ import annotations
@@ -228,6 +240,9 @@ class Echo(Step):
 @dataclass(frozen=True, slots=True)
 class Call(Step):
     """Run ``await func(connection)`` with the `websockets` server connection.
+
+    The server keeps reading the client's messages (see :attr:`ScriptedServer.received`),
+    so ``func`` may send and wait but must not call ``recv()`` itself.
 
     Attributes:
         func: Any coroutine function taking a
