@@ -4,6 +4,7 @@ Layers (each imports only the ones below): ``_protocol`` (wire), ``_engine``
 (:class:`WebSocket`), the sync facade, and :mod:`jetsocket.schema`.
 """
 
+from jetsocket import presets
 from jetsocket._engine._config import (
     BackoffConfig,
     BufferConfig,
@@ -49,6 +50,7 @@ from jetsocket._exceptions import (
     SubscriptionError,
     TimeoutError,
 )
+from jetsocket._protocol._proxy import ProxyError
 from jetsocket._sync import SyncWebSocket
 
 __all__ = [
@@ -79,6 +81,7 @@ __all__ = [
     "PingEvent",
     "PongEvent",
     "ProtocolError",
+    "ProxyError",
     "ReconnectedEvent",
     "ReconnectingEvent",
     "ReplayCompletedEvent",
@@ -95,6 +98,7 @@ __all__ = [
     "WebSocketOptions",
     "__version__",
     "connect",
+    "presets",
 ]
 
 __version__ = "0.2.0.dev0"

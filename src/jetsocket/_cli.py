@@ -19,6 +19,7 @@ from decimal import Decimal
 import msgspec
 
 import jetsocket
+from jetsocket._protocol._connection import redact_uri
 from jetsocket.testing import (
     ExchangeSimulator,
     FeedMessage,
@@ -367,7 +368,7 @@ async def run_connect(
     except (jetsocket.JetSocketError, OSError) as exc:
         print(f"connect failed: {exc}", file=sys.stderr)
         return 1
-    print(f"connected to {url}", file=sys.stderr)
+    print(f"connected to {redact_uri(url)}", file=sys.stderr)  # query tokens hidden
 
     async def printer() -> None:
         async for message in ws:

@@ -631,7 +631,8 @@ async def run_suite(
             max_timeouts=max_timeouts,
         )
         await _update_reports(port, testee.name, startup_timeout)
-        await server.wait_exit(startup_timeout)
+        # Writing the HTML/JSON reports of 517 cases takes a few seconds, more under load.
+        await server.wait_exit(2 * startup_timeout)
     except BaseException:
         await server.stop()
         raise
@@ -688,7 +689,11 @@ def _collect(agent: str, outdir: Path, count: int, log: _ClientLog, duration: fl
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry: run the suite, print the summary, exit 1 if any case fails."""
+    """Command-line entry: run the suite and print the summary.
+
+    Returns:
+        0 when every case passed, 1 when some did not, 2 when the suite could not run.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m tests.conformance",
         description="Run the Autobahn suite (kosoku fuzzing server) against an echo client.",
@@ -710,17 +715,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         include = args.include
     defaults = PROFILE_TIMEOUTS[args.profile]
     outdir: Path = args.outdir or Path(tempfile.mkdtemp(prefix=f"autobahn-{args.testee}-"))
-    report = asyncio.run(
-        run_suite(
-            get_testee(args.testee),
-            outdir,
-            include=include,
-            exclude=exclude + args.exclude,
-            concurrency=args.concurrency,
-            case_timeout=args.case_timeout or defaults[0],
-            run_timeout=args.run_timeout or defaults[1],
+    try:
+        report = asyncio.run(
+            run_suite(
+                get_testee(args.testee),
+                outdir,
+                include=include,
+                exclude=exclude + args.exclude,
+                concurrency=args.concurrency,
+                case_timeout=args.case_timeout or defaults[0],
+                run_timeout=args.run_timeout or defaults[1],
+            )
         )
-    )
+    except HarnessError as exc:
+        print(f"harness error: {exc}", file=sys.stderr)
+        return 2
     print(report.summary_text())
     return 1 if report.problems(strict_close=args.strict_close) else 0
 

@@ -653,7 +653,6 @@ async def _echo_once(ws: jetsocket.WebSocket[str | bytes]) -> None:
     assert await ws.recv(timeout=5) == "hello"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 async def test_websocket_proxy_option_http() -> None:
     async with ws_server(echo) as uri, HttpProxy(auth=(USER, PASSWORD)) as proxy:
         opts: dict[str, Any] = {"proxy": proxy.url_with(USERINFO)}
@@ -662,7 +661,6 @@ async def test_websocket_proxy_option_http() -> None:
         assert proxy.tunnels == 1
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 async def test_websocket_proxy_option_socks5() -> None:
     async with ws_server(echo) as uri, SocksProxy(auth=(USER, PASSWORD)) as proxy:
         opts: dict[str, Any] = {"proxy": proxy.url("socks5h", USERINFO)}
@@ -671,7 +669,6 @@ async def test_websocket_proxy_option_socks5() -> None:
         assert proxy.tunnels == 1
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 async def test_websocket_https_proxy_and_wss(
     server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
 ) -> None:
@@ -682,7 +679,6 @@ async def test_websocket_https_proxy_and_wss(
         assert proxy.tunnels == 1
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 async def test_websocket_reconnects_through_the_proxy() -> None:
     drops = 0
 
@@ -704,7 +700,6 @@ async def test_websocket_reconnects_through_the_proxy() -> None:
         assert proxy.tunnels == 2
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 async def test_websocket_proxy_407_fails_connect() -> None:
     async with HttpProxy(auth=(USER, PASSWORD)) as proxy:
         opts: dict[str, Any] = {"proxy": proxy.url_with("alice:wrong-password")}
@@ -720,7 +715,6 @@ async def test_websocket_proxy_407_fails_connect() -> None:
         assert "SECRET" not in text
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"])
 async def test_websocket_uses_environment_proxy(
     monkeypatch: pytest.MonkeyPatch, variable: str
@@ -732,7 +726,6 @@ async def test_websocket_uses_environment_proxy(
         assert proxy.tunnels == 1
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 async def test_websocket_uses_environment_socks_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     async with ws_server(echo) as uri, SocksProxy() as proxy:
         monkeypatch.setenv("ALL_PROXY", proxy.url("socks5h"))
@@ -751,7 +744,6 @@ async def test_websocket_honours_no_proxy(monkeypatch: pytest.MonkeyPatch) -> No
         assert proxy.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 async def test_websocket_proxy_false_ignores_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     async with ws_server(echo) as uri, HttpProxy() as proxy:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
@@ -761,7 +753,6 @@ async def test_websocket_proxy_false_ignores_environment(monkeypatch: pytest.Mon
         assert proxy.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_WIRED)
 def test_sync_websocket_proxy_option() -> None:
     # The servers run on their own loop thread; the sync facade runs its own.
     loop = asyncio.new_event_loop()

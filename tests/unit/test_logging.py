@@ -224,7 +224,6 @@ async def test_proxy_errors_hide_credentials(caplog: pytest.LogCaptureFixture) -
 # -- leaks fixed by the report's patches ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=HANDSHAKE_LOG_LEAK)
 async def test_handshake_debug_log_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
     async with ws_server(echo) as uri:
         ws = jetsocket.WebSocket(f"{uri}?token={SECRET}", extra_headers=HEADERS)
@@ -237,7 +236,6 @@ async def test_handshake_debug_log_is_redacted(caplog: pytest.LogCaptureFixture)
     assert "> X-Api-Key: ***" in lines
 
 
-@pytest.mark.xfail(strict=True, reason="invalid-URI ValueError repeats the URI")
 async def test_invalid_uri_error_hides_the_query() -> None:
     ws = jetsocket.WebSocket(f"ws:///?token={SECRET}")
     with pytest.raises(ValueError, match="hostname isn't provided") as info:
@@ -245,7 +243,6 @@ async def test_invalid_uri_error_hides_the_query() -> None:
     assert_clean(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="proxy option not wired yet")
 async def test_websocket_proxy_credentials_hidden(caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     opts: dict[str, Any] = {"proxy": f"http://user:{SECRET}@127.0.0.1:{port}"}
@@ -257,7 +254,6 @@ async def test_websocket_proxy_credentials_hidden(caplog: pytest.LogCaptureFixtu
     assert leaks(caplog) == []
 
 
-@pytest.mark.xfail(strict=True, reason=LIFECYCLE_LOGS)
 async def test_lifecycle_at_info_and_frames_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     async def quote(ws: ServerConnection) -> None:
         await ws.recv()

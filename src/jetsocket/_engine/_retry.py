@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from jetsocket._engine._config import BackoffConfig
 from jetsocket._exceptions import ConnectionClosedError, HandshakeError
+from jetsocket._protocol._proxy import ProxyError
 
 __all__ = ["FATAL_CLOSE_CODES", "FATAL_STATUS", "Backoff", "is_fatal"]
 
@@ -33,6 +34,9 @@ def is_fatal(exc: BaseException, classifier: Classifier | None = None) -> bool:
         verdict = classifier(exc)
         if verdict is not None:
             return not verdict
+    if isinstance(exc, ProxyError):
+        # Credentials refused (407), destination forbidden (403, SOCKS "not allowed").
+        return exc.fatal
     if isinstance(exc, HandshakeError):
         return exc.status_code in FATAL_STATUS
     if isinstance(exc, ConnectionClosedError):

@@ -103,6 +103,8 @@ class WebSocketOptions(TypedDict, total=False):
     is_retriable: Callable[[BaseException], bool | None] | None
     send_rate: float | None
     send_burst: int
+    proxy: str | bool | None
+    proxy_ssl_context: ssl.SSLContext | None
 
 
 class _Link:
@@ -182,6 +184,13 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         send_rate: Most messages per second sent (token bucket over every data frame
             sent with ``send``/``send_raw``, including replays), None for no limit.
         send_burst: Messages that may be sent at once before ``send_rate`` applies.
+        proxy: Proxy URL: ``http://`` or ``https://`` (HTTP ``CONNECT``; ``https`` means
+            TLS to the proxy), ``socks5://``, ``socks5h://`` (python-socks, the ``socks``
+            extra); credentials as ``scheme://user:password@host:port``. True or None
+            (default): from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY``, honouring
+            ``NO_PROXY``; False or ``""``: connect directly.
+        proxy_ssl_context: TLS settings for an ``https://`` proxy (default: verified with
+            system CAs).
     """
 
     @overload
@@ -302,6 +311,8 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         rate = options.get("send_rate")
         self._bucket = TokenBucket(rate, options.get("send_burst", 1)) if rate else None
         self._ssl_context = options.get("ssl_context")
+        self._proxy = options.get("proxy")
+        self._proxy_ssl_context = options.get("proxy_ssl_context")
         self._extra_headers = dict(options.get("extra_headers") or {})
         self._subprotocols = list(options.get("subprotocols") or [])
         self._compress = bool(options.get("compress", True))
@@ -417,16 +428,28 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         self._end = None
         self._loop = asyncio.get_running_loop()
         self._events.emit("connecting", ConnectingEvent(uri=redact_uri(self._uri)))
+        logger.info("jetsocket: %s: connecting", redact_uri(self._uri))
         try:
             await self._open()
         except BaseException as exc:
             self._set_state(_S.FAILED)
             self._errors += 1
             if isinstance(exc, Exception):
+                logger.warning("jetsocket: %s: connect failed: %s", redact_uri(self._uri), exc)
                 self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="connect"))
             raise
         self._set_state(_S.CONNECTED)
         self._after_connected()
+        logger.info("jetsocket: %s: connected%s", redact_uri(self._uri), self._describe_conn())
+
+    def _describe_conn(self) -> str:
+        conn = self._conn
+        if conn is None:
+            return ""
+        parts = [type(e).__name__ for e in conn.extensions]
+        if conn.subprotocol:
+            parts.append(f"subprotocol {conn.subprotocol}")
+        return f" ({', '.join(parts)})" if parts else ""
 
     async def _open(self) -> WireConnection:
         link = _Link(self)
@@ -442,6 +465,8 @@ class WebSocket(Inbox[T], Outbox, EventSource):
             ssl_context=self._ssl_context,
             connect_timeout=self._connect_timeout,
             close_timeout=self._close_timeout,
+            proxy=self._proxy,
+            proxy_ssl_context=self._proxy_ssl_context,
         )
         link.conn = conn
         previous = self._conn
@@ -536,6 +561,7 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         if self._connected is not None:
             self._connected.set()  # wake senders waiting for a connection
         self._events.emit("closed", ClosedEvent(code=code, reason=reason))
+        logger.info("jetsocket: %s: closed (code %d)", redact_uri(self._uri), code)
         await self._events.drain(self._close_timeout)
 
     def _detach(self, conn: WireConnection) -> None:
@@ -619,6 +645,14 @@ class WebSocket(Inbox[T], Outbox, EventSource):
             return  # the supervisor's on_open hook failed; it handles the retry
         lived = time.monotonic() - self._connected_at
         retry = self._reconnect and not is_fatal(exc, self._classifier)
+        logger.log(
+            logging.INFO if exc.code in CLEAN_CODES else logging.WARNING,
+            "jetsocket: %s: disconnected after %.1fs: %s; %s",
+            redact_uri(self._uri),
+            lived,
+            exc,
+            "reconnecting" if retry else "not reconnecting",
+        )
         self._events.emit(
             "disconnected",
             DisconnectedEvent(
@@ -677,6 +711,12 @@ class WebSocket(Inbox[T], Outbox, EventSource):
                     if fatal or self._backoff.exhausted():
                         self._give_up(exc)
                         return
+                    logger.warning(
+                        "jetsocket: %s: reconnect attempt %d failed: %s",
+                        redact_uri(self._uri),
+                        attempt,
+                        exc,
+                    )
                     self._events.emit("error", ErrorEvent(error=exc, context="reconnect"))
                     self._set_state(_S.RECONNECTING)
                     continue
@@ -685,10 +725,15 @@ class WebSocket(Inbox[T], Outbox, EventSource):
             self._reconnects += 1
             self._last_reconnect = time.time()
             self._after_connected()
-            self._events.emit(
-                "reconnected",
-                ReconnectedEvent(attempts=attempt, downtime=time.monotonic() - started),
+            downtime = time.monotonic() - started
+            logger.info(
+                "jetsocket: %s: reconnected after %.2fs (%d attempts)%s",
+                redact_uri(self._uri),
+                downtime,
+                attempt,
+                self._describe_conn(),
             )
+            self._events.emit("reconnected", ReconnectedEvent(attempts=attempt, downtime=downtime))
             await self._replay_after_reconnect(last_seq)
         except asyncio.CancelledError:
             pass  # close() cancelled us
@@ -748,6 +793,11 @@ class WebSocket(Inbox[T], Outbox, EventSource):
             raise
         except Exception as exc:
             # Keep the old connection; try again after a backoff delay.
+            logger.warning(
+                "jetsocket: %s: rotation failed, keeping the current connection: %s",
+                redact_uri(self._uri),
+                exc,
+            )
             self._events.emit("error", ErrorEvent(error=exc, context="rotation"))
             self._supervisor = None
             delay = self._backoff.next_delay(exc)
@@ -759,6 +809,7 @@ class WebSocket(Inbox[T], Outbox, EventSource):
         self._reconnects += 1
         self._last_reconnect = time.time()
         self._after_connected()
+        logger.info("jetsocket: %s: connection rotated (max_connection_age)", redact_uri(self._uri))
         self._events.emit(
             "reconnected",
             ReconnectedEvent(attempts=1, downtime=time.monotonic() - started, rotation=True),

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
+import re
 import ssl as _ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -33,8 +35,10 @@ from jetsocket._exceptions import (
     HandshakeError,
     ProtocolError,
     TimeoutError,
+    excerpt,
 )
 from jetsocket._protocol._deflate import client_deflate_factories, negotiated_deflate
+from jetsocket._protocol._proxy import ProxyError, create_proxied_connection, resolve_proxy
 from jetsocket._protocol._reader import FrameReader
 from jetsocket._protocol._writer import FrameWriter
 
@@ -45,6 +49,31 @@ _OP_PONG = 0xA
 # A handshake response larger than this is not a WebSocket server talking to us.
 _MAX_HANDSHAKE = 64 * 1024
 _BODY_EXCERPT = 1024
+# Handshake headers whose values are credentials: hidden in the handshake's DEBUG log.
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
+_SECRET_WORDS = ("token", "secret", "key", "auth", "signature", "password", "session")
+# Frame-level DEBUG log (one line per frame): a logger of its own, so that lifecycle lines
+# ("jetsocket", INFO) can be kept while frames are silenced, or the reverse.
+_frames_logger = logging.getLogger("jetsocket.frames")
+_FRAME_EXCERPT = 120
+# JSON members whose name looks like a credential: their value is hidden in frame excerpts.
+_SECRET_MEMBER = re.compile(
+    r'("[^"]*(?:key|token|secret|sign|passw|passphrase|auth|session)[^"]*"\s*:\s*)'
+    r'("(?:[^"\\]|\\.)*"|[^,}\]\s]+)',
+    re.IGNORECASE,
+)
+
+
+def _frame_excerpt(payload: bytes | str) -> str:
+    """A short, credential-free excerpt of a received payload for the DEBUG log."""
+    return _SECRET_MEMBER.sub(r'\1"***"', excerpt(payload, _FRAME_EXCERPT))
+
+
+def _log_received(messages: list[bytes | str]) -> None:
+    for msg in messages:
+        _frames_logger.debug("< message %d bytes: %s", len(msg), _frame_excerpt(msg))
 
 
 class ConnectionListener(Protocol):
@@ -82,6 +111,38 @@ def redact_uri(uri: str) -> str:
     return out
 
 
+def _is_secret_header(name: str) -> bool:
+    lower = name.lower()
+    if lower in _SECRET_HEADERS:
+        return True
+    # Sec-WebSocket-Key/Accept are nonces, not credentials (RFC 6455 4.1): keep them.
+    return not lower.startswith("sec-websocket-") and any(w in lower for w in _SECRET_WORDS)
+
+
+def _redact_handshake_record(record: logging.LogRecord) -> bool:
+    """Hide credentials in websockets' handshake DEBUG lines before any handler sees them.
+
+    ``ClientProtocol`` logs ``> GET <path?query> HTTP/1.1`` and every ``> Name: value``
+    header line at DEBUG; venues put API keys in both.
+    """
+    args = record.args
+    if isinstance(args, tuple) and args:
+        if record.msg == "> GET %s HTTP/1.1":
+            path, _, query = str(args[0]).partition("?")
+            if query:
+                keys = [part.split("=", 1)[0] for part in query.split("&")]
+                record.args = (path + "?" + "&".join(f"{k}=***" for k in keys),)
+        elif len(args) == 2 and isinstance(args[0], str) and _is_secret_header(args[0]):
+            record.args = (args[0], "***")
+    return True
+
+
+# websockets' handshake log goes through this logger (not "websockets.client") so that the
+# filter above runs on every record: logger-level filters apply to records created there.
+_handshake_logger = logging.getLogger("jetsocket.handshake")
+_handshake_logger.addFilter(_redact_handshake_record)
+
+
 def _check_header(name: str, value: str) -> None:
     # A CR or LF would let a header value inject further headers (request splitting).
     for part in (name, value):
@@ -109,6 +170,7 @@ class WireConnection(asyncio.Protocol):
         "_closed",
         "_closing_by_us",
         "_compression_threshold",
+        "_debug",
         "_drain_waiter",
         "_fail_code",
         "_hs",
@@ -155,6 +217,7 @@ class WireConnection(asyncio.Protocol):
             extensions=client_deflate_factories() if compress else None,
             subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
             max_size=max_message_size,
+            logger=_handshake_logger,
         )
         self._hs_buffer = bytearray()
         self._hs_headers = extra_headers or {}
@@ -178,6 +241,8 @@ class WireConnection(asyncio.Protocol):
         self.bytes_received = 0
         self.bytes_sent = 0
         self.last_received = 0.0
+        # Checked once per connection, like websockets does: the hot path pays one bool.
+        self._debug = _frames_logger.isEnabledFor(logging.DEBUG)
 
     # -- asyncio.Protocol callbacks ---------------------------------------------------
 
@@ -204,6 +269,8 @@ class WireConnection(asyncio.Protocol):
             return
         messages = reader.feed(data)
         if messages:
+            if self._debug:
+                _log_received(messages)
             self._listener.on_messages(messages)
         if reader.control or reader.close is not None or reader.error is not None:
             self._control(reader)
@@ -275,6 +342,8 @@ class WireConnection(asyncio.Protocol):
         assert reader is not None
         messages = reader.feed(rest)
         if messages:
+            if self._debug:
+                _log_received(messages)
             self._listener.on_messages(messages)
         if reader.control or reader.close is not None or reader.error is not None:
             self._control(reader)
@@ -354,6 +423,9 @@ class WireConnection(asyncio.Protocol):
             frames = reader.control
             reader.control = []
             for opcode, payload in frames:
+                if self._debug:
+                    kind = "ping" if opcode == _OP_PING else "pong"
+                    _frames_logger.debug("< %s %s", kind, payload[:_FRAME_EXCERPT].hex())
                 if opcode == _OP_PING:
                     # RFC 6455 5.5.2/5.5.3: answer a ping with a pong of the same payload,
                     # unless we already sent a close frame.
@@ -370,6 +442,8 @@ class WireConnection(asyncio.Protocol):
         elif reader.close is not None and self._close_received is None:
             self._close_received = reader.close
             code, _ = reader.close
+            if self._debug:
+                _frames_logger.debug("< close %d %r", code, reader.close[1])
             if not self._close_sent:
                 # RFC 6455 5.5.1: echo the close code; 1005 means "no code" and is never sent.
                 self._send_close(None if code == 1005 else code, "")
@@ -384,6 +458,8 @@ class WireConnection(asyncio.Protocol):
         self._arm_close_timer()
 
     def _send_close(self, code: int | None, reason: str) -> None:
+        if self._debug:
+            _frames_logger.debug("> close %s %r", code, reason)
         self._close_sent = True
         self._write(self._writer.close(code, reason))
 
@@ -434,6 +510,10 @@ class WireConnection(asyncio.Protocol):
         """Write one data message (compressed when negotiated and large enough)."""
         if not self.is_open:
             raise self._closed_error()
+        if self._debug:
+            # Sizes only: outgoing payloads carry logins and signatures (often positional,
+            # e.g. {"op": "auth", "args": [key, expires, signature]}) no filter can spot.
+            _frames_logger.debug("> %s %d bytes", "text" if text else "binary", len(payload))
         self._write(self._writer.message(payload, text=text))
 
     def send_frames(self, payloads: Sequence[bytes], text: bool) -> None:
@@ -441,11 +521,20 @@ class WireConnection(asyncio.Protocol):
         if not self.is_open:
             raise self._closed_error()
         message = self._writer.message
+        if self._debug:
+            _frames_logger.debug(
+                "> %d %s messages, %d bytes",
+                len(payloads),
+                "text" if text else "binary",
+                sum(map(len, payloads)),
+            )
         self._write(b"".join([message(p, text=text) for p in payloads]))
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping frame (RFC 6455 5.5.2)."""
         if self.is_open:
+            if self._debug:
+                _frames_logger.debug("> ping %s", payload[:_FRAME_EXCERPT].hex())
             self._write(self._writer.ping(payload))
 
     def _closed_error(self) -> ConnectionClosedError:
@@ -514,6 +603,8 @@ async def open_connection(
     ssl_context: _ssl.SSLContext | None = None,
     connect_timeout: float = 10.0,
     close_timeout: float = 5.0,
+    proxy: str | bool | None = None,
+    proxy_ssl_context: _ssl.SSLContext | None = None,
 ) -> WireConnection:
     """Open a TCP (or TLS) connection and run the opening handshake.
 
@@ -529,19 +620,25 @@ async def open_connection(
         ssl_context: TLS settings for ``wss`` (default: verified, system CAs).
         connect_timeout: Bound on TCP connect + TLS + handshake.
         close_timeout: Bound on the closing handshake.
+        proxy: Proxy URL (``http://``, ``https://``, ``socks5://``, ``socks5h://``, ...);
+            True or None: from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` /
+            ``NO_PROXY``; False or ``""``: connect directly.
+        proxy_ssl_context: TLS settings for an ``https://`` proxy.
 
     Returns:
         The open connection.
 
     Raises:
         HandshakeError: The server refused the upgrade (status, headers, body excerpt).
+        ProxyError: The proxy is unreachable or refused the tunnel (``status_code``).
         TimeoutError: ``connect_timeout`` elapsed.
         ConnectionError: The TCP/TLS connection failed.
     """
     try:
         wsuri = parse_uri(uri)
     except InvalidURI as exc:
-        raise ValueError(f"invalid WebSocket URI: {exc}") from None
+        # str(exc) repeats the whole URI, query-string credentials included.
+        raise ValueError(f"invalid WebSocket URI: {exc.msg}") from None
     for name, value in (extra_headers or {}).items():
         _check_header(name, value)
     loop = asyncio.get_running_loop()
@@ -550,6 +647,7 @@ async def open_connection(
         ssl_arg = ssl_context if ssl_context is not None else _ssl.create_default_context()
     elif ssl_context is not None:
         raise ValueError("ssl_context given for a ws:// URI; use wss://")
+    proxy_url = resolve_proxy(proxy, wsuri)
     deadline = loop.time() + connect_timeout
 
     def factory() -> WireConnection:
@@ -565,21 +663,30 @@ async def open_connection(
             close_timeout=close_timeout,
         )
 
-    try:
-        _, conn = await asyncio.wait_for(
-            loop.create_connection(
-                factory,
-                wsuri.host,
-                wsuri.port,
-                ssl=ssl_arg,
-                server_hostname=wsuri.host if ssl_arg is not None else None,
-            ),
-            connect_timeout,
+    server_hostname = wsuri.host if ssl_arg is not None else None
+    if proxy_url is None:
+        opening = loop.create_connection(
+            factory, wsuri.host, wsuri.port, ssl=ssl_arg, server_hostname=server_hostname
         )
+    else:
+        opening = create_proxied_connection(
+            factory,
+            proxy_url,
+            wsuri.host,
+            wsuri.port,
+            ssl=ssl_arg,
+            server_hostname=server_hostname,
+            proxy_ssl=proxy_ssl_context,
+            timeout=connect_timeout,
+        )
+    try:
+        _, conn = await asyncio.wait_for(opening, connect_timeout)
     except builtins.TimeoutError:
         raise TimeoutError(
             f"connecting to {redact_uri(uri)} timed out after {connect_timeout}s"
         ) from None
+    except ProxyError:
+        raise  # already a ConnectionError, with the proxy's status and a redacted message
     except OSError as exc:
         raise ConnectionError(f"cannot connect to {redact_uri(uri)}: {exc}") from exc
     await conn.wait_open(max(0.0, deadline - loop.time()))
