@@ -86,6 +86,8 @@ class Inbox(Generic[T]):
         # iterator should still see.
         self._router: Callable[[list[Any]], list[Any]] | None = None
         self._end: BaseException | None = None
+        # Called once with the end of the stream (the schema layer ends its Streams).
+        self._finish_hooks: list[Callable[[BaseException], None]] = []
         self._capacity = buffer.capacity
         self._low_water = max(1, buffer.capacity // 2)
         self._policy = OverflowPolicy(buffer.overflow_policy)
@@ -234,6 +236,8 @@ class Inbox(Generic[T]):
     def _finish(self, end: BaseException) -> None:
         if self._end is None:
             self._end = end
+            for hook in self._finish_hooks:
+                hook(end)
         self._wake()
 
     def _wake(self) -> None:

@@ -26,7 +26,7 @@ from jetsocket._engine._ratelimit import TokenBucket
 from jetsocket._engine._retry import Backoff, is_fatal
 from jetsocket._engine._sequence import SequenceTracker
 from jetsocket._engine._state import ConnectionState
-from jetsocket._exceptions import ConnectionClosedError, ConnectionError, TimeoutError
+from jetsocket._exceptions import ConnectionClosedError
 from jetsocket._protocol._connection import WireConnection, redact_uri
 
 __all__ = ["Supervisor"]
@@ -100,7 +100,9 @@ class Supervisor:
                 )
                 try:
                     await self._open()
-                except (ConnectionError, TimeoutError, OSError) as exc:
+                except Exception as exc:
+                    # Any failure of an attempt (network, handshake, or an on_open hook
+                    # such as a refused login) is classified, never left to kill this task.
                     error = exc
                     self._errors += 1
                     fatal = is_fatal(exc, self._classifier)

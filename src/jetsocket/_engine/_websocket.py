@@ -535,9 +535,12 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             raise ValueError("close reason longer than 123 bytes")
         if self._state in (_S.CLOSED, _S.CLOSING):
             return
-        if self._state is _S.IDLE:
+        if self._state in (_S.IDLE, _S.FAILED):
+            # Nothing is connected: closing only makes the end final (a failed client
+            # keeps its failure as the end its consumers see).
             self._set_state(_S.CLOSED)
             self._finish(ConnectionClosedError(code, reason, by_server=False))
+            self._events.emit("closed", ClosedEvent(code=code, reason=reason))
             return
         self._set_state(_S.CLOSING)
         self._cancel_timers()

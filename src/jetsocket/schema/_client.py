@@ -238,6 +238,7 @@ class Client(EventSource, Generic[T]):
         else:
             ws._router = self._route
         ws.add_on_open(lambda _ws: self._on_open(shard))
+        ws._finish_hooks.append(lambda end: self._end_streams(shard, end))
         self._shards.append(shard)
         return ws
 
@@ -276,6 +277,13 @@ class Client(EventSource, Generic[T]):
         end = ConnectionClosedError(code, reason, by_server=False)
         for stream in self._streams.values():
             stream._finish(end)
+
+    def _end_streams(self, shard: _Shard, end: BaseException) -> None:
+        # The shard's engine gave up (or closed): its streams end with the same reason.
+        for sub in shard.subs:
+            stream = self._streams.get(sub)
+            if stream is not None:
+                stream._finish(end)
 
     async def __aenter__(self) -> Self:
         await self.connect()
