@@ -1,38 +1,63 @@
-"""Command line interface: ``python -m jetsocket demo`` and ``python -m jetsocket connect``.
+"""Command line interface: ``jetsocket connect URL`` and ``jetsocket demo``.
 
-Output is plain lines (no terminal control), so the commands can be piped and tested.
+``connect`` is an interactive client in the spirit of ``python -m websockets``: every line
+typed (or piped) on stdin is sent as a text message, every message received is printed on
+stdout, connection events are printed on stderr as they happen. ``demo`` (see
+:mod:`jetsocket._demo`) runs a typed client against the embedded exchange simulator through
+a fault-injecting proxy.
+
+Nothing printed ever shows a credential: URLs are shown through ``redact_uri`` and every
+secret found in the URL (query values, user info) or in a secret-looking header is replaced
+by ``***`` in all output, stdout included.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
+import logging
+import math
+import os
+import re
 import sys
 import threading
-import time
-from collections import Counter
 from collections.abc import Sequence
-from decimal import Decimal
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import msgspec
 
 import jetsocket
 from jetsocket._protocol._connection import redact_uri
-from jetsocket.testing import (
-    ExchangeSimulator,
-    FeedMessage,
-    Kline,
-    Response,
-    Trade,
-    decode_message,
+
+__all__ = ["ConnectOptions", "build_parser", "main", "run_connect"]
+
+# Secrets shorter than this are not searched in the output: replacing "1" or "en"
+# everywhere would garble it, and such values are not credentials anyway.
+_MIN_SECRET = 4
+_SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "sign", "passw", "session", "cookie")
+_BINARY_EXCERPT = 64
+
+# ANSI colours of the pretty JSON output (terminals only; NO_COLOR disables them).
+_RESET = "\x1b[0m"
+_KEY = "\x1b[34;1m"
+_STRING = "\x1b[32m"
+_NUMBER = "\x1b[36m"
+_LITERAL = "\x1b[35m"
+_DIM = "\x1b[2m"
+_RED = "\x1b[31m"
+# Tokens of already formatted (valid) JSON: a string (a key when a colon follows), a
+# number or a literal. Scanning left to right, a string is consumed whole, so digits or
+# "true" inside strings are never matched on their own.
+_JSON_TOKEN = re.compile(
+    r'(?P<str>"(?:[^"\\]|\\.)*")(?P<colon>\s*:)?'
+    r"|(?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+    r"|(?P<lit>true|false|null)"
 )
 
-__all__ = ["build_parser", "main"]
 
-_SHOWN = 6  # messages printed in full at the start of the demo
-_DEMO_KINDS = ("trade", "kline_1m", "bookTicker")
+# -- argument parsing -------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,68 +65,128 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jetsocket",
         description="jetsocket: typed, resilient, fast WebSocket client (tools).",
+        epilog="`jetsocket URL` is short for `jetsocket connect URL`.",
     )
     parser.add_argument("--version", action="version", version=jetsocket.__version__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo_parser(commands)
+    _add_connect_parser(commands)
+    return parser
 
+
+def _add_demo_parser(commands: Any) -> None:
     demo = commands.add_parser(
         "demo",
-        help="stream from the embedded exchange simulator (offline)",
-        description="Start the embedded exchange simulator, subscribe a typed jetsocket "
-        "client to its trade, kline and book streams, print what arrives and check the "
-        "sequence numbers. Exits 0 when no message was lost.",
+        help="typed client vs. the embedded exchange simulator, with faults (offline)",
+        description="Start the embedded exchange simulator behind a fault-injecting proxy, "
+        "subscribe a typed jetsocket Client to its trade, kline and book streams, cut the "
+        "connections every few seconds (resets and one half-open connection) and check that "
+        "every stream recovers without a sequence gap. Live view with rich on a terminal, "
+        "plain progress lines otherwise. Exits 0 only if no gap and no lost message was seen.",
     )
-    demo.add_argument("--duration", type=_positive_float, default=5.0, metavar="SECONDS")
+    demo.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=12.0,
+        metavar="SECONDS",
+        help="seconds of streaming and faults (default 12)",
+    )
     demo.add_argument(
         "--rate",
         type=_positive_float,
-        default=20.0,
+        default=25.0,
         metavar="N",
-        help="messages per second per stream (default 20)",
+        help="messages per second per stream (default 25)",
     )
     demo.add_argument(
         "--symbols",
-        default="BTCUSDT,ETHUSDT",
+        default="BTCUSDT,ETHUSDT,SOLUSDT",
         metavar="LIST",
-        help="comma-separated symbols (default BTCUSDT,ETHUSDT)",
+        help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)",
     )
     demo.add_argument("--seed", type=int, default=7, help="market seed (default 7)")
     demo.add_argument(
         "--burst",
-        type=int,
+        type=_non_negative_int,
         default=20_000,
         metavar="N",
-        help="messages of the final burst phase, 0 to skip (default 20000)",
+        help="messages of a final full-speed burst, 0 to skip (default 20000)",
+    )
+    demo.add_argument("--no-faults", action="store_true", help="stream without injecting any fault")
+    demo.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain progress lines even on a terminal (default when not a terminal "
+        "or rich is not installed)",
     )
 
+
+def _add_connect_parser(commands: Any) -> None:
     connect = commands.add_parser(
         "connect",
-        help="minimal interactive client",
+        help="interactive client: stdin lines are sent, messages are printed",
         description="Connect to URL, send each line of stdin as a text message and print "
-        "every message received. At end of input, wait --linger seconds, then close.",
+        "every message received on stdout (JSON pretty-printed and coloured on a terminal, "
+        "one compact line per message otherwise). Connection events go to stderr. At end of "
+        "input, keep receiving --linger seconds, then close. Exit status: 0 after a normal "
+        "close, 1 after an error.",
     )
-    connect.add_argument("url", help="ws:// or wss:// URL")
+    connect.add_argument("url", type=_ws_url, help="ws:// or wss:// URL")
+    connect.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        type=_header,
+        metavar="NAME:VALUE",
+        help="extra handshake header (repeatable)",
+    )
+    connect.add_argument(
+        "--subprotocol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="subprotocol to offer (repeatable)",
+    )
     connect.add_argument(
         "--raw",
         action="store_true",
-        help="print messages exactly as received (default: compact JSON)",
+        help="print text messages exactly as received (binary ones as hex)",
+    )
+    connect.add_argument(
+        "--heartbeat",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="send a ping every SECONDS; a peer that stops answering is dropped",
+    )
+    connect.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="exit when the connection drops instead of reconnecting",
+    )
+    connect.add_argument(
+        "--proxy",
+        default=None,
+        metavar="URL",
+        help='http://, https:// or socks5:// proxy ("" for none; default: from '
+        "HTTPS_PROXY / ALL_PROXY)",
     )
     connect.add_argument(
         "--linger",
         type=_non_negative_float,
         default=0.0,
         metavar="SECONDS",
-        help="keep receiving this long after end of input (default 0)",
+        help="keep receiving this long after end of input, 'inf' until the server closes "
+        "(default 0)",
     )
     connect.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="NAME:VALUE",
-        help="extra handshake header (repeatable)",
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log the library's lifecycle lines (-v) and frames (-vv) on stderr",
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(args_list)
     try:
         if args.command == "demo":
+            from jetsocket._demo import run_demo  # noqa: PLC0415 - simulator only for the demo
+
             symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+            if not symbols:
+                raise SystemExit("jetsocket: --symbols needs at least one symbol")
             return asyncio.run(
                 run_demo(
                     duration=args.duration,
@@ -129,301 +218,443 @@ def main(argv: Sequence[str] | None = None) -> int:
                     symbols=symbols,
                     seed=args.seed,
                     burst=args.burst,
+                    faults=not args.no_faults,
+                    live=None if not args.plain else False,
                 )
             )
-        headers = dict(_parse_header(h) for h in args.header)
-        return asyncio.run(run_connect(args.url, raw=args.raw, linger=args.linger, headers=headers))
+        options = ConnectOptions(
+            url=args.url,
+            headers=dict(args.header),
+            subprotocols=list(args.subprotocol),
+            raw=args.raw,
+            heartbeat=args.heartbeat,
+            reconnect=not args.no_reconnect,
+            proxy=args.proxy,
+            linger=args.linger,
+            verbose=args.verbose,
+        )
+        return asyncio.run(run_connect(options))
     except KeyboardInterrupt:
         return 130
 
 
-# -- demo ---------------------------------------------------------------------------------
+# -- connect ----------------------------------------------------------------------------
 
 
-def _stream_of(msg: FeedMessage) -> str:
-    symbol = msg.symbol.lower()
-    if isinstance(msg, Trade):
-        return f"{symbol}@trade"
-    if isinstance(msg, Kline):
-        return f"{symbol}@kline_{msg.bar.interval}"
-    return f"{symbol}@bookTicker"
+@dataclass
+class ConnectOptions:
+    """Options of ``jetsocket connect`` (see ``jetsocket connect --help``).
+
+    Attributes:
+        url: The ``ws://`` or ``wss://`` URL.
+        headers: Extra handshake headers.
+        subprotocols: Subprotocols to offer.
+        raw: Print text messages exactly as received (binary as hex).
+        heartbeat: Ping interval in seconds, or None for no heartbeat.
+        reconnect: Reconnect after an unexpected disconnect.
+        proxy: Proxy URL, "" for none, None for the environment's.
+        linger: Seconds to keep receiving after end of input (``inf``: until closed).
+        verbose: 1 logs the library's lifecycle lines, 2 also its frames.
+        pretty: Pretty-print JSON (default: when stdout is a terminal).
+        color: Colour the pretty JSON (default: on a terminal, unless ``NO_COLOR``).
+    """
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    subprotocols: list[str] = field(default_factory=list)
+    raw: bool = False
+    heartbeat: float | None = None
+    reconnect: bool = True
+    proxy: str | None = None
+    linger: float = 0.0
+    verbose: int = 0
+    pretty: bool | None = None
+    color: bool | None = None
 
 
-def _describe(msg: FeedMessage) -> str:
-    if isinstance(msg, Trade):
-        side = "sell" if msg.buyer_is_maker else "buy "
-        return f"trade  {msg.symbol:<8} {side} {msg.qty} @ {msg.price}  (id {msg.trade_id})"
-    if isinstance(msg, Kline):
-        k = msg.bar
-        return (
-            f"kline  {msg.symbol:<8} {k.interval} o={k.open} h={k.high} l={k.low} c={k.close} "
-            f"v={k.volume} n={k.trades}{' closed' if k.closed else ''}"
-        )
-    return f"book   {msg.symbol:<8} bid {msg.bid_qty} @ {msg.bid} | ask {msg.ask_qty} @ {msg.ask}"
+class Redactor:
+    """Hides the credentials of one connection in every line printed.
+
+    The URL itself is shown as ``redact_uri`` shows it; its query values and user info, and
+    the values of secret-looking headers (``Authorization``, ``X-Api-Key``, ...), are
+    replaced by ``***`` wherever they appear (error messages, echoed messages, ...).
+    """
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self._url = url
+        self._shown = redact_uri(url)
+        secrets: set[str] = set()
+        try:
+            parts = urlsplit(url)
+            for value in (parts.username, parts.password):
+                if value:
+                    secrets.update((value, unquote(value)))
+            for _, value in parse_qsl(parts.query, keep_blank_values=True):
+                secrets.add(value)
+            secrets.update(part.split("=", 1)[-1] for part in parts.query.split("&"))
+        except ValueError:
+            pass  # not a URL at all: nothing to find in it
+        for name, value in (headers or {}).items():
+            if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
+                secrets.add(value)
+                secrets.update(value.split())  # "Bearer <token>": the token alone too
+        # Longest first, so that a secret containing another is replaced whole.
+        self._secrets = sorted((s for s in secrets if len(s) >= _MIN_SECRET), key=len, reverse=True)
+
+    @property
+    def url(self) -> str:
+        """The URL as it may be shown."""
+        return self._shown
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` without any credential of this connection."""
+        if not self._secrets:
+            return text
+        if self._url in text:
+            text = text.replace(self._url, self._shown)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
 
 
-class _Tally:
-    """Counts, last prices and sequence checking of the demo's feed."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.by_stream: Counter[str] = Counter()
-        self.last_price: dict[str, Decimal] = {}
-        self.last_seq = 0
-        self.gaps = 0
-        self.lost = 0
-        self.replies = 0
-        self.paced = 0
-        self.failed = False
-
-    def add(self, msg: FeedMessage | Response) -> FeedMessage | None:
-        if isinstance(msg, Response):
-            self.replies += 1
-            return None
-        self.total += 1
-        self.by_stream[_stream_of(msg)] += 1
-        if isinstance(msg, Trade):
-            self.last_price[msg.symbol] = msg.price
-        # seq is 1, 2, 3, ... per connection: anything but last + 1 means lost messages.
-        if msg.seq != self.last_seq + 1:
-            self.gaps += 1
-            self.lost += max(0, msg.seq - self.last_seq - 1)
-            print(f"!! sequence gap: expected {self.last_seq + 1}, got {msg.seq}")
-        self.last_seq = msg.seq
-        return msg
-
-
-def _progress(t: float, tally: _Tally, since: int, interval: float, symbols: Sequence[str]) -> str:
-    parts = []
-    for symbol in symbols:
-        s = symbol.lower()
-        counts = "/".join(str(tally.by_stream[f"{s}@{kind}"]) for kind in _DEMO_KINDS)
-        price = tally.last_price.get(symbol)
-        parts.append(f"{symbol} {price if price is not None else '-'} ({counts})")
-    rate = (tally.total - since) / interval if interval > 0 else 0.0
-    return f"[{t:5.1f}s] {rate:7.0f} msg/s  total {tally.total:<7d} " + "  ".join(parts)
-
-
-async def run_demo(
-    *,
-    duration: float = 5.0,
-    rate: float = 20.0,
-    symbols: Sequence[str] = ("BTCUSDT", "ETHUSDT"),
-    seed: int = 7,
-    burst: int = 20_000,
-) -> int:
-    """Run the demo: simulator + typed client; return 0 if no message was lost.
+class MessagePrinter:
+    """Formats received messages for stdout.
 
     Args:
-        duration: Seconds of paced streaming.
-        rate: Messages per second per stream.
-        symbols: Symbols to subscribe to (trade, 1m kline and book ticker of each).
-        seed: Seed of the simulated market.
-        burst: Messages sent as fast as possible after the paced phase (0: none).
-
-    Returns:
-        The exit status: 0 when messages arrived and no sequence gap was seen.
+        raw: Text exactly as received, binary as hex.
+        pretty: Indented JSON (else one compact line per message).
+        color: ANSI colours in the pretty JSON.
     """
-    tally = _Tally()
-    async with ExchangeSimulator(symbols=symbols, rate=rate, seed=seed) as sim:
-        print(f"exchange simulator on {sim.uri} (seed {sim.seed}, {rate:g} msg/s per stream)")
-        # reconnect=False: the simulator's sequence numbers restart on a new connection and
-        # its subscriptions are per connection, so a silent reconnect would hide failures.
-        ws = jetsocket.WebSocket(sim.uri, deserializer=decode_message, reconnect=False)
-        stats: jetsocket.ConnectionStats | None = None
+
+    def __init__(self, *, raw: bool, pretty: bool, color: bool) -> None:
+        self._raw = raw
+        self._pretty = pretty
+        self._color = color and pretty
+
+    def format(self, message: str | bytes) -> str:
+        """Return the text printed for one message (no trailing newline)."""
+        if isinstance(message, bytes | bytearray | memoryview):
+            data = bytes(message)
+            if self._raw:
+                return data.hex()
+            more = "..." if len(data) > _BINARY_EXCERPT else ""
+            return f"<binary, {len(data)} bytes> {data[:_BINARY_EXCERPT].hex()}{more}"
+        if self._raw:
+            return message
         try:
-            async with ws:
-                await _demo_session(sim, ws, tally, duration, burst)
-                stats = ws.stats()  # before close: the live connection's numbers
-        except jetsocket.JetSocketError as exc:
-            print(f"error: {exc}")
-            tally.failed = True
-        _print_stats(stats or ws.stats())
-        sent = sim.stats().messages_sent
-
-    ok = tally.total > 0 and tally.gaps == 0 and not tally.failed
-    print(
-        f"summary: {'OK' if ok else 'FAILED'}: {tally.total} messages received "
-        f"({tally.paced} paced, {tally.total - tally.paced} burst) of {sent} sent, "
-        f"{tally.gaps} sequence gaps, {tally.lost} lost"
-    )
-    return 0 if ok else 1
+            # msgspec.json.format keeps the original text of every number and string
+            # (no float round trip), unlike decoding and encoding again.
+            formatted = msgspec.json.format(message, indent=2 if self._pretty else -1)
+        except msgspec.DecodeError:
+            # Not JSON: shown as is, but on one line when the output is not a terminal.
+            if self._pretty:
+                return message
+            return message.replace("\r", "\\r").replace("\n", "\\n")
+        return _colorize(formatted) if self._color else formatted
 
 
-async def _demo_session(
-    sim: ExchangeSimulator,
-    ws: jetsocket.WebSocket[FeedMessage | Response],
-    tally: _Tally,
-    duration: float,
-    burst: int,
-) -> None:
-    streams = sim.stream_names(_DEMO_KINDS)
-    await ws.send({"method": "SUBSCRIBE", "params": streams, "id": 1})
-    reply = await ws.recv(timeout=5.0)
-    if not isinstance(reply, Response) or reply.error is not None:
-        print(f"subscription failed: {reply!r}")
-        tally.failed = True
-        return
-    print(f"subscribed to {len(streams)} streams: {', '.join(streams)}")
-    print(f"first {_SHOWN} messages, decoded into typed msgspec Structs:")
+def _colorize(formatted: str) -> str:
+    def paint(match: re.Match[str]) -> str:
+        if match.group("str") is not None:
+            colon = match.group("colon")
+            if colon is not None:
+                return f"{_KEY}{match.group('str')}{_RESET}{colon}"
+            return f"{_STRING}{match.group('str')}{_RESET}"
+        if match.group("num") is not None:
+            return f"{_NUMBER}{match.group('num')}{_RESET}"
+        return f"{_LITERAL}{match.group('lit')}{_RESET}"
 
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    deadline = start + duration
-    next_tick, last_total = start + 1.0, 0
-    while (now := loop.time()) < deadline:
+    return _JSON_TOKEN.sub(paint, formatted)
+
+
+class _Console:
+    """stdout for messages, stderr for events; both redacted, both tolerant of a closed pipe."""
+
+    def __init__(self, redact: Redactor, out: TextIO, err: TextIO, *, color: bool) -> None:
+        self._redact = redact
+        self._out = out
+        self._err = err
+        self._color = color
+        self.broken = False
+
+    def messages(self, lines: list[str]) -> None:
+        if self.broken:
+            return
         try:
-            msg = await ws.recv(timeout=min(next_tick, deadline) - now)
-        except jetsocket.TimeoutError:
-            msg = None
-        if msg is not None and (feed := tally.add(msg)) and tally.total <= _SHOWN:
-            print(f"  #{feed.seq:<3d} {_describe(feed)}")
-            if tally.total == _SHOWN:
-                print(f"  {feed!r}")
-        if loop.time() >= next_tick:
-            print(_progress(next_tick - start, tally, last_total, 1.0, sim.symbols))
-            next_tick, last_total = next_tick + 1.0, tally.total
-    tally.paced = tally.total
+            self._out.write("".join(self._redact(line) + "\n" for line in lines))
+            self._out.flush()
+        except BrokenPipeError:
+            # `jetsocket connect URL | head`: the reader is gone, stop printing quietly.
+            self.broken = True
+            _silence_stdout()
 
-    if burst > 0:
-        per_stream = max(1, burst // len(streams))
-        target = tally.total + per_stream * len(streams)
-        print(f"burst: {per_stream * len(streams)} messages, sent as fast as possible ...")
-        begin = time.perf_counter()
-        sim.burst(per_stream)
+    def event(self, text: str, *, error: bool = False) -> None:
+        line = self._redact(text)
+        if self._color:
+            line = f"{_RED if error else _DIM}{line}{_RESET}"
         try:
-            async with asyncio.timeout(30.0):
-                while tally.total < target:
-                    tally.add(await ws.recv())
-        except TimeoutError:
-            print("burst: timed out after 30 s")
-            tally.failed = True
-        elapsed = time.perf_counter() - begin
-        got = tally.total - tally.paced
-        print(
-            f"burst: {got} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s "
-            "(simulator and typed client sharing one process)"
+            self._err.write(line + "\n")
+            self._err.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # stderr closed: events are informative only
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit and would complain about the broken pipe.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _watch_events(ws: jetsocket.WebSocket[Any], console: _Console) -> None:
+    """Print connection events on stderr as they happen."""
+
+    @ws.on("connecting")
+    def connecting(event: jetsocket.ConnectingEvent) -> None:
+        attempt = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        console.event(f"connecting to {event.uri}{attempt}")
+
+    @ws.on("connected")
+    def connected(event: jetsocket.ConnectedEvent) -> None:
+        extras = list(event.extensions)
+        if event.subprotocol:
+            extras.append(f"subprotocol {event.subprotocol}")
+        console.event(f"connected to {event.uri}" + (f" ({', '.join(extras)})" if extras else ""))
+
+    @ws.on("disconnected")
+    def disconnected(event: jetsocket.DisconnectedEvent) -> None:
+        reason = f" ({event.reason})" if event.reason else ""
+        who = "server" if event.by_server else "client"
+        then = "will reconnect" if event.will_reconnect else "not reconnecting"
+        console.event(
+            f"disconnected: code {event.code}{reason}, by {who}; {then}",
+            error=event.code not in (1000, 1001),
         )
 
+    @ws.on("reconnecting")
+    def reconnecting(event: jetsocket.ReconnectingEvent) -> None:
+        cause = f" after: {event.error}" if event.error is not None else ""
+        console.event(f"reconnecting in {event.delay:.2f} s (attempt {event.attempt}){cause}")
 
-def _print_stats(stats: jetsocket.ConnectionStats) -> None:
-    print("client stats (ws.stats()):")
-    for field in dataclasses.fields(stats):
-        value = getattr(stats, field.name)
-        if isinstance(value, jetsocket.ConnectionState):
-            shown = value.value
-        elif isinstance(value, float):
-            shown = f"{value:.3f}"
-        else:
-            shown = str(value)
-        print(f"  {field.name:<20} {shown}")
+    @ws.on("reconnected")
+    def reconnected(event: jetsocket.ReconnectedEvent) -> None:
+        tries = "attempt" if event.attempts == 1 else "attempts"
+        console.event(f"reconnected after {event.downtime:.2f} s ({event.attempts} {tries})")
 
+    @ws.on("closed")
+    def closed(event: jetsocket.ClosedEvent) -> None:
+        reason = f" ({event.reason})" if event.reason else ""
+        console.event(f"closed: code {event.code}{reason}")
 
-# -- connect ------------------------------------------------------------------------------
+    @ws.on("error")
+    def error(event: jetsocket.ErrorEvent) -> None:
+        if event.context == "connect":
+            return  # the first connection's failure is raised and printed by run_connect
+        where = f" [{event.context}]" if event.context else ""
+        fatal = "fatal " if event.fatal else ""
+        console.event(f"{fatal}error{where}: {event.error}", error=True)
 
 
 def _stdin_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
-    """Read stdin in a daemon thread (portable, and never blocks interpreter exit)."""
+    """Feed stdin lines to ``queue`` from a daemon thread; None marks the end of input.
+
+    A thread works for terminals, pipes and regular files alike (``connect_read_pipe``
+    refuses files). It reads the file descriptor with ``os.read``, not ``sys.stdin``: a
+    daemon thread blocked inside the buffered reader holds its lock, and the interpreter
+    aborts ("could not acquire lock ... at interpreter shutdown") when it exits meanwhile.
+    """
+
+    def put(item: str | None) -> bool:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:
+            return False  # the loop is closed: the command is over
+        return True
 
     def pump() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            put(None)  # no usable stdin: nothing to send
+            return
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break  # stdin closed under us: same as end of input
+            if not chunk:
+                break
+            *complete, pending = (pending + chunk).split(b"\n")
+            for raw in complete:
+                if not put(raw.rstrip(b"\r").decode("utf-8", "replace")):
+                    return
+        if pending and not put(pending.rstrip(b"\r").decode("utf-8", "replace")):
+            return
+        put(None)
 
     threading.Thread(target=pump, name="jetsocket-stdin", daemon=True).start()
 
 
-def _show(message: str | bytes, *, raw: bool) -> str:
-    if isinstance(message, bytes):
-        if raw:
-            return message.hex()
-        return f"<binary {len(message)} bytes> {message[:64].hex()}"
-    if raw:
-        return message
-    try:
-        return msgspec.json.encode(msgspec.json.decode(message)).decode()
-    except msgspec.DecodeError:
-        return message
-
-
-async def run_connect(
-    url: str, *, raw: bool = False, linger: float = 0.0, headers: dict[str, str] | None = None
-) -> int:
+async def run_connect(options: ConnectOptions) -> int:
     """Interactive client: stdin lines are sent, received messages are printed.
 
     Args:
-        url: The ``ws://`` or ``wss://`` URL.
-        raw: Print messages exactly as received (binary as hex).
-        linger: Seconds to keep receiving after end of input.
-        headers: Extra handshake headers.
+        options: What to connect to and how to print.
 
     Returns:
-        0 after a normal close, 1 on an error.
+        0 after a normal close (end of input, or the server closed with 1000/1001), 1 after
+        an error (connection refused, abnormal close without reconnect, fatal error).
     """
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[str | None] = asyncio.Queue()
-    ws = jetsocket.WebSocket(url, raw=True, reconnect=False, extra_headers=headers or {})
+    redact = Redactor(options.url, options.headers)
+    stdout_tty = sys.stdout.isatty()
+    no_color = bool(os.environ.get("NO_COLOR"))
+    pretty = stdout_tty if options.pretty is None else options.pretty
+    color = (stdout_tty and not no_color) if options.color is None else options.color
+    printer = MessagePrinter(raw=options.raw, pretty=pretty, color=color)
+    console = _Console(redact, sys.stdout, sys.stderr, color=sys.stderr.isatty() and not no_color)
+    _configure_logging(options.verbose)
+    try:
+        ws = jetsocket.WebSocket(
+            options.url,
+            raw=True,
+            reconnect=options.reconnect,
+            extra_headers=options.headers,
+            subprotocols=options.subprotocols or None,
+            heartbeat=options.heartbeat,
+            proxy=options.proxy,
+            # A line typed while reconnecting waits for the new connection (bounded).
+            send_while_reconnecting="wait",
+            send_timeout=10.0,
+        )
+    except (ValueError, TypeError) as exc:
+        console.event(f"jetsocket: {exc}", error=True)
+        return 2
+    _watch_events(ws, console)
     try:
         await ws.connect()
     except (jetsocket.JetSocketError, OSError) as exc:
-        print(f"connect failed: {exc}", file=sys.stderr)
+        console.event(f"connect failed: {exc}", error=True)
         return 1
-    print(f"connected to {redact_uri(url)}", file=sys.stderr)  # query tokens hidden
 
-    async def printer() -> None:
-        async for message in ws:
-            print(_show(message, raw=raw), flush=True)
+    async def receive() -> None:
+        async for batch in ws.batches():
+            console.messages([printer.format(message) for message in batch])
 
-    receiving = asyncio.create_task(printer())
-    _stdin_lines(loop, lines)
+    receiving = asyncio.create_task(receive())
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    _stdin_lines(asyncio.get_running_loop(), lines)
     try:
-        while not receiving.done():
-            getter = asyncio.ensure_future(lines.get())
-            await asyncio.wait({getter, receiving}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                break
-            line = getter.result()
-            if line is None:
-                if linger > 0:
-                    await asyncio.wait({receiving}, timeout=linger)
-                break
-            if line:
-                await ws.send_raw(line, binary=False)
-    except jetsocket.ConnectionClosedError:
-        pass  # reported below from the receiving task
+        await _send_lines(ws, lines, receiving, options.linger, console)
     finally:
         await ws.close()
-    # Our close() ends the iteration cleanly; anything else ended it first.
-    with contextlib.suppress(jetsocket.JetSocketError):
-        await receiving
-    error = receiving.exception()
+        try:
+            await receiving
+        except (jetsocket.JetSocketError, OSError) as exc:
+            error: BaseException | None = exc
+        else:
+            error = None
     if error is not None:
-        print(f"connection lost: {error}", file=sys.stderr)
+        console.event(f"connection lost: {error}", error=True)
         return 1
-    print("closed", file=sys.stderr)
+    if ws.state is jetsocket.ConnectionState.FAILED:
+        return 1
     return 0
 
 
-# -- argument helpers ---------------------------------------------------------------------
+async def _send_lines(
+    ws: jetsocket.WebSocket[Any],
+    lines: asyncio.Queue[str | None],
+    receiving: asyncio.Task[None],
+    linger: float,
+    console: _Console,
+) -> None:
+    """Send stdin lines until end of input (then linger) or until the connection ends."""
+    while not receiving.done():
+        getter = asyncio.ensure_future(lines.get())
+        await asyncio.wait({getter, receiving}, return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done():
+            getter.cancel()
+            return  # the connection ended first
+        line = getter.result()
+        if line is None:
+            if linger > 0:
+                timeout = None if math.isinf(linger) else linger
+                await asyncio.wait({receiving}, timeout=timeout)
+            return
+        if not line:
+            continue
+        try:
+            await ws.send_raw(line, binary=False)
+        except jetsocket.ConnectionClosedError:
+            return  # reported by the receiving side
+        except jetsocket.JetSocketError as exc:
+            console.event(f"not sent: {exc}", error=True)
+
+
+def _configure_logging(verbose: int) -> None:
+    """Library log lines on stderr with -v/-vv; silent otherwise (events are printed)."""
+    log = logging.getLogger("jetsocket")
+    if verbose <= 0:
+        # Without a handler Python's last-resort handler would print the library's
+        # warnings, duplicating the events printed by this command.
+        log.addHandler(logging.NullHandler())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    frames = logging.getLogger("jetsocket.frames")
+    frames.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+
+
+# -- argument helpers -------------------------------------------------------------------
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or math.isinf(value):
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 
-def _parse_header(text: str) -> tuple[str, str]:
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _ws_url(text: str) -> str:
+    if not text.startswith(("ws://", "wss://")):
+        # Not echoed: a mistyped URL may still carry a credential.
+        raise argparse.ArgumentTypeError("expected a ws:// or wss:// URL")
+    return text
+
+
+def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
-        raise SystemExit(f"jetsocket: invalid header {text!r} (expected NAME:VALUE)")
+        raise argparse.ArgumentTypeError(f"invalid header {text!r} (expected NAME:VALUE)")
     return name.strip(), value.strip()

@@ -99,7 +99,7 @@ class Supervisor:
                     "connecting", ConnectingEvent(uri=redact_uri(self._uri), attempt=attempt)
                 )
                 try:
-                    await self._open()
+                    conn = await self._open()
                 except Exception as exc:
                     # Any failure of an attempt (network, handshake, or an on_open hook
                     # such as a refused login) is classified, never left to kill this task.
@@ -119,6 +119,9 @@ class Supervisor:
                     self._set_state(_S.RECONNECTING)
                     continue
                 break
+            if self._state is not _S.CONNECTING:
+                conn.abort()  # closed while the attempt completed
+                return
             self._set_state(_S.CONNECTED)
             self._reconnects += 1
             self._last_reconnect = time.time()

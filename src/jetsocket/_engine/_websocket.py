@@ -107,12 +107,16 @@ class _Link:
     ``on_messages`` is the engine's bound method itself, so the hot path pays no extra call.
     """
 
-    __slots__ = ("_ws", "conn", "on_messages")
+    __slots__ = ("_ws", "conn", "live", "lost", "on_messages")
 
     def __init__(self, ws: WebSocket[Any]) -> None:
         self._ws = ws
         self.on_messages = ws._on_messages
         self.conn: WireConnection | None = None
+        # Not live until the engine declared it connected. A loss before that (e.g. a
+        # close frame in the same chunk as the 101) is kept and handled once it is live.
+        self.live = False
+        self.lost: ConnectionClosedError | None = None
 
     def on_ping(self, payload: bytes) -> None:
         self._ws._on_ping(payload)
@@ -427,6 +431,7 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             await self._open()
         except BaseException as exc:
             self._set_state(_S.FAILED)
+            self._finish(exc)  # consumers waiting on recv() get the failure
             self._errors += 1
             if isinstance(exc, Exception):
                 logger.warning("jetsocket: %s: connect failed: %s", redact_uri(self._uri), exc)
@@ -484,8 +489,10 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
 
     def _after_connected(self) -> None:
         conn = self._conn
-        if conn is None:
+        link = self._link
+        if conn is None or link is None:
             return
+        link.live = True
         self._connected_at = time.monotonic()
         self._cancel_timers()
         loop = asyncio.get_running_loop()
@@ -509,6 +516,11 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
                 extensions=tuple(type(e).__name__ for e in conn.extensions),
             ),
         )
+        if link.lost is not None:
+            # The connection ended while it was being opened: handle it now, as a normal
+            # disconnect (reconnect or end), after the messages that came before it.
+            self._on_lost(link, link.lost)
+
 
     def _cancel_timers(self) -> None:
         for handle in self._timers:
@@ -624,8 +636,11 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         self._timers.append(loop.call_later(timeout - idle, self._check_idle))
 
     def _on_lost(self, link: _Link, exc: ConnectionClosedError) -> None:
+        if not link.live:
+            link.lost = exc  # still opening: _after_connected (or the failed open) decides
+            return
         conn = link.conn
-        if conn is None or self._conn is not conn:
+        if conn is None or self._conn is not conn or self._state is _S.CLOSED:
             if conn is not None:
                 self._bytes_in_closed += conn.bytes_received
                 self._bytes_out_closed += conn.bytes_sent
@@ -638,8 +653,6 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             self._heartbeat.stop()
         if exc.code not in CLEAN_CODES:
             self._errors += 1
-        if self._state is _S.CONNECTING:
-            return  # the supervisor's on_open hook failed; it handles the retry
         lived = time.monotonic() - self._connected_at
         retry = self._reconnect and not is_fatal(exc, self._classifier)
         logger.log(

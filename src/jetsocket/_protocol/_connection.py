@@ -408,12 +408,23 @@ class WireConnection(asyncio.Protocol):
             self._transport.abort()
 
     async def wait_open(self, timeout: float) -> None:
-        """Wait for the 101 response; raise ``HandshakeError`` or ``TimeoutError``."""
+        """Wait for the 101 response; raise ``HandshakeError`` or ``TimeoutError``.
+
+        Cancelling or failing the wait drops the TCP connection: no half-opened socket may
+        complete its handshake later, unowned.
+        """
         try:
-            await asyncio.wait_for(asyncio.shield(self._hs_done), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._hs_done)
         except builtins.TimeoutError:
             self.abort()
             raise TimeoutError(f"opening handshake timed out after {timeout}s") from None
+        except BaseException:
+            self.abort()
+            done = self._hs_done
+            if done.done() and not done.cancelled():
+                done.exception()  # retrieved: no "exception never retrieved" warning
+            raise
 
     # -- frames -------------------------------------------------------------------------
 

@@ -1,0 +1,737 @@
+"""``jetsocket demo``: a typed client riding out network faults against the embedded exchange.
+
+Everything runs in one process, on loopback::
+
+    DemoClient (typed jetsocket Client)  ->  FaultProxy  ->  ExchangeSimulator
+
+* The :class:`~jetsocket.testing.ExchangeSimulator` serves trade, kline and book-ticker
+  streams for a few symbols; every message carries ``seq``: 1, 2, 3, ... per connection.
+* :class:`DemoClient` declares one :class:`~jetsocket.schema.Subscription` per stream
+  (:class:`Trades`, :class:`Klines`, :class:`BookTickers`) whose ``sequence()`` is that
+  ``seq``. It opens one connection per stream (``max_streams_per_connection = 1``, the
+  client shards), so a connection's ``seq`` is its stream's own sequence and a jump in it
+  is a gap *of that stream*.
+* Every few seconds a fault cuts every connection: a server reset (``sim.drop_all()``), a
+  half-open connection (``proxy.blackhole()``: the sockets stay up, nothing flows, only the
+  heartbeat can tell; the proxy is restored once it did) and a network reset
+  (``proxy.drop()``). The client reconnects, resubscribes, and the same ``Stream`` objects go
+  on: the consumer loops never see the reconnects.
+
+**Gaps and lost messages.** The simulator has no replay: messages in flight when a
+connection is cut are gone, and the next connection's ``seq`` starts again at 1. So
+continuity is judged per connection:
+
+* a *gap* is a message whose ``seq`` is neither the previous one + 1 nor 1 (the first
+  message of a new connection);
+* *lost* counts the messages missing inside gaps plus those a full stream buffer
+  discarded (none: the streams use the ``block`` overflow policy, i.e. backpressure).
+
+Messages in flight at a cut are reported apart ("cut in flight") and are not counted as
+lost: no client can recover them from a feed without replay. The exit status is 0 only if
+there was no gap, nothing lost, every stream received messages and recovered after every
+fault (half-open detected included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
+
+import jetsocket
+from jetsocket._engine._config import BackoffConfig, HeartbeatConfig
+from jetsocket.schema import Ack, Client, Stream, Subscription
+from jetsocket.testing import BookTicker, ExchangeSimulator, Kline, Trade
+from jetsocket.testing._proxy import FaultProxy
+
+__all__ = ["BookTickers", "DemoClient", "Klines", "StreamStats", "Trades", "run_demo"]
+
+M = TypeVar("M", bound=Trade | Kline | BookTicker)
+
+# Short heartbeat: a half-open connection is declared dead within interval + timeout.
+HEARTBEAT = HeartbeatConfig(interval=0.5, timeout=0.5)
+_RECOVERY_TIMEOUT = 10.0  # seconds for every connection to be back after a fault
+_BURST_TIMEOUT = 30.0
+_POLL = 0.02  # seconds between checks of a recovery condition (demo pacing, not sync)
+_KIND_LABEL = {
+    "reset": "server reset (simulator drop_all)",
+    "half-open": "half-open (proxy black hole)",
+    "network": "network reset (proxy drop)",
+}
+
+
+# -- the typed client -------------------------------------------------------------------
+
+
+class SimFeed(Subscription[M], Generic[M]):
+    """One stream of the simulator, e.g. ``btcusdt@trade`` (a declared subscription).
+
+    The simulator answers ``{"result": null, "id": N}``, which :meth:`parse_ack`
+    recognises, so subscribing (and re-subscribing after a reconnect) waits for the ack.
+    """
+
+    symbol: str
+    kind: ClassVar[str] = ""
+    # Backpressure instead of dropping: a slow consumer pauses reading, loses nothing.
+    overflow_policy: ClassVar[str] = "block"
+
+    @property
+    def topic(self) -> str:
+        """The stream name, e.g. ``btcusdt@trade``."""
+        return f"{self.symbol.lower()}@{self.kind}"
+
+    def subscribe_message(self, request_id: int) -> object:
+        """``{"method": "SUBSCRIBE", "params": [topic], "id": request_id}``."""
+        return {"method": "SUBSCRIBE", "params": [self.topic], "id": request_id}
+
+    def unsubscribe_message(self, request_id: int) -> object | None:
+        """``{"method": "UNSUBSCRIBE", "params": [topic], "id": request_id}``."""
+        return {"method": "UNSUBSCRIBE", "params": [self.topic], "id": request_id}
+
+    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
+        """The simulator's reply to request ``request_id``, if ``msg`` is it."""
+        if not isinstance(msg, dict) or msg.get("id") != request_id:
+            return None
+        error = msg.get("error")
+        if error is not None:
+            reason = error.get("msg", "") if isinstance(error, dict) else str(error)
+            return Ack(ok=False, reason=str(reason))
+        return Ack(ok=True)
+
+    def matches(self, msg: M) -> bool:
+        """Messages of this subscription's symbol (the message type is already checked)."""
+        return msg.symbol == self.symbol.upper()
+
+    def sequence(self, msg: M) -> int | None:
+        """The per-connection ``seq`` (one stream per connection: the stream's sequence)."""
+        return msg.seq
+
+
+class Trades(SimFeed[Trade]):
+    """``<symbol>@trade``: one :class:`~jetsocket.testing.Trade` per message."""
+
+    kind = "trade"
+
+
+class Klines(SimFeed[Kline]):
+    """``<symbol>@kline_1m``: updates of the current one-minute candle."""
+
+    kind = "kline_1m"
+
+
+class BookTickers(SimFeed[BookTicker]):
+    """``<symbol>@bookTicker``: best bid and ask."""
+
+    kind = "bookTicker"
+
+
+class DemoClient(Client[Trade | Kline | BookTicker]):
+    """The demo's typed client definition (the URI, the proxy's, is given at run time).
+
+    One connection per subscription, a short heartbeat and a quick backoff, so that each
+    fault is detected and repaired within a second or so.
+    """
+
+    heartbeat = HEARTBEAT
+    backoff = BackoffConfig(base=0.05, cap=0.5, reset_after=1.0)
+    max_streams_per_connection = 1
+    ack_timeout = 5.0
+
+
+# -- what the demo measures --------------------------------------------------------------
+
+
+@dataclass
+class StreamStats:
+    """Counters of one stream, updated by its consumer.
+
+    Attributes:
+        name: The stream name.
+        received: Messages consumed.
+        connections: Connections that delivered messages (``seq`` restarted at 1).
+        last_seq: ``seq`` of the last message.
+        gaps: Messages whose ``seq`` was neither ``last_seq + 1`` nor 1.
+        lost: Messages missing inside those gaps.
+        price: Last price (trade price, candle close, book mid).
+        latency_ms: Send-to-consume delay of the last message (simulator clock ``E``).
+        rate: Messages in the last second.
+    """
+
+    name: str
+    received: int = 0
+    connections: int = 0
+    last_seq: int = 0
+    gaps: int = 0
+    lost: int = 0
+    price: Decimal | None = None
+    latency_ms: float | None = None
+    rate: int = 0
+    _mark: int = 0
+
+    def observe(self, seq: int) -> int:
+        """Check ``seq`` against the previous one; return how many messages are missing."""
+        self.received += 1
+        last, self.last_seq = self.last_seq, seq
+        if seq == 1:
+            self.connections += 1  # a new connection starts again at 1: not a gap
+            return 0
+        if seq == last + 1:
+            return 0
+        self.gaps += 1
+        missing = max(0, seq - last - 1)
+        self.lost += missing
+        return missing
+
+    def sample(self) -> None:
+        """Close a one-second window of :attr:`rate`."""
+        self.rate, self._mark = self.received - self._mark, self.received
+
+
+@dataclass
+class _Fault:
+    kind: str
+    at: float
+    cut: int = 0
+    detected: tuple[float, float] | None = None  # half-open: first and last detection
+    detected_on: int = 0
+    recovered_after: float | None = None
+
+
+def _price(msg: Trade | Kline | BookTicker) -> Decimal:
+    if isinstance(msg, Trade):
+        return msg.price
+    if isinstance(msg, Kline):
+        return msg.bar.close
+    return ((msg.bid + msg.ask) / 2).quantize(msg.bid)
+
+
+class _View(Protocol):
+    def start(self) -> None: ...
+    def note(self, text: str) -> None: ...
+    def tick(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _Demo:
+    """One run: client, consumers, fault driver, counters."""
+
+    def __init__(
+        self,
+        sim: ExchangeSimulator,
+        proxy: FaultProxy,
+        *,
+        duration: float,
+        burst: int,
+        faults: bool,
+        out: TextIO,
+    ) -> None:
+        self.sim = sim
+        self.proxy = proxy
+        self.duration = duration
+        self.burst = burst
+        self.plan = fault_plan(duration) if faults else []
+        self.out = out
+        self.loop = asyncio.get_running_loop()
+        self.started = self.loop.time()
+        # A reconnect attempt made while the network is a black hole hangs in the opening
+        # handshake: connect_timeout bounds it (the next attempt then goes through).
+        self.client = DemoClient(uri=proxy.uri_for("/ws"), connect_timeout=1.0)
+        self.subscriptions: list[SimFeed[Any]] = [
+            feed(symbol=symbol) for symbol in sim.symbols for feed in (Trades, Klines, BookTickers)
+        ]
+        self.stats = {sub.topic: StreamStats(sub.topic) for sub in self.subscriptions}
+        self.streams: list[Stream[Any]] = []
+        self.faults: list[_Fault] = []
+        self.reconnects = 0
+        self.up = 0  # connections up (connected minus disconnected events, every shard)
+        self.disconnect_times: list[float] = []
+        self.resubscribed = 0
+        self.gap_events = 0
+        self.errors: deque[str] = deque(maxlen=20)
+        self.fatal: str | None = None
+        self.heartbeat_ms: float | None = None
+        self.first_trade: Trade | None = None
+        self.burst_result: tuple[int, float] | None = None
+        self.failures: list[str] = []
+        # Unhandled errors reported by the event loop (a library bug, not a demo failure).
+        self.loop_warnings: dict[str, int] = {}
+        self.view: _View = _PlainView(self)
+        self._watch()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return self.loop.time() - self.started
+
+    @property
+    def connections(self) -> int:
+        return len(self.subscriptions)
+
+    @property
+    def received(self) -> int:
+        return sum(st.received for st in self.stats.values())
+
+    @property
+    def gaps(self) -> int:
+        return sum(st.gaps for st in self.stats.values())
+
+    @property
+    def lost(self) -> int:
+        return sum(st.lost for st in self.stats.values()) + sum(s.dropped for s in self.streams)
+
+    def _watch(self) -> None:
+        client = self.client
+
+        @client.on("reconnected")
+        def reconnected(event: jetsocket.ReconnectedEvent) -> None:
+            self.reconnects += 1
+
+        @client.on("connected")
+        def connected(event: jetsocket.ConnectedEvent) -> None:
+            self.up += 1
+
+        @client.on("disconnected")
+        def disconnected(event: jetsocket.DisconnectedEvent) -> None:
+            self.up -= 1
+            self.disconnect_times.append(self.loop.time())
+
+        @client.on("resubscribed")
+        def resubscribed(event: jetsocket.ResubscribedEvent) -> None:
+            self.resubscribed += event.count - len(event.failed)
+
+        @client.on("pong")
+        def pong(event: jetsocket.PongEvent) -> None:
+            if event.latency_ms is not None:
+                self.heartbeat_ms = event.latency_ms
+
+        @client.on("gap")
+        def gap(event: jetsocket.GapEvent) -> None:
+            self.gap_events += 1  # the engine's own check (Subscription.sequence)
+
+        @client.on("error")
+        def error(event: jetsocket.ErrorEvent) -> None:
+            text = f"{event.context or 'error'}: {event.error}"
+            self.errors.append(text)
+            if event.fatal:
+                self.fatal = text
+
+    def loop_warning(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Event loop exception handler: keep the report for the summary, off the screen."""
+        exc = context.get("exception")
+        text = str(context.get("message", "unhandled error"))
+        if exc is not None:
+            text += f": {exc!r}"
+        self.loop_warnings[text] = self.loop_warnings.get(text, 0) + 1
+
+    async def _wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        # Conditions span client and simulator state (no single event to await): poll.
+        deadline = self.loop.time() + timeout
+        while not predicate():
+            if self.loop.time() >= deadline:
+                return False
+            await asyncio.sleep(_POLL)
+        return True
+
+    # -- consumers ----------------------------------------------------------------------
+
+    async def _consume(self, stream: Stream[M], stats: StreamStats) -> None:
+        """One plain ``async for`` per stream: reconnects never show up here."""
+        async for msg in stream:
+            missing = stats.observe(msg.seq)
+            if missing:
+                self.view.note(f"GAP in {stats.name}: {missing} message(s) missing before {msg}")
+            stats.price = _price(msg)
+            stats.latency_ms = time.time() * 1000.0 - msg.event_time
+            if self.first_trade is None and isinstance(msg, Trade):
+                self.first_trade = msg
+                self.view.note(f"first trade, a typed msgspec Struct: {msg!r}")
+
+    # -- faults -------------------------------------------------------------------------
+
+    async def _drive_faults(self) -> None:
+        for at, kind in self.plan:
+            delay = self.started + at - self.loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the demo's schedule, not synchronisation
+            if not await self._wait_until(lambda: self.client.is_connected, _RECOVERY_TIMEOUT):
+                self.failures.append(f"not all connections up at {at:.1f} s")
+                continue
+            fault = _Fault(kind, self.elapsed())
+            self.faults.append(fault)
+            reconnects = self.reconnects
+            if kind == "half-open":
+                await self._half_open(fault)
+            elif kind == "reset":
+                fault.cut = min(await self.sim.drop_all(), self.connections)
+                self.view.note(f"fault: {_KIND_LABEL[kind]}: {fault.cut} connections cut")
+            else:
+                fault.cut = min(self.proxy.drop(), self.connections)
+                self.view.note(f"fault: {_KIND_LABEL[kind]}: {fault.cut} connections cut")
+            expected = reconnects + self.connections
+            back = await self._wait_until(partial(self._recovered, expected), _RECOVERY_TIMEOUT)
+            if back:
+                fault.recovered_after = self.elapsed() - fault.at
+                self.view.note(
+                    f"recovered: {self.connections}/{self.connections} connections back and "
+                    f"resubscribed after {fault.recovered_after:.2f} s"
+                )
+            else:
+                self.failures.append(f"{_KIND_LABEL[kind]} at {fault.at:.1f} s: not recovered")
+                self.view.note(f"NOT recovered within {_RECOVERY_TIMEOUT:.0f} s")
+
+    def _recovered(self, reconnects: int) -> bool:
+        return self.reconnects >= reconnects and self.client.is_connected
+
+    async def _half_open(self, fault: _Fault) -> None:
+        before = len(self.disconnect_times)
+        start = self.loop.time()
+        self.proxy.blackhole()
+        fault.cut = self.connections
+        self.view.note(
+            f"fault: {_KIND_LABEL['half-open']}: {self.connections} connections silent, "
+            "TCP still up"
+        )
+        bound = HEARTBEAT.interval + HEARTBEAT.timeout
+        try:
+            # Restore only once every connection was declared dead: bytes flowing again on
+            # a connection the client still trusts would be a real (mid-connection) gap.
+            await self._wait_until(
+                lambda: len(self.disconnect_times) - before >= self.connections, bound + 2.0
+            )
+        finally:
+            self.proxy.restore()
+        times = [t - start for t in self.disconnect_times[before:]]
+        fault.detected_on = min(len(times), self.connections)
+        if times:
+            fault.detected = (min(times), max(times))
+        if fault.detected_on < self.connections:
+            self.failures.append(
+                f"half-open detected on {fault.detected_on}/{self.connections} connections only"
+            )
+            self.view.note(f"half-open NOT detected on every connection ({fault.detected_on})")
+        else:
+            self.view.note(
+                f"half-open detected by the heartbeat after {max(times):.2f} s on all "
+                f"{self.connections} connections (bound {bound:.1f} s); proxy restored"
+            )
+
+    async def _burst(self) -> None:
+        if not await self._wait_until(lambda: self.client.is_connected, _RECOVERY_TIMEOUT):
+            self.failures.append("burst skipped: not all connections up")
+            return
+        per_stream = max(1, self.burst // self.connections)
+        targets = {name: st.received + per_stream for name, st in self.stats.items()}
+        self.view.note(f"burst: {per_stream} messages per stream at full speed ...")
+        begin = time.perf_counter()
+        base = self.received
+        self.sim.burst(per_stream)
+        done = await self._wait_until(
+            lambda: all(self.stats[n].received >= t for n, t in targets.items()), _BURST_TIMEOUT
+        )
+        elapsed = time.perf_counter() - begin
+        got = self.received - base
+        self.burst_result = (got, elapsed)
+        if not done:
+            self.failures.append(f"burst incomplete after {_BURST_TIMEOUT:.0f} s")
+        self.view.note(
+            f"burst: {got:,} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s "
+            "(simulator, proxy and typed client in one process)"
+        )
+
+    # -- the run ------------------------------------------------------------------------
+
+    async def run(self, view: _View) -> int:
+        self.view = view
+        async with self.client:
+            for sub in self.subscriptions:
+                self.streams.append(await self.client.subscribe(sub))
+            consumers = [
+                asyncio.create_task(self._consume(stream, self.stats[sub.topic]))
+                for sub, stream in zip(self.subscriptions, self.streams, strict=True)
+            ]
+            self.started = self.loop.time()
+            view.start()
+            ticker = asyncio.create_task(self._tick())
+            driver = asyncio.create_task(self._drive_faults())
+            try:
+                await asyncio.sleep(self.duration)
+                # A fault started before the end finishes (recovery bounded).
+                await driver
+                if self.burst:
+                    await self._burst()
+            finally:
+                for task in (ticker, driver):
+                    task.cancel()
+                await asyncio.gather(ticker, driver, return_exceptions=True)
+        # Closing the client ends every stream once its buffered messages are consumed.
+        for result in await asyncio.gather(*consumers, return_exceptions=True):
+            if isinstance(result, BaseException):
+                self.failures.append(f"consumer failed: {result!r}")
+        await self._settle()
+        view.stop()
+        return self.summary()
+
+    async def _settle(self) -> None:
+        """Let the proxied connections end before the proxy stops (a clean shutdown)."""
+        proxy = self.proxy
+        try:
+            await proxy.wait_for(lambda: proxy.active == 0, timeout=1.0)
+        except TimeoutError:
+            # Links left over from the black hole (their client side is long gone).
+            proxy.drop()
+            with contextlib.suppress(TimeoutError):
+                await proxy.wait_for(lambda: proxy.active == 0, timeout=1.0)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)  # one progress sample per second
+            for st in self.stats.values():
+                st.sample()
+            self.view.tick()
+
+    def summary(self) -> int:
+        """Print the final summary; return the exit status."""
+        resets = sum(1 for f in self.faults if f.kind != "half-open")
+        half_opens = sum(1 for f in self.faults if f.kind == "half-open")
+        if self.gap_events:
+            self.failures.append(f"{self.gap_events} gap events from the engine")
+        if self.fatal is not None:
+            self.failures.append(f"fatal error: {self.fatal}")
+        silent = [name for name, st in self.stats.items() if st.received == 0]
+        if silent:
+            self.failures.append(f"no message on {', '.join(silent)}")
+        ok = not self.failures and self.gaps == 0 and self.lost == 0
+        sent = self.sim.stats().messages_sent
+        in_flight = max(0, sent - self.received)
+        write = self.out.write
+        write(
+            f"summary: {'OK' if ok else 'FAILED'}: {len(self.stats)} streams, "
+            f"{self.duration:g} s, {resets} resets + {half_opens} half-open, "
+            f"{self.reconnects} reconnects, {self.received} messages, "
+            f"{self.gaps} gaps, {self.lost} lost\n"
+        )
+        for fault in self.faults:
+            if fault.kind == "half-open":
+                if fault.detected is not None and fault.detected_on == self.connections:
+                    low, high = fault.detected
+                    write(
+                        f"half-open: detected by the heartbeat after {low:.2f}-{high:.2f} s on "
+                        f"{fault.detected_on}/{self.connections} connections (bound: interval "
+                        f"{HEARTBEAT.interval:g} s + timeout {HEARTBEAT.timeout:g} s)\n"
+                    )
+                else:
+                    write(f"half-open: NOT detected ({fault.detected_on}/{self.connections})\n")
+        write("faults:\n")
+        for fault in self.faults:
+            back = (
+                f"all back and resubscribed after {fault.recovered_after:.2f} s"
+                if fault.recovered_after is not None
+                else "NOT recovered"
+            )
+            write(f"  [{fault.at:5.1f}s] {_KIND_LABEL[fault.kind]}: {fault.cut} cut, {back}\n")
+        if not self.faults:
+            write("  none\n")
+        if self.burst_result is not None:
+            got, elapsed = self.burst_result
+            write(f"burst: {got:,} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s\n")
+        write(
+            f"{'stream':<20} {'messages':>8} {'conns':>5} {'last price':>12} "
+            f"{'latency':>10} {'gaps':>4} {'lost':>4}\n"
+        )
+        for st in self.stats.values():
+            write(
+                f"{st.name:<20} {st.received:>8} {st.connections:>5} {_fmt_price(st.price):>12} "
+                f"{_fmt_ms(st.latency_ms):>10} {st.gaps:>4} {st.lost:>4}\n"
+            )
+        write(
+            f"cut in flight: {in_flight} of the {sent} messages sent never arrived: they were "
+            "on the wire when connections were cut (no replay on this feed; not counted as "
+            "lost)\n"
+            "gap = a seq that is neither previous + 1 nor 1 (a new connection restarts at 1); "
+            "lost = messages missing inside gaps + messages a full stream buffer discarded\n"
+        )
+        for message, count in self.loop_warnings.items():
+            write(f"event loop warning ({count}x, not counted as a failure): {message}\n")
+        for failure in self.failures:
+            write(f"FAILED: {failure}\n")
+        self.out.flush()
+        return 0 if ok else 1
+
+
+def fault_plan(duration: float) -> list[tuple[float, str]]:
+    """When to inject which fault: every few seconds, the half-open one second.
+
+    Args:
+        duration: Seconds of streaming.
+
+    Returns:
+        ``(seconds after start, kind)`` pairs, kind ``reset``, ``half-open`` or ``network``;
+        the last fault starts at least 1.5 s before the end, so it can be recovered.
+    """
+    step = min(4.0, max(1.5, duration / 4))
+    kinds = ("reset", "half-open", "network")
+    plan: list[tuple[float, str]] = []
+    at = step
+    while at <= duration - 1.5 + 1e-9:
+        index = len(plan)
+        kind = kinds[index] if index < len(kinds) else ("reset", "network")[index % 2]
+        plan.append((at, kind))
+        at += step
+    return plan
+
+
+def _fmt_price(price: Decimal | None) -> str:
+    return "-" if price is None else str(price)
+
+
+def _fmt_ms(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms:.1f} ms"
+
+
+# -- views ------------------------------------------------------------------------------
+
+
+class _PlainView:
+    """Plain lines: a header, events as they happen, one progress line per second."""
+
+    def __init__(self, demo: _Demo) -> None:
+        self._demo = demo
+        self._last_total = 0
+
+    def _line(self, text: str) -> None:
+        self._demo.out.write(f"[{self._demo.elapsed():5.1f}s] {text}\n")
+        self._demo.out.flush()
+
+    def start(self) -> None:
+        for line in _header(self._demo):
+            self._demo.out.write(line + "\n")
+        self._demo.out.flush()
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+    def tick(self) -> None:
+        demo = self._demo
+        total = demo.received
+        rate, self._last_total = total - self._last_total, total
+        prices = "  ".join(
+            f"{sub.symbol.upper()} {_fmt_price(demo.stats[sub.topic].price)}"
+            for sub in demo.subscriptions
+            if isinstance(sub, Trades)
+        )
+        hb = _fmt_ms(demo.heartbeat_ms)
+        self._line(
+            f"{rate:5d} msg/s  total {total:<6d} up {demo.up}/{demo.connections}  "
+            f"reconnects {demo.reconnects}  gaps {demo.gaps}  lost {demo.lost}  hb {hb}  {prices}"
+        )
+
+    def stop(self) -> None:
+        self._demo.out.flush()
+
+
+def _header(demo: _Demo) -> list[str]:
+    sim = demo.sim
+    kinds = ", ".join(_KIND_LABEL[kind].split(" (")[0] for _, kind in demo.plan[:3]) or "none"
+    lines = [
+        f"jetsocket demo: {demo.duration:g} s; faults: {kinds}"
+        + (f" (every {demo.plan[0][0]:g} s)" if demo.plan else ""),
+        f"  simulator  {sim.uri}  symbols {' '.join(sim.symbols)}, seed {sim.seed}",
+        f"  proxy      {demo.proxy.uri_for('/ws')}  (client -> fault proxy -> simulator)",
+        f"  client     DemoClient: {demo.connections} typed subscriptions, one connection "
+        f"each, heartbeat {HEARTBEAT.interval:g} s + {HEARTBEAT.timeout:g} s",
+        "subscribed: " + " ".join(sub.topic for sub in demo.subscriptions),
+    ]
+    return lines
+
+
+def _rich_view(demo: _Demo) -> _View | None:
+    """A live ``rich`` view, or None when rich is not installed."""
+    try:
+        from jetsocket._demo_rich import RichView  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return None
+    return RichView(demo)
+
+
+async def run_demo(
+    *,
+    duration: float = 12.0,
+    rate: float = 25.0,
+    symbols: Sequence[str] = ("BTCUSDT", "ETHUSDT", "SOLUSDT"),
+    seed: int = 7,
+    burst: int = 20_000,
+    faults: bool = True,
+    live: bool | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run the demo; return 0 if no gap and no lost message was seen.
+
+    Args:
+        duration: Seconds of streaming and faults.
+        rate: Messages per second per stream.
+        symbols: Symbols; each gets a trade, a kline and a book-ticker stream.
+        seed: Seed of the simulated market.
+        burst: Messages of a final full-speed burst (0: none).
+        faults: Inject faults (resets and one half-open connection).
+        live: Live ``rich`` view (None: when stdout is a terminal and rich is installed).
+        out: Where to print (default: stdout).
+
+    Returns:
+        The exit status: 0 when every stream received messages, recovered after every
+        fault, and no gap and no lost message was seen.
+    """
+    stream = out if out is not None else sys.stdout
+    quiet = _QuietLogs()
+    try:
+        async with (
+            ExchangeSimulator(symbols=symbols, rate=rate, seed=seed) as sim,
+            FaultProxy(sim) as proxy,
+        ):
+            demo = _Demo(sim, proxy, duration=duration, burst=burst, faults=faults, out=stream)
+            view: _View = _PlainView(demo)
+            if live is None:
+                live = stream.isatty()
+            if live:
+                view = _rich_view(demo) or view
+            loop = asyncio.get_running_loop()
+            previous = loop.get_exception_handler()
+            loop.set_exception_handler(demo.loop_warning)
+            try:
+                return await demo.run(view)
+            finally:
+                loop.set_exception_handler(previous)
+    finally:
+        quiet.restore()
+
+
+class _QuietLogs:
+    """Keep library log lines out of the demo's output while it runs.
+
+    The client logs every disconnect and failed reconnect attempt at WARNING (expected
+    here: the demo causes them) and the simulator's server logs the handshakes the proxy
+    aborts; the demo reports all of that itself.
+    """
+
+    _NAMES = ("jetsocket", "websockets")
+
+    def __init__(self) -> None:
+        self._handler = logging.NullHandler()
+        self._saved: list[tuple[logging.Logger, bool]] = []
+        for name in self._NAMES:
+            log = logging.getLogger(name)
+            self._saved.append((log, log.propagate))
+            log.addHandler(self._handler)
+            log.propagate = False
+
+    def restore(self) -> None:
+        for log, propagate in self._saved:
+            log.removeHandler(self._handler)
+            log.propagate = propagate
