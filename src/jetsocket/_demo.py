@@ -39,7 +39,6 @@ import contextlib
 import logging
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -255,7 +254,7 @@ class _Demo:
         self.disconnect_times: list[float] = []
         self.resubscribed = 0
         self.gap_events = 0
-        self.errors: deque[str] = deque(maxlen=20)
+        self.errors: list[str] = []
         self.fatal: str | None = None
         self.heartbeat_ms: float | None = None
         self.first_trade: Trade | None = None
@@ -517,6 +516,8 @@ class _Demo:
             f"{self.duration:g} s, {resets} resets + {half_opens} half-open, "
             f"{self.reconnects} reconnects, {self.received} messages, "
             f"{self.gaps} gaps, {self.lost} lost\n"
+            f"resubscribed: {self.resubscribed} subscriptions re-sent and acknowledged after "
+            "reconnects; the consumers' Stream objects never noticed\n"
         )
         for fault in self.faults:
             if fault.kind == "half-open":
@@ -558,6 +559,11 @@ class _Demo:
             "gap = a seq that is neither previous + 1 nor 1 (a new connection restarts at 1); "
             "lost = messages missing inside gaps + messages a full stream buffer discarded\n"
         )
+        if self.errors:
+            write(
+                f"client error events: {len(self.errors)} (failed reconnect attempts, e.g. "
+                f"into the black hole), last: {self.errors[-1]}\n"
+            )
         for message, count in self.loop_warnings.items():
             write(f"event loop warning ({count}x, not counted as a failure): {message}\n")
         for failure in self.failures:

@@ -21,6 +21,8 @@ TimeoutError`` catches :class:`jetsocket.TimeoutError`)::
 from __future__ import annotations
 
 import builtins
+import datetime
+import email.utils
 from collections.abc import Mapping
 
 __all__ = [
@@ -93,13 +95,21 @@ class HandshakeError(ConnectionError):
 
     @property
     def retry_after(self) -> float | None:
-        """The ``Retry-After`` header in seconds, if present and numeric."""
+        """The ``Retry-After`` header in seconds (RFC 9110 10.2.3: seconds or HTTP-date)."""
         for name, value in self.headers.items():
             if name.lower() == "retry-after":
                 try:
                     return max(0.0, float(value))
                 except ValueError:
+                    pass
+                try:
+                    when = email.utils.parsedate_to_datetime(value)
+                except (TypeError, ValueError):
                     return None
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=datetime.UTC)
+                now = datetime.datetime.now(datetime.UTC)
+                return max(0.0, (when - now).total_seconds())
         return None
 
 

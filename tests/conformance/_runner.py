@@ -30,8 +30,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +65,12 @@ QUICK_DEFLATE_ROWS = (1, 2, 3, 4, 11)
 DEFLATE_GROUPS = {12: 5, 13: 7}  # section -> number of groups (12.1-12.5, 13.1-13.7)
 DEFLATE_ROWS = 18
 
+# profile -> (case timeout, run timeout) in seconds. The case timeout bounds the 12.x/13.x
+# cases (other sections get at most SECTION_LIMITS/DEFAULT_LIMIT). quick: its slowest case
+# takes ~5 s on a loaded 2-core machine; full: a 128 KiB x 1000 case of 12.2/12.3 took up
+# to 107 s there (the case's own limit, WAITSECS, is 480 s).
+PROFILE_TIMEOUTS = {"quick": (20.0, 180.0), "full": (300.0, 1800.0)}
+
 
 def profile_cases(profile: str) -> tuple[list[str], list[str]]:
     """Return the (include, exclude) case patterns of a profile (``quick`` or ``full``).
@@ -86,6 +92,72 @@ def profile_cases(profile: str) -> tuple[list[str], list[str]]:
         ]
         return [], exclude
     raise ValueError(f"unknown profile {profile!r} (quick, full)")
+
+
+# Per-case time limits below ``case_timeout``: the cases of sections 1-7 and 10 end within
+# 10 s (kosoku's own killAfter/closeAfter), 9.x moves up to 16 MiB in a message or 4 MiB
+# in 64-byte frames. Only the 12.x/13.x throughput cases need the full ``case_timeout``.
+SECTION_LIMITS = {"9": 90.0, "12": None, "13": None}
+DEFAULT_LIMIT = 20.0
+
+
+def case_time_limit(case_id: str | None, case_timeout: float) -> float:
+    """Seconds the client may spend on ``case_id`` (``case_timeout`` if the id is unknown)."""
+    if case_id is None:
+        return case_timeout
+    limit = SECTION_LIMITS.get(case_id.split(".")[0], DEFAULT_LIMIT)
+    return case_timeout if limit is None else min(limit, case_timeout)
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    # kosoku's translation (lib.rs compile_glob): "." literal, "*" any run, anchored at
+    # the start only.
+    return re.compile("^" + re.escape(pattern).replace(r"\*", ".*"))
+
+
+def select_cases(
+    all_ids: Sequence[str], include: Sequence[str], exclude: Sequence[str]
+) -> list[str]:
+    """The case ids kosoku serves for ``include``/``exclude``, in its (numeric) order."""
+
+    def expand(patterns: Sequence[str], ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for pattern in patterns:
+            if "*" in pattern:
+                glob = _glob(pattern)
+                out.update(i for i in ids if glob.match(i))
+            elif pattern in ids:
+                out.add(pattern)
+        return out
+
+    chosen = expand(include, all_ids) if include else set(all_ids)
+    chosen -= expand(exclude, sorted(chosen))
+    return sorted(chosen, key=_case_key)
+
+
+async def _list_case_ids(include: Sequence[str], exclude: Sequence[str]) -> list[str] | None:
+    """Case ids in run order, from kosoku's own index (None if it cannot be read).
+
+    Read in a child interpreter: importing ``kosoku.cases`` prepends the case directories
+    to ``sys.path`` and patches ``binascii``, side effects the test process should not get.
+    """
+    code = "import json, kosoku.cases as c; print(json.dumps(list(c.CASES)))"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 30.0)
+        all_ids: list[str] = json.loads(out)
+    except (TimeoutError, ValueError):
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        return None
+    return select_cases(all_ids, include, exclude)
 
 
 _LISTENING = re.compile(rb"listening on ws://[^\s:]+:(\d+)")
@@ -292,15 +364,20 @@ def _case_key(case_id: str) -> list[int]:
     return [int(p) for p in case_id.split(".")]
 
 
-def _kosoku_executable() -> str:
-    # Prefer the console script next to the running interpreter (the project venv).
-    local = Path(sys.executable).with_name("kosoku")
-    if local.exists():
-        return str(local)
-    found = shutil.which("kosoku")
-    if found is None:
-        raise HarnessError("kosoku executable not found (install the 'dev' extra)")
-    return found
+# kosoku's CLI run in a child interpreter that dies with us. On Linux the child asks the
+# kernel for SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG), so a runner killed by
+# a timeout or ^C cannot leave a fuzzing server behind; it exits at once if the parent is
+# already gone. Elsewhere the runner's own clean-up (stop()) is all there is.
+_LAUNCH_KOSOKU = """
+import os, sys
+if sys.platform.startswith("linux"):
+    import ctypes, signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    if os.getppid() != int(os.environ["JETSOCKET_AUTOBAHN_PARENT"]):
+        sys.exit("parent exited")
+from kosoku._cli import main
+main()
+"""
 
 
 class _Kosoku:
@@ -317,7 +394,8 @@ class _Kosoku:
         self._drains: list[asyncio.Task[None]] = []
 
     async def start(self, timeout: float) -> int:
-        args = [_kosoku_executable(), "-m", "fuzzingserver", f"{HOST}:0", "-o", str(self.outdir)]
+        args = [sys.executable, "-c", _LAUNCH_KOSOKU]
+        args += ["-m", "fuzzingserver", f"{HOST}:0", "-o", str(self.outdir)]
         for pattern in self.include:
             args += ["-i", pattern]
         for pattern in self.exclude:
@@ -327,6 +405,7 @@ class _Kosoku:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "JETSOCKET_AUTOBAHN_PARENT": str(os.getpid())},
         )
         self._port_found = asyncio.get_running_loop().create_future()
         assert self.proc.stdout is not None
@@ -498,26 +577,27 @@ async def _run_one(testee: Testee, uri: str, n: int, timeout: float, log: _Clien
 async def _run_cases(
     testee: Testee,
     base: str,
-    count: int,
+    ids: Sequence[str | None],
     *,
     concurrency: int,
     case_timeout: float,
     deadline: float,
     max_timeouts: int | None,
 ) -> _ClientLog:
-    """Drive cases 1..count with ``concurrency`` workers, in case order."""
+    """Drive cases 1..len(ids) with ``concurrency`` workers, in case order."""
     log = _ClientLog()
-    numbers = iter(range(1, count + 1))
+    numbered = iter(enumerate(ids, start=1))
 
     async def worker() -> None:
-        for n in numbers:
+        for n, case_id in numbered:
             remaining = deadline - time.monotonic()
             hung = max_timeouts is not None and len(log.timeouts) >= max_timeouts
             if remaining <= 0 or hung:
                 log.not_run.append(n)
                 continue
             uri = f"{base}/runCase?case={n}&agent={testee.name}"
-            await _run_one(testee, uri, n, min(case_timeout, remaining), log)
+            limit = min(case_time_limit(case_id, case_timeout), remaining)
+            await _run_one(testee, uri, n, limit, log)
 
     await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     log.timeouts.sort()
@@ -621,10 +701,13 @@ async def run_suite(
         port = await server.start(startup_timeout)
         base = f"ws://{HOST}:{port}"
         count = await _get_case_count(base, startup_timeout)
+        listed = await _list_case_ids(include, exclude)
+        # Trust our copy of kosoku's selection only if it agrees on the number of cases.
+        ids: list[str] | None = listed if listed is not None and len(listed) == count else None
         log = await _run_cases(
             testee,
             base,
-            count,
+            ids if ids is not None else [None] * count,
             concurrency=concurrency,
             case_timeout=case_timeout,
             deadline=started + run_timeout,
@@ -638,7 +721,7 @@ async def run_suite(
         raise
 
     report = await asyncio.to_thread(
-        _collect, testee.name, outdir, count, log, time.monotonic() - started
+        _collect, testee.name, outdir, count, ids, log, time.monotonic() - started
     )
     for task in log.stuck:
         task.cancel()
@@ -651,7 +734,14 @@ def _prepare_outdir(outdir: Path) -> None:
     (outdir / "index.json").unlink(missing_ok=True)
 
 
-def _collect(agent: str, outdir: Path, count: int, log: _ClientLog, duration: float) -> SuiteReport:
+def _collect(
+    agent: str,
+    outdir: Path,
+    count: int,
+    run_ids: list[str] | None,
+    log: _ClientLog,
+    duration: float,
+) -> SuiteReport:
     """Parse kosoku's reports into a SuiteReport and write the summary files."""
     index = _load_index(outdir, agent)
     ids = sorted(index, key=_case_key)
@@ -668,10 +758,12 @@ def _collect(agent: str, outdir: Path, count: int, log: _ClientLog, duration: fl
             details=_details(outdir, entry) if bad else {},
         )
 
-    # Case N is the N-th id in case order when every case reported; otherwise the
-    # number is all we have.
+    # Case N is the N-th id of the selection; if that could not be listed, the N-th id of
+    # the report when every case reported; otherwise the number is all we have.
+    order = run_ids if run_ids is not None else (ids if len(ids) == count else None)
+
     def name_of(n: int) -> str:
-        return ids[n - 1] if len(ids) == count else f"#{n}"
+        return order[n - 1] if order is not None else f"#{n}"
 
     report = SuiteReport(
         agent=agent,
@@ -732,9 +824,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(report.summary_text())
     return 1 if report.problems(strict_close=args.strict_close) else 0
-
-
-# profile -> (case timeout, run timeout) in seconds. quick: the slowest quick case takes
-# ~5 s on a loaded 2-core machine; full: 12.x cases of 128 KiB take up to ~60 s there
-# (their own limit, WAITSECS, is 480 s).
-PROFILE_TIMEOUTS = {"quick": (20.0, 180.0), "full": (300.0, 1800.0)}

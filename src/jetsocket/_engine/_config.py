@@ -98,6 +98,11 @@ class HeartbeatConfig:
             raise ValueError("use_application_ping=True needs a payload")
         if not (self.use_ws_ping or self.use_application_ping):
             raise ValueError("enable use_ws_ping or use_application_ping")
+        if not self.use_ws_ping and self.pong_matcher is None and not self.any_message_is_alive:
+            # Nothing could ever prove the peer alive: every connection would be dropped.
+            raise ValueError(
+                "an application-only heartbeat needs a pong_matcher or any_message_is_alive"
+            )
 
 
 class OverflowPolicy(StrEnum):
@@ -167,5 +172,9 @@ class ReplayConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", ReplayMode(self.mode))
+        if isinstance(self.max_pending_sends, bool) or not isinstance(self.max_pending_sends, int):
+            raise TypeError("max_pending_sends must be an int")
+        if self.max_pending_sends < 0:
+            raise ValueError(f"max_pending_sends must be >= 0, got {self.max_pending_sends}")
         if self.mode is ReplayMode.SEQUENCE_ID and self.sequence_extractor is None:
             raise ValueError("mode 'sequence_id' needs a sequence_extractor")

@@ -358,9 +358,13 @@ class EventRegistry:
             self._on_failure(exc, f"{name} handler {label}")
 
     async def drain(self, timeout: float) -> None:
-        """Wait (bounded) for scheduled async handlers to finish."""
+        """Wait (bounded) for scheduled async handlers to finish, then cancel the rest."""
         if self._tasks:
-            await asyncio.wait(tuple(self._tasks), timeout=timeout)
+            _, pending = await asyncio.wait(tuple(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
 
 
 class EventSource:

@@ -98,8 +98,12 @@ class Heartbeat:
         conn = self._conn
         if conn is None:
             return
-        alive = self._outstanding is None or (
-            self._config.any_message_is_alive and conn.last_received >= self._sent_at
+        alive = (
+            self._outstanding is None
+            or (self._config.any_message_is_alive and conn.last_received >= self._sent_at)
+            # While our consumer is behind we stopped reading (backpressure): the pong may
+            # sit unread in the socket. A slow consumer is not a dead peer.
+            or conn.reading_paused
         )
         if not alive:
             self.stop()

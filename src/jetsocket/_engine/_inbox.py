@@ -92,6 +92,7 @@ class Inbox(Generic[T]):
         self._low_water = max(1, buffer.capacity // 2)
         self._policy = OverflowPolicy(buffer.overflow_policy)
         self._read_paused = False
+        self._overflow_marker: Failure | None = None
         extractor = replay.sequence_extractor if replay is not None else None
         self._seq_extract: Callable[[Any], int | None] | None = extractor
         self._dedup = buffer.enable_dedup and extractor is not None
@@ -213,7 +214,11 @@ class Inbox(Generic[T]):
                 if self._conn is not None:
                     self._conn.pause_reading()
             return
-        excess = len(inbox) - self._capacity
+        marker = self._overflow_marker
+        if marker is not None and not any(item is marker for item in inbox):
+            marker = self._overflow_marker = None  # consumed since
+        # A pending overflow error is not a message: it neither counts nor is dropped.
+        excess = len(inbox) - self._capacity - (marker is not None)
         if excess <= 0:
             return
         self._dropped += excess
@@ -223,11 +228,12 @@ class Inbox(Generic[T]):
         else:
             for _ in range(excess):
                 inbox.pop()
-            if policy is OverflowPolicy.ERROR:
+            if policy is OverflowPolicy.ERROR and marker is None:
                 err = BufferOverflowError(
-                    f"receive buffer full ({self._capacity} messages): {excess} dropped"
+                    f"receive buffer full ({self._capacity} messages): newer messages dropped"
                 )
-                inbox.append(Failure(err))
+                self._overflow_marker = Failure(err)
+                inbox.append(self._overflow_marker)
         self._events.emit(
             "buffer_overflow",
             BufferOverflowEvent(dropped=excess, policy=policy.value, capacity=self._capacity),

@@ -70,7 +70,11 @@ class Outbox:
             replay = self._replay
             if replay is not None and replay.mode is ReplayMode.FULL_BUFFER:
                 return None
-            if self._send_mode == "wait" and self._connected is not None:
+            # CONNECTING means a connection is being opened (its on_open hooks may be
+            # running, and messages that came with the 101 are already readable): a reply
+            # waits for it to be declared connected, whatever send_while_reconnecting says.
+            wait = self._send_mode == "wait" or state is _S.CONNECTING
+            if wait and self._connected is not None:
                 try:
                     async with asyncio.timeout(self._send_timeout):
                         await self._connected.wait()

@@ -47,13 +47,17 @@ def is_fatal(exc: BaseException, classifier: Classifier | None = None) -> bool:
 class Backoff:
     """Exponential backoff with full jitter and an attempt counter."""
 
-    __slots__ = ("_config", "_random", "attempts")
+    __slots__ = ("_config", "_random", "attempts", "failures")
 
     def __init__(self, config: BackoffConfig) -> None:
         self._config = config
         # Unseeded clients share one generator: a Random costs ~3 KiB per connection.
         self._random = _SHARED if config.seed is None else random.Random(config.seed)
+        # ``attempts`` drives the delay and resets after a connection that lived
+        # ``reset_after``; ``failures`` counts consecutive failed attempts for
+        # ``max_attempts`` and resets on every successful connect.
         self.attempts = 0
+        self.failures = 0
 
     def next_delay(self, error: BaseException | None = None) -> float:
         """Return the delay before the next attempt and count the attempt.
@@ -70,10 +74,18 @@ class Backoff:
             return bound
         return self._random.uniform(0.0, bound)
 
+    def failed(self) -> None:
+        """Count a failed attempt."""
+        self.failures += 1
+
+    def succeeded(self) -> None:
+        """A connection was established: the run of failures ends."""
+        self.failures = 0
+
     def exhausted(self) -> bool:
         """True when ``max_attempts`` consecutive attempts failed."""
         limit = self._config.max_attempts
-        return limit > 0 and self.attempts >= limit
+        return limit > 0 and self.failures >= limit
 
     def reset(self) -> None:
         """Start counting from zero again (after a stable connection)."""

@@ -105,6 +105,7 @@ class Supervisor:
                     # such as a refused login) is classified, never left to kill this task.
                     error = exc
                     self._errors += 1
+                    self._backoff.failed()
                     fatal = is_fatal(exc, self._classifier)
                     if fatal or self._backoff.exhausted():
                         self._give_up(exc)
@@ -123,6 +124,7 @@ class Supervisor:
                 conn.abort()  # closed while the attempt completed
                 return
             self._set_state(_S.CONNECTED)
+            self._backoff.succeeded()
             self._reconnects += 1
             self._last_reconnect = time.time()
             self._after_connected()

@@ -284,6 +284,10 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             buf = BufferConfig(capacity=buf)
         replay = options.get("replay")
         self._replay = replay
+        if buf.enable_dedup and (replay is None or replay.sequence_extractor is None):
+            raise ValueError(
+                "BufferConfig(enable_dedup=True) needs ReplayConfig.sequence_extractor"
+            )
         self._events = EventRegistry(self._handler_failed)
         self._init_inbox(
             decode=decode,
@@ -323,8 +327,8 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             ("close_timeout", self._close_timeout),
             ("max_message_size", self._max_message_size),
             ("send_timeout", self._send_timeout),
-            ("max_connection_age", self._max_age or 1),
-            ("idle_timeout", self._idle_timeout or 1),
+            ("max_connection_age", 1 if self._max_age is None else self._max_age),
+            ("idle_timeout", 1 if self._idle_timeout is None else self._idle_timeout),
         ):
             if value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -425,6 +429,7 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         self._set_state(_S.CONNECTING)
         self._end = None
         self._loop = asyncio.get_running_loop()
+        self._connected = asyncio.Event()
         self._events.emit("connecting", ConnectingEvent(uri=redact_uri(self._uri)))
         logger.info("jetsocket: %s: connecting", redact_uri(self._uri))
         try:
@@ -432,6 +437,7 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         except BaseException as exc:
             self._set_state(_S.FAILED)
             self._finish(exc)  # consumers waiting on recv() get the failure
+            self._connected.set()  # and senders waiting for the connection wake up
             self._errors += 1
             if isinstance(exc, Exception):
                 logger.warning("jetsocket: %s: connect failed: %s", redact_uri(self._uri), exc)
@@ -520,7 +526,6 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             # The connection ended while it was being opened: handle it now, as a normal
             # disconnect (reconnect or end), after the messages that came before it.
             self._on_lost(link, link.lost)
-
 
     def _cancel_timers(self) -> None:
         for handle in self._timers:
@@ -628,6 +633,8 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         if conn is None or timeout is None or self._state is not _S.CONNECTED:
             return
         idle = time.monotonic() - max(conn.last_received, self._connected_at)
+        if conn.reading_paused:
+            idle = 0.0  # we stopped reading (backpressure): the peer is not silent
         if idle >= timeout:
             logger.warning("jetsocket: %s: idle for %.1fs, dropping", redact_uri(self._uri), idle)
             conn.abort()

@@ -190,6 +190,7 @@ class WireConnection(asyncio.Protocol):
         "bytes_sent",
         "extensions",
         "last_received",
+        "reading_paused",
         "response",
         "subprotocol",
     )
@@ -241,6 +242,7 @@ class WireConnection(asyncio.Protocol):
         self.bytes_received = 0
         self.bytes_sent = 0
         self.last_received = 0.0
+        self.reading_paused = False
         # Checked once per connection, like websockets does: the hot path pays one bool.
         self._debug = _frames_logger.isEnabledFor(logging.DEBUG)
 
@@ -289,6 +291,7 @@ class WireConnection(asyncio.Protocol):
         if not self._hs_done.done():
             err = ConnectionError(f"connection lost during the opening handshake: {exc}")
             self._hs_done.set_exception(err)
+            self._hs_done.exception()  # whoever awaits still gets it; nobody may (cancelled)
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -572,11 +575,15 @@ class WireConnection(asyncio.Protocol):
         """Stop reading the socket (the consumer is behind: TCP backpressure)."""
         if self._transport is not None and not self._lost:
             self._transport.pause_reading()
+            self.reading_paused = True
 
     def resume_reading(self) -> None:
         """Resume reading the socket."""
         if self._transport is not None and not self._lost:
             self._transport.resume_reading()
+            self.reading_paused = False
+            # Time spent paused is not silence from the peer (idle and heartbeat checks).
+            self.last_received = time.monotonic()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Run the closing handshake (RFC 6455 7.1.2) bounded by ``close_timeout``."""

@@ -98,12 +98,6 @@ def test_heartbeat_application_ping() -> None:
     assert config.pong_matcher({"op": "pong"})
 
 
-@pytest.mark.xfail(
-    reason="engine bug: an application-only heartbeat with no pong_matcher and "
-    "any_message_is_alive=False can never see a pong, so every connection is declared "
-    "dead after interval+timeout; _config.py HeartbeatConfig.__post_init__ should refuse it",
-    strict=True,
-)
 def test_heartbeat_application_ping_needs_a_way_to_see_pongs() -> None:
     with pytest.raises(ValueError, match="pong"):
         HeartbeatConfig(
@@ -156,11 +150,6 @@ def test_replay_rejects_bad_values() -> None:
         ReplayConfig(mode="sequence_id")
 
 
-@pytest.mark.xfail(
-    reason="engine bug: ReplayConfig accepts max_pending_sends < 0 (every held send then "
-    "raises); _config.py ReplayConfig.__post_init__ should check max_pending_sends >= 0",
-    strict=True,
-)
 def test_replay_rejects_negative_pending_limit() -> None:
     with pytest.raises(ValueError, match="max_pending_sends"):
         ReplayConfig(mode="full_buffer", max_pending_sends=-1)
@@ -192,12 +181,6 @@ def test_websocket_rejects_bad_options(kwargs: dict[str, Any], error: type[Excep
         jetsocket.WebSocket(URI, **kwargs)
 
 
-@pytest.mark.xfail(
-    reason="engine bug: _websocket.py validates `self._max_age or 1` / `self._idle_timeout "
-    "or 1`, so 0 passes and arms a 0 s timer: rotation or idle reconnect in a tight loop; "
-    "check `is not None and <= 0` instead",
-    strict=True,
-)
 @pytest.mark.parametrize("name", ["max_connection_age", "idle_timeout"])
 def test_websocket_rejects_zero_durations(name: str) -> None:
     options: dict[str, Any] = {name: 0}
@@ -205,12 +188,6 @@ def test_websocket_rejects_zero_durations(name: str) -> None:
         jetsocket.WebSocket(URI, **options)
 
 
-@pytest.mark.xfail(
-    reason="engine bug: BufferConfig(enable_dedup=True) without "
-    "ReplayConfig.sequence_extractor is silently ignored (_inbox.py _init_inbox); "
-    "WebSocket.__init__ should raise ValueError",
-    strict=True,
-)
 def test_dedup_without_sequence_extractor_is_refused() -> None:
     with pytest.raises(ValueError, match="sequence_extractor"):
         jetsocket.WebSocket(URI, buffer=BufferConfig(enable_dedup=True))

@@ -82,15 +82,20 @@ def test_unseeded_clients_do_not_share_a_sequence() -> None:
 
 
 def test_attempts_count_and_max_attempts_exhaust() -> None:
+    # max_attempts counts consecutive *failed* attempts (failed()), not delays drawn.
     backoff = Backoff(BackoffConfig(max_attempts=3, seed=0))
     assert backoff.attempts == 0
     assert not backoff.exhausted()
     for expected in (1, 2):
         backoff.next_delay()
+        backoff.failed()
         assert backoff.attempts == expected
         assert not backoff.exhausted()
     backoff.next_delay()
+    backoff.failed()
     assert backoff.exhausted()
+    backoff.succeeded()
+    assert not backoff.exhausted()
 
 
 def test_max_attempts_zero_means_forever() -> None:
@@ -102,8 +107,11 @@ def test_max_attempts_zero_means_forever() -> None:
 def test_reset_starts_the_exponent_and_the_count_again() -> None:
     backoff = Backoff(BackoffConfig(base=1.0, cap=100.0, jitter=False, max_attempts=3))
     assert delays(backoff, 3) == [1.0, 2.0, 4.0]
+    for _ in range(3):
+        backoff.failed()
     assert backoff.exhausted()
     backoff.reset()
+    backoff.succeeded()
     assert backoff.attempts == 0
     assert not backoff.exhausted()
     assert backoff.next_delay() == 1.0
@@ -149,11 +157,6 @@ def test_no_retry_after_uses_backoff() -> None:
     assert backoff.next_delay(refusal(429)) <= 0.01
 
 
-@pytest.mark.xfail(
-    reason="engine bug: HandshakeError.retry_after ignores the HTTP-date form of "
-    "Retry-After (RFC 9110 10.2.3); _exceptions.py retry_after only parses seconds",
-    strict=True,
-)
 def test_retry_after_http_date_form() -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     delay = Backoff(BackoffConfig(base=0.01, seed=1)).next_delay(
