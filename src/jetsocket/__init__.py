@@ -4,6 +4,8 @@ Layers (each imports only the ones below): ``_protocol`` (wire), ``_engine``
 (:class:`WebSocket`), the sync facade, and :mod:`jetsocket.schema`.
 """
 
+import logging
+
 from jetsocket import presets
 from jetsocket._engine._config import (
     BackoffConfig,
@@ -102,3 +104,6 @@ __all__ = [
 ]
 
 __version__ = "0.2.0.dev0"
+
+# A library never prints on its own: records reach the application's handlers only.
+logging.getLogger("jetsocket").addHandler(logging.NullHandler())
