@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import jetsocket
 from jetsocket.schema import Ack, Client, Message, Subscription, Unmatched, field
-from jetsocket.testing._venues import BybitVenue
+from jetsocket.testing import BybitVenue
 
 # -- messages ----------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from typing_extensions import Unpack
 
 import jetsocket
 from jetsocket.schema import Ack, Client, Message, Subscription, Unmatched, field
-from jetsocket.testing._venues import OkxVenue, okx_sign
+from jetsocket.testing import OkxVenue, okx_sign
 
 # -- messages ----------------------------------------------------------------------------
 

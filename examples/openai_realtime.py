@@ -27,7 +27,7 @@ from typing_extensions import Unpack
 
 import jetsocket
 from jetsocket.schema import Client, Message
-from jetsocket.testing._venues import RealtimeVenue
+from jetsocket.testing import RealtimeVenue
 
 # -- client events (sent as typed objects: the tag is written into "type") ----------------
 

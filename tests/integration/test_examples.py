@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import jetsocket
-from jetsocket.testing._venues import BybitVenue, OkxVenue, RealtimeVenue, okx_sign
+from jetsocket.testing import BybitVenue, OkxVenue, RealtimeVenue, okx_sign
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))

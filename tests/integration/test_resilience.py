@@ -32,12 +32,12 @@ from jetsocket import (
 )
 from jetsocket._engine._events import EventName
 from jetsocket._engine._retry import Backoff
-from jetsocket.testing._proxy import FaultProxy
-from jetsocket.testing._scripted import (
+from jetsocket.testing import (
     Call,
     CloseWith,
     Drop,
     Echo,
+    FaultProxy,
     Gate,
     Reject,
     ScriptedServer,

@@ -10,7 +10,7 @@ import pytest
 
 import jetsocket
 
-PUBLIC_PACKAGES = ["jetsocket"]
+PUBLIC_PACKAGES = ["jetsocket", "jetsocket.schema", "jetsocket.testing", "jetsocket.presets"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
@@ -31,7 +31,12 @@ def test_public_objects_have_docstrings() -> None:
 
 
 def test_implementation_modules_are_private() -> None:
-    public = {"jetsocket.testing", "jetsocket.schema", "jetsocket.presets", "jetsocket.__main__"}
+    public = {
+        "jetsocket.testing",
+        "jetsocket.schema",
+        "jetsocket.presets",
+        "jetsocket.__main__",
+    }
     for info in pkgutil.walk_packages(jetsocket.__path__, "jetsocket."):
         leaf = info.name.rsplit(".", 1)[-1]
         assert (

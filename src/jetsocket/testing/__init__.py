@@ -14,6 +14,13 @@ without network access::
 Fault injection: :meth:`ExchangeSimulator.drop_all` (TCP reset),
 :meth:`ExchangeSimulator.close_all` (close frame with any code), :meth:`ExchangeSimulator.stop`
 and :meth:`ExchangeSimulator.start` (restart on the same port).
+
+Also here: :class:`ScriptedServer` (a fake server playing a script of steps per
+connection: send, drop, close with a code, stop answering pings, refuse the handshake
+with a status), :class:`FaultProxy` (a TCP proxy that drops, black-holes, delays or
+throttles), fake venues (:class:`BybitVenue`, :class:`OkxVenue`, :class:`RealtimeVenue`),
+and pytest fixtures in :mod:`jetsocket.testing.fixtures`
+(``pytest_plugins = ["jetsocket.testing.fixtures"]``).
 """
 
 from jetsocket.testing._messages import (
@@ -26,17 +33,57 @@ from jetsocket.testing._messages import (
     Trade,
     decode_message,
 )
+from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing._scripted import (
+    Call,
+    CloseWith,
+    Drop,
+    Echo,
+    Gate,
+    Pause,
+    Reject,
+    Script,
+    ScriptedServer,
+    Send,
+    SendMany,
+    Step,
+    StopPongs,
+    WaitForClientMessage,
+    WaitUntil,
+)
 from jetsocket.testing._simulator import ExchangeSimulator, SimulatorStats
+from jetsocket.testing._venues import BybitVenue, OkxVenue, RealtimeVenue, VenueServer, okx_sign
 
 __all__ = [
     "BookTicker",
+    "BybitVenue",
+    "Call",
+    "CloseWith",
+    "Drop",
+    "Echo",
     "ExchangeSimulator",
+    "FaultProxy",
     "FeedMessage",
+    "Gate",
     "Kline",
     "KlineBar",
+    "OkxVenue",
+    "Pause",
+    "RealtimeVenue",
+    "Reject",
     "Response",
     "ResponseError",
+    "Script",
+    "ScriptedServer",
+    "Send",
+    "SendMany",
     "SimulatorStats",
+    "Step",
+    "StopPongs",
     "Trade",
+    "VenueServer",
+    "WaitForClientMessage",
+    "WaitUntil",
     "decode_message",
+    "okx_sign",
 ]
