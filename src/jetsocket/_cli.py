@@ -275,25 +275,21 @@ class ConnectOptions:
 class Redactor:
     """Hides the credentials of one connection in every line printed.
 
-    The URL itself is shown as ``redact_uri`` shows it; its query values and user info, and
-    the values of secret-looking headers (``Authorization``, ``X-Api-Key``, ...), are
-    replaced by ``***`` wherever they appear (error messages, echoed messages, ...).
+    The URL itself is shown as ``redact_uri`` shows it; its query values and user info, the
+    proxy URL's credentials and the values of secret-looking headers (``Authorization``,
+    ``X-Api-Key``, ...) are replaced by ``***`` wherever they appear (error messages,
+    echoed messages, ...).
     """
 
-    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, url: str, headers: dict[str, str] | None = None, proxy: str | None = None
+    ) -> None:
         self._url = url
         self._shown = redact_uri(url)
         secrets: set[str] = set()
-        try:
-            parts = urlsplit(url)
-            for value in (parts.username, parts.password):
-                if value:
-                    secrets.update((value, unquote(value)))
-            for _, value in parse_qsl(parts.query, keep_blank_values=True):
-                secrets.add(value)
-            secrets.update(part.split("=", 1)[-1] for part in parts.query.split("&"))
-        except ValueError:
-            pass  # not a URL at all: nothing to find in it
+        for address in (url, proxy):
+            if address:
+                secrets.update(_url_secrets(address))
         for name, value in (headers or {}).items():
             if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
                 secrets.add(value)
@@ -352,6 +348,22 @@ class MessagePrinter:
                 return message
             return message.replace("\r", "\\r").replace("\n", "\\n")
         return _colorize(formatted) if self._color else formatted
+
+
+def _url_secrets(url: str) -> set[str]:
+    """User info and query values of ``url`` (raw and percent-decoded)."""
+    secrets: set[str] = set()
+    try:
+        parts = urlsplit(url)
+        for value in (parts.username, parts.password):
+            if value:
+                secrets.update((value, unquote(value)))
+        for _, value in parse_qsl(parts.query, keep_blank_values=True):
+            secrets.add(value)
+        secrets.update(part.split("=", 1)[-1] for part in parts.query.split("&"))
+    except ValueError:
+        pass  # not a URL at all: nothing to find in it
+    return secrets
 
 
 def _colorize(formatted: str) -> str:
@@ -511,7 +523,7 @@ async def run_connect(options: ConnectOptions) -> int:
         0 after a normal close (end of input, or the server closed with 1000/1001), 1 after
         an error (connection refused, abnormal close without reconnect, fatal error).
     """
-    redact = Redactor(options.url, options.headers)
+    redact = Redactor(options.url, options.headers, options.proxy)
     stdout_tty = sys.stdout.isatty()
     no_color = bool(os.environ.get("NO_COLOR"))
     pretty = stdout_tty if options.pretty is None else options.pretty

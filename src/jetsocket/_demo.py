@@ -48,8 +48,7 @@ from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
 import jetsocket
 from jetsocket._engine._config import BackoffConfig, HeartbeatConfig
 from jetsocket.schema import Ack, Client, Stream, Subscription
-from jetsocket.testing import BookTicker, ExchangeSimulator, Kline, Trade
-from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing import BookTicker, ExchangeSimulator, FaultProxy, Kline, Trade
 
 __all__ = ["BookTickers", "DemoClient", "Klines", "StreamStats", "Trades", "run_demo"]
 
@@ -448,7 +447,18 @@ class _Demo:
     # -- the run ------------------------------------------------------------------------
 
     async def run(self, view: _View) -> int:
+        """Stream, inject the faults, burst; print the summary and return the exit status."""
         self.view = view
+        try:
+            await self._stream()
+        except jetsocket.JetSocketError as exc:
+            self.failures.append(f"the client failed: {exc}")
+        finally:
+            view.stop()  # also on Ctrl-C: a live view must give the terminal back
+        return self.summary()
+
+    async def _stream(self) -> None:
+        view = self.view
         async with self.client:
             for sub in self.subscriptions:
                 self.streams.append(await self.client.subscribe(sub))
@@ -475,8 +485,6 @@ class _Demo:
             if isinstance(result, BaseException):
                 self.failures.append(f"consumer failed: {result!r}")
         await self._settle()
-        view.stop()
-        return self.summary()
 
     async def _settle(self) -> None:
         """Let the proxied connections end before the proxy stops (a clean shutdown)."""

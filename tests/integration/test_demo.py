@@ -24,8 +24,7 @@ from websockets.asyncio.server import ServerConnection, serve
 import jetsocket
 from jetsocket._cli import MessagePrinter, Redactor, main
 from jetsocket._demo import StreamStats, Trades, fault_plan, run_demo
-from jetsocket.testing import ExchangeSimulator, Trade
-from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing import ExchangeSimulator, FaultProxy, Trade
 
 TIMEOUT = 60.0
 
@@ -310,6 +309,10 @@ def test_redactor() -> None:
     assert "visible-value" in text
     assert "v=1" in text
     assert text.startswith("wss://example.com:443/ws?token=***&v=***")
+    proxied = Redactor("ws://h/", proxy="http://bob:hunter2pass@proxy:3128")
+    assert proxied("proxy http://bob:hunter2pass@proxy:3128 refused") == (
+        "proxy http://bob:***@proxy:3128 refused"
+    )
 
 
 # -- connect ----------------------------------------------------------------------------

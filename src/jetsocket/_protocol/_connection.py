@@ -421,7 +421,7 @@ class WireConnection(asyncio.Protocol):
                 await asyncio.shield(self._hs_done)
         except builtins.TimeoutError:
             self.abort()
-            raise TimeoutError(f"opening handshake timed out after {timeout}s") from None
+            raise TimeoutError(f"opening handshake timed out after {timeout:.3g}s") from None
         except BaseException:
             self.abort()
             done = self._hs_done

@@ -25,6 +25,24 @@ from jetsocket._protocol._reader import is_valid_close_code
 __all__ = ["FrameWriter"]
 
 _POOL_SIZE: Final = 4096
+
+
+class _MaskPool:
+    """Random bytes for masking keys, drawn from ``os.urandom`` 4 KiB at a time.
+
+    One pool for the process (not one per connection: idle connections cost memory). Two
+    threads racing here could reuse a key once; keys stay unpredictable, which is what
+    RFC 6455 section 5.3 asks of them.
+    """
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.pos = _POOL_SIZE
+
+
+_MASKS = _MaskPool()
 # Header layouts (section 5.2) with the MASK bit set and the masking key appended.
 _SHORT: Final = struct.Struct("!BB4s")
 _MEDIUM: Final = struct.Struct("!BBH4s")
@@ -42,7 +60,7 @@ class FrameWriter:
             (RFC 7692 section 6: compression is decided per message, RSV1 clear).
     """
 
-    __slots__ = ("_encoder", "_nct", "_pool", "_pos", "_settings", "_threshold", "_wbits")
+    __slots__ = ("_encoder", "_nct", "_settings", "_threshold", "_wbits")
 
     def __init__(
         self,
@@ -50,8 +68,6 @@ class FrameWriter:
         deflate: PerMessageDeflate | None = None,
         compression_threshold: int = 128,
     ) -> None:
-        self._pool = b""
-        self._pos = _POOL_SIZE
         self._encoder: zlib._Compress | None = None
         if deflate is None:
             self._threshold: int | None = None
@@ -67,12 +83,13 @@ class FrameWriter:
             self._settings = dict(deflate.compress_settings or {})
 
     def _frame(self, b0: int, payload: bytes | bytearray | memoryview) -> bytes:
-        pos = self._pos
+        pool = _MASKS
+        pos = pool.pos
         if pos >= _POOL_SIZE:
-            self._pool = os.urandom(_POOL_SIZE)
+            pool.data = os.urandom(_POOL_SIZE)
             pos = 0
-        self._pos = pos + 4
-        mask = self._pool[pos : pos + 4]
+        pool.pos = pos + 4
+        mask = pool.data[pos : pos + 4]
         n = len(payload)
         if n < 126:
             head = _SHORT.pack(b0, 0x80 | n, mask)
