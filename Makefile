@@ -39,7 +39,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 conformance: $(STAMP)
-	$(BIN)/python -m pytest -q tests/conformance -s
+	JETSOCKET_AUTOBAHN=full $(BIN)/python -m pytest -q tests/conformance -s
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks

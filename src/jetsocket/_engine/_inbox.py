@@ -41,7 +41,8 @@ from jetsocket._protocol._connection import WireConnection
 __all__ = ["CLEAN_CODES", "Failure", "Inbox"]
 
 T = TypeVar("T")
-CLEAN_CODES = frozenset({1000, 1001})
+# 1005: the peer's close frame carried no code (RFC 6455 7.1.5), still an orderly close.
+CLEAN_CODES = frozenset({1000, 1001, 1005})
 
 
 class Failure:

@@ -52,8 +52,11 @@ class Outbox:
     async def _live_conn(self) -> WireConnection | None:
         """The connection to send on; None when the message was queued for replay."""
         conn = self._conn
-        if conn is not None and conn.is_open and self._state is _S.CONNECTED:
-            return conn
+        if conn is not None and self._state is _S.CONNECTED:
+            if conn.is_open:
+                return conn
+            # Closing (we failed it, or the close handshake runs): say so precisely.
+            raise conn.closed_error()
         hook_conn = self._hook_conn
         # Only the on_open hooks (login, resubscription) may use a connection that is not
         # declared connected yet: other senders must not overtake the login.

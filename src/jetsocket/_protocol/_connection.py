@@ -552,10 +552,17 @@ class WireConnection(asyncio.Protocol):
             self._write(self._writer.ping(payload))
 
     def _closed_error(self) -> ConnectionClosedError:
+        if self._fail_code is not None:
+            code, reason = self._fail_code
+            return ConnectionClosedError(code, reason, by_server=False)
         if self._close_received is not None:
             code, reason = self._close_received
             return ConnectionClosedError(code, reason, by_server=not self._closing_by_us)
         return ConnectionClosedError(1006, "", by_server=not self._closing_by_us)
+
+    def closed_error(self) -> ConnectionClosedError:
+        """The error describing why this connection no longer accepts messages."""
+        return self._closed_error()
 
     @property
     def write_paused(self) -> bool:

@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
+
+from jetsocket.testing._lifecycle import ServerLifecycle
 
 __all__ = ["FaultProxy"]
 
@@ -140,7 +141,7 @@ class _Link:
             task.cancel()
 
 
-class FaultProxy:
+class FaultProxy(ServerLifecycle):
     """A TCP proxy on loopback with fault injection.
 
     Faults apply to every connection, current and future, until :meth:`restore`:
@@ -194,18 +195,6 @@ class FaultProxy:
         if self._handlers:
             await asyncio.gather(*self._handlers, return_exceptions=True)
         await server.wait_closed()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- addresses and counters ---------------------------------------------------------
 

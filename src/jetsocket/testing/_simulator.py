@@ -16,13 +16,14 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from types import MappingProxyType
+from typing import Any
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from jetsocket.testing._lifecycle import ServerLifecycle
 from jetsocket.testing._market import Market, StreamKind, StreamSpec, default_price, parse_stream
 
 __all__ = ["ExchangeSimulator", "SimulatorStats"]
@@ -346,7 +347,7 @@ def _frame(payload: bytes) -> bytes:
     return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
-class ExchangeSimulator:
+class ExchangeSimulator(ServerLifecycle):
     """An embedded exchange feed server speaking a Binance-like JSON protocol.
 
     Use it as an async context manager; it listens on ``127.0.0.1`` on a free port::
@@ -472,18 +473,6 @@ class ExchangeSimulator:
         if server is not None:
             server.close()
             await server.wait_closed()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- properties ----------------------------------------------------------------------
 

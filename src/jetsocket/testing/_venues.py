@@ -29,14 +29,15 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from jetsocket.testing._lifecycle import ServerLifecycle
 
 __all__ = ["BybitVenue", "OkxVenue", "RealtimeVenue", "VenueServer", "okx_sign"]
 
@@ -75,7 +76,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class VenueServer:
+class VenueServer(ServerLifecycle):
     """Base of the fake venues: lifecycle, connection tracking, fault injection.
 
     Use a subclass as an async context manager (``async with BybitVenue() as venue``), or
@@ -130,18 +131,6 @@ class VenueServer:
         if server is not None:
             server.close()
             await server.wait_closed()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- properties ----------------------------------------------------------------------
 
