@@ -30,7 +30,7 @@ from benchmarks._sync import SYNC_CLIENTS, run_sync_client, sync_client_availabl
 
 __all__ = ["main"]
 
-SECTIONS = ("feed", "echo", "memory", "sync")
+SECTIONS = ("feed", "echo", "memory", "sync", "schema")
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 
@@ -434,6 +434,85 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     ]
 
 
+# -- schema -------------------------------------------------------------------------------
+def _schema(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
+    n: int = args.n
+    try:
+        from benchmarks._schema import SCHEMA_CLIENTS, run_schema_client  # noqa: PLC0415
+    except Exception as exc:  # jetsocket.schema or pydantic missing: skip, keep the rest
+        why = f"{type(exc).__name__}: {exc}"
+        table = Table("Schema layer throughput", ["client", "status"])
+        table.add("jetsocket.schema / pydantic", f"skipped: {why}")
+        report.tables.append(table)
+        report.data["schema"] = {"skipped": why}
+        return
+    names = list(SCHEMA_CLIENTS)
+    res = _Runs()
+
+    async def run_all() -> None:
+        for r, name in interleave(args.rounds, names):
+            if name in res.errors:
+                continue
+            gc.collect()
+            path = SCHEMA_CLIENTS[name][1]
+            uri = srv.uri(f"{path}{'&' if '?' in path else '?'}n={n}")
+            try:
+                run = await run_schema_client(name, uri, n)
+            except Exception as exc:  # one failing client must not hide the rest
+                res.errors[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            res.add(name, run)
+            _progress(
+                f"schema round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s, "
+                f"{run.cpu_us:.2f} us CPU/msg"
+            )
+
+    run_async(run_all(), args.loop)
+    title = (
+        f"Schema layer throughput: {n:,} messages per run (~170 B), best of {args.rounds} "
+        f"interleaved rounds (client loop={args.loop}; server: separate process, {srv.info})"
+    )
+    clients = {name: (label, ref) for name, (_, _, ref, label) in SCHEMA_CLIENTS.items()}
+    table, data = _throughput_table(title, clients, {}, res)
+    table.note(
+        "Reference rows are jetsocket too: 'jetsocket / client' is schema / plain WebSocket on "
+        "the same feed (goal >= 0.85x), and jetsocket / websockets for pydantic (>= 1.5x)."
+    )
+    report.tables.append(table)
+    report.data["schema"] = {"n": n, "rounds": args.rounds, "clients": data}
+    routed = "schema-routed"
+    report.targets += [
+        Target(
+            "schema: Client->Stream / plain typed (trades)",
+            ratio(res.best_rate("schema-trades"), res.best_rate("plain-typed")),
+            0.85,
+            at_least=True,
+            by_cpu=ratio(res.best_cpu("plain-typed"), res.best_cpu("schema-trades")),
+        ),
+        Target(
+            "schema: 3 Streams / plain union (mixed)",
+            ratio(res.best_rate(routed), res.best_rate("plain-union")),
+            0.85,
+            at_least=True,
+            by_cpu=ratio(res.best_cpu("plain-union"), res.best_cpu(routed)),
+        ),
+        Target(
+            "schema: 3 Streams (mixed) / plain typed (trades)",
+            ratio(res.best_rate(routed), res.best_rate("plain-typed")),
+            None,
+            at_least=True,
+            by_cpu=ratio(res.best_cpu("plain-typed"), res.best_cpu(routed)),
+        ),
+        Target(
+            "schema: jetsocket pydantic / websockets+pydantic",
+            ratio(res.best_rate("jetsocket-pydantic"), res.best_rate("websockets-pydantic")),
+            1.5,
+            at_least=True,
+            by_cpu=ratio(res.best_cpu("websockets-pydantic"), res.best_cpu("jetsocket-pydantic")),
+        ),
+    ]
+
+
 # -- main ---------------------------------------------------------------------------------
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -507,10 +586,17 @@ def main(argv: list[str] | None = None) -> int:
         "jetsocket_websocket": jetsocket_attr("WebSocket") is not None,
         "jetsocket_syncwebsocket": jetsocket_attr("SyncWebSocket") is not None,
     }
-    feed_n = [args.n] if {"feed", "sync"} & set(args.sections) else []
-    with ServerProcess(feed_n=feed_n) as srv:
+    feed_n = [args.n] if {"feed", "sync", "schema"} & set(args.sections) else []
+    mixed_n = [args.n] if "schema" in args.sections else []
+    with ServerProcess(feed_n=feed_n, mixed_n=mixed_n) as srv:
         meta["server"] = srv.info
-        sections = {"feed": _feed, "echo": _echo, "memory": _memory, "sync": _sync}
+        sections = {
+            "feed": _feed,
+            "echo": _echo,
+            "memory": _memory,
+            "sync": _sync,
+            "schema": _schema,
+        }
         for name in args.sections:
             _progress(f"section {name}")
             sections[name](args, srv, report)

@@ -25,9 +25,13 @@ __all__ = [
     "Stopwatch",
     "Trade",
     "build_feed_frames",
+    "build_mixed_frames",
     "expected_trade_id",
+    "expected_update_id",
     "interleave",
     "jetsocket_attr",
+    "mixed_counts",
+    "mixed_payload",
     "new_event_loop",
     "percentile",
     "raise_fd_limit",
@@ -47,6 +51,8 @@ FRAME_SLICE = 1 << 20
 _BASE_TRADE_ID = 3_123_456_789
 _BASE_ORDER_ID = 22_123_456_789
 _BASE_TIME_MS = 1_700_000_000_000
+_BASE_UPDATE_ID = 40_123_456_789
+MIXED_KINDS = 3  # trade, kline, bookTicker, in turn
 
 
 class Trade(msgspec.Struct):
@@ -101,6 +107,59 @@ def server_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 def build_feed_frames(n: int) -> bytes:
     """Return ``n`` text frames of trade ticks concatenated into one buffer."""
     return b"".join(server_frame(tick_payload(i)) for i in range(n))
+
+
+def _kline_payload(j: int) -> bytes:
+    # A flat kline (no nested "k" object), so it is ~170 bytes like the other kinds.
+    start = _BASE_TIME_MS + j * 60_000
+    open_ = 43_250.12 + (j % 2_000) * 0.01 - 10.0
+    return (
+        f'{{"e":"kline","E":{start + 1_000},"s":"BTCUSDT","t":{start},"T":{start + 59_999},'
+        f'"i":"1m","o":"{open_:.2f}","c":"{open_ + 0.5:.2f}",'
+        f'"h":"{open_ + 1.25:.2f}","l":"{open_ - 0.75:.2f}","v":"{0.001 * (1 + j % 997):.8f}",'
+        f'"n":10,"x":false}}'
+    ).encode()
+
+
+def _book_ticker_payload(j: int) -> bytes:
+    bid = 43_250.12 + (j % 2_000) * 0.01 - 10.0
+    t = _BASE_TIME_MS + j * 3
+    return (
+        f'{{"e":"bookTicker","u":{_BASE_UPDATE_ID + j},"E":{t + 1},"T":{t},"s":"BTCUSDT",'
+        f'"b":"{bid:.8f}","B":"{0.01 * (1 + j % 311):.8f}","a":"{bid + 0.01:.8f}",'
+        f'"A":"{0.01 * (1 + j % 293):.8f}"}}'
+    ).encode()
+
+
+def mixed_payload(i: int) -> bytes:
+    """Return message ``i`` of the mixed feed: trade, kline, bookTicker in turn (tag ``e``).
+
+    Each kind has its own running counter ``j = i // 3``: trade ``t``, kline ``t`` and
+    bookTicker ``u`` grow by one step per message of that kind. Sizes: 160-184 bytes,
+    ~170 on average.
+    """
+    j, kind = divmod(i, MIXED_KINDS)
+    if kind == 0:
+        return tick_payload(j)
+    if kind == 1:
+        return _kline_payload(j)
+    return _book_ticker_payload(j)
+
+
+def mixed_counts(n: int) -> tuple[int, int, int]:
+    """Return how many trade, kline and bookTicker messages a mixed feed of ``n`` holds."""
+    q, r = divmod(n, MIXED_KINDS)
+    return q + (r > 0), q + (r > 1), q
+
+
+def expected_update_id(count: int) -> int:
+    """Return the bookTicker ``u`` of the ``count``-th (last) bookTicker of a mixed feed."""
+    return _BASE_UPDATE_ID + count - 1
+
+
+def build_mixed_frames(n: int) -> bytes:
+    """Return the ``n`` text frames of the mixed feed concatenated into one buffer."""
+    return b"".join(server_frame(mixed_payload(i)) for i in range(n))
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -167,10 +226,14 @@ class ServerProcess:
     its port on stdout once listening and exits when its stdin is closed.
     """
 
-    def __init__(self, *, feed_n: list[int], loop: str = "auto") -> None:
+    def __init__(
+        self, *, feed_n: list[int], mixed_n: Sequence[int] = (), loop: str = "auto"
+    ) -> None:
         self._args = [sys.executable, "-m", "benchmarks._server", "--loop", loop]
         for n in feed_n:
             self._args += ["--feed-n", str(n)]
+        for n in mixed_n:
+            self._args += ["--mixed-n", str(n)]
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.info = ""

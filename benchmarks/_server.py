@@ -1,10 +1,14 @@
 """The benchmark server, run in a child process (``python -m benchmarks._server``).
 
 A minimal raw asyncio WebSocket server: it performs the HTTP/1.1 upgrade itself
-(RFC 6455 section 4.2) and then serves one of three paths, chosen by the request target:
+(RFC 6455 section 4.2) and then serves one of four paths, chosen by the request target:
 
 * ``/feed?n=N`` pushes N pre-encoded unmasked text frames of trade ticks, written from one
   buffer built once, in ~1 MiB slices honouring flow control, then a close frame (1000).
+* ``/mixed?n=N&wait=K`` the same, with trade, kline and bookTicker messages in turn
+  (tagged on ``"e"``, ~170 bytes each), pushed once the client has sent K data frames
+  (its subscribe requests, otherwise ignored), as a venue starts streaming a topic only
+  once subscribed. ``wait`` defaults to 0 (push at once); ``/feed`` takes it too.
 * ``/echo`` sends every data frame back unchanged (opcode and payload, unmasked).
 * ``/idle`` only answers pings and the close handshake (memory per idle connection).
 
@@ -24,7 +28,13 @@ import threading
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
-from benchmarks._common import FRAME_SLICE, build_feed_frames, new_event_loop, raise_fd_limit
+from benchmarks._common import (
+    FRAME_SLICE,
+    build_feed_frames,
+    build_mixed_frames,
+    new_event_loop,
+    raise_fd_limit,
+)
 
 try:
     from websockets.speedups import apply_mask as _apply_mask  # C, same as every client
@@ -42,15 +52,16 @@ _CLOSE_1000 = bytes((0x88, 0x02)) + (1000).to_bytes(2, "big")
 
 
 class _Feeds:
-    """Feed buffers built once per size, shared by every connection."""
+    """Feed buffers built once per path and size, shared by every connection."""
 
     def __init__(self) -> None:
-        self._frames: dict[int, bytes] = {}
+        self._frames: dict[tuple[str, int], bytes] = {}
 
-    def get(self, n: int) -> bytes:
-        frames = self._frames.get(n)
+    def get(self, n: int, path: str = "/feed") -> bytes:
+        frames = self._frames.get((path, n))
         if frames is None:
-            frames = self._frames[n] = build_feed_frames(n)
+            build = build_mixed_frames if path == "/mixed" else build_feed_frames
+            frames = self._frames[path, n] = build(n)
         return frames
 
 
@@ -67,6 +78,8 @@ class _Conn(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._close_sent = False
         self._task: asyncio.Task[None] | None = None
+        self._frames = b""
+        self._wait = 0  # data frames to receive before pushing the feed
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -121,9 +134,16 @@ class _Conn(asyncio.Protocol):
         self._open = True
         target = urlsplit(parts[1])
         self._mode = target.path
-        if self._mode == "/feed":
-            n = int(parse_qs(target.query).get("n", ["300000"])[0])
-            self._task = asyncio.get_running_loop().create_task(self._push(self._feeds.get(n)))
+        if self._mode in ("/feed", "/mixed"):
+            query = parse_qs(target.query)
+            n = int(query.get("n", ["300000"])[0])
+            self._frames = self._feeds.get(n, self._mode)
+            self._wait = int(query.get("wait", ["0"])[0])
+            if not self._wait:
+                self._start_push()
+
+    def _start_push(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._push(self._frames))
 
     # -- frames from the client -------------------------------------------------------
     def _parse(self) -> None:
@@ -171,6 +191,10 @@ class _Conn(asyncio.Protocol):
             self._transport.write(bytes((0x8A, len(payload))) + payload)
         elif opcode == 0xA:
             pass
+        elif self._wait:  # a subscribe request: push once the last one has arrived
+            self._wait -= 1
+            if not self._wait:
+                self._start_push()
         elif self._mode == "/echo":
             n = len(payload)
             if n < 126:
@@ -210,10 +234,12 @@ class _Conn(asyncio.Protocol):
             self._transport.abort()
 
 
-async def _serve(feed_n: list[int], loop_name: str) -> None:
+async def _serve(feed_n: list[int], mixed_n: list[int], loop_name: str) -> None:
     feeds = _Feeds()
     for n in feed_n:
         feeds.get(n)  # build before listening, so no client ever waits for it
+    for n in mixed_n:
+        feeds.get(n, "/mixed")
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()
 
@@ -242,6 +268,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._server")
     parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
     parser.add_argument("--feed-n", type=int, action="append", default=[])
+    parser.add_argument("--mixed-n", type=int, action="append", default=[])
     args = parser.parse_args()
     loop_name: str = args.loop
     if loop_name == "auto":
@@ -253,7 +280,7 @@ def main() -> None:
             loop_name = "uvloop"
     raise_fd_limit()
     with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as runner:
-        runner.run(_serve(args.feed_n, loop_name))
+        runner.run(_serve(args.feed_n, args.mixed_n, loop_name))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class SyncStream(Generic[M]):
         return self._reader.next(timeout, iterating=False)
 
     def __iter__(self) -> Iterator[M]:
-        return self
+        return self._reader.iterate()
 
     def __next__(self) -> M:
         return self._reader.next(None, iterating=True)
