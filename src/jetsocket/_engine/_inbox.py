@@ -86,6 +86,8 @@ class Inbox(Generic[T]):
         # tracking), feeds streams and typed handlers, returns what the client-level
         # iterator should still see.
         self._router: Callable[[list[Any]], list[Any]] | None = None
+        # Set by the schema layer: called for a payload the typed decoder rejected.
+        self._decode_fallback: Callable[[Any, BaseException], Any] | None = None
         self._end: BaseException | None = None
         # Called once with the end of the stream (the schema layer ends its Streams).
         self._finish_hooks: list[Callable[[BaseException], None]] = []
@@ -153,10 +155,19 @@ class Inbox(Generic[T]):
         if decode is None:
             return messages
         out: list[Any] = []
+        fallback = self._decode_fallback
         for payload in messages:
             try:
                 out.append(decode(payload))
             except self._decode_errors as exc:
+                if fallback is not None:
+                    # The schema layer turns acks, pongs and unknown messages into
+                    # Unmatched values instead of failures (off the fast path).
+                    try:
+                        out.append(fallback(payload, exc))
+                        continue
+                    except Exception:
+                        pass
                 self._validation_errors += 1
                 self._errors += 1
                 err = MessageDecodeError(str(exc), payload, self._message_type)

@@ -86,7 +86,7 @@ class Unmatched:
 
     __slots__ = ("data", "error", "payload")
 
-    def __init__(self, data: Any, payload: bytes | str, error: Exception) -> None:
+    def __init__(self, data: Any, payload: bytes | str, error: BaseException) -> None:
         self.data = data
         self.payload = payload
         self.error = error
@@ -200,20 +200,27 @@ class Client(EventSource, Generic[T]):
         typed, typed_error = build_decoder(msg_type)
         generic = msgspec.json.Decoder().decode
 
+        def fallback(payload: bytes | str, exc: BaseException) -> Unmatched:
+            # Off the fast path (the engine maps the typed decoder over each batch): acks,
+            # login answers and unknown messages become Unmatched for the router.
+            try:
+                data = generic(payload)
+            except msgspec.DecodeError:
+                # Not JSON at all (e.g. a text "pong"): hand over the text itself.
+                data = payload.decode() if isinstance(payload, bytes) else payload
+            return Unmatched(data, payload, exc)
+
         def decode(payload: bytes | str) -> Any:
-            # Fast path: the declared union. Acks, login answers and unknown messages
-            # fall back to plain JSON (rare), wrapped so the router can tell them apart.
+            """Typed message, or Unmatched (what the engine's two steps amount to)."""
             try:
                 return typed(payload)
             except typed_error as exc:
-                try:
-                    data = generic(payload)
-                except msgspec.DecodeError:
-                    # Not JSON at all (e.g. a text "pong"): hand over the text itself.
-                    data = payload.decode() if isinstance(payload, bytes) else payload
-                return Unmatched(data, payload, exc)
+                return fallback(payload, exc)
 
+        self._typed = typed
         self._decode = decode
+        self._decode_errors = typed_error
+        self._fallback = fallback
         self._shards: list[_Shard] = []
         self._streams: dict[Subscription[Any], Stream[Any]] = {}
         self._route_cache: dict[type, tuple[Stream[Any], ...]] = {}
@@ -230,7 +237,9 @@ class Client(EventSource, Generic[T]):
         options = dict(self._options)
         if index and "buffer" not in options:
             options["buffer"] = BufferConfig(capacity=1)  # shards forward everything
-        ws: WebSocket[Any] = WebSocket(self._uri, deserializer=self._decode, **options)
+        ws: WebSocket[Any] = WebSocket(self._uri, deserializer=self._typed, **options)
+        ws._decode_errors = (self._decode_errors, UnicodeDecodeError)
+        ws._decode_fallback = self._fallback
         shard = _Shard(index, ws)
         if index:
             ws._events = self._primary._events  # one registry: handlers see every shard
@@ -565,6 +574,11 @@ class Client(EventSource, Generic[T]):
                 streams = self._streams_for(cls)
             claimed = False
             for stream in streams:
+                if stream._plain:
+                    # matches() and sequence() not overridden: no per-message hook calls.
+                    claimed = True
+                    stream._batch.append(msg)
+                    continue
                 sub = stream.subscription
                 try:
                     if not sub.matches(msg):
@@ -577,9 +591,13 @@ class Client(EventSource, Generic[T]):
                 claimed = True
                 if seq is not None:
                     self._check_sequence(stream, seq)
-                stream._push(msg)
+                stream._batch.append(msg)
             if not claimed:
                 out.append(msg)
+        # One extend and one wake per stream and batch, not per message.
+        for stream in self._streams.values():
+            if stream._batch:
+                stream._flush()
         return out
 
     def _route_to_primary(self, batch: list[Any]) -> list[Any]:

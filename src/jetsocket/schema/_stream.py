@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Stream"]
 
+
+def _subscription_base() -> type[Subscription[Any]]:
+    from jetsocket.schema._subscription import Subscription  # noqa: PLC0415 - import cycle
+
+    return Subscription
+
+
 M = TypeVar("M")
 
 
@@ -56,6 +63,11 @@ class Stream(Generic[M]):
         self.gaps = 0
         self.last_sequence: int | None = None
         self.last_message_at = 0.0
+        # Messages routed from the current batch, pushed at once by _flush().
+        self._batch: list[Any] = []
+        cls = type(subscription)
+        base = _subscription_base()
+        self._plain = cls.matches is base.matches and cls.sequence is base.sequence
 
     def __repr__(self) -> str:
         return f"Stream({self.subscription!r}, buffered={len(self._inbox)})"
@@ -76,6 +88,22 @@ class Stream(Generic[M]):
         if self._notify is not None:
             self._notify()
 
+    def _flush(self) -> None:
+        batch = self._batch
+        self._batch = []
+        dq = self._inbox
+        dq.extend(batch)
+        self.received += len(batch)
+        if len(dq) > self._capacity:
+            self._overflow()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if self._notify is not None:
+            self._notify()
+
     def _overflow(self) -> None:
         dq = self._inbox
         policy = self._policy
@@ -84,11 +112,16 @@ class Stream(Generic[M]):
                 self._blocking = True
                 self._on_block(True)
             return
-        self.dropped += 1
+        excess = len(dq) - self._capacity
+        if excess <= 0:
+            return
+        self.dropped += excess
         if policy is OverflowPolicy.DROP_OLDEST:
-            dq.popleft()
+            for _ in range(excess):
+                dq.popleft()
         else:
-            dq.pop()
+            for _ in range(excess):
+                dq.pop()
             if policy is OverflowPolicy.ERROR:
                 dq.append(Failure(BufferOverflowError(f"stream {self.subscription!r} full")))
 
