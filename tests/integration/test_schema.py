@@ -162,3 +162,19 @@ def test_sync_client() -> None:
             prices = [stream.recv(timeout=5).price for _ in range(5)]
             assert prices == [0.0, 1.0, 2.0, 3.0, 4.0]
         server.shutdown()
+
+
+class StaleTrades(Trades):
+    stale_after = 0.3
+
+
+async def test_stale_subscription_is_resent() -> None:
+    venue = Venue()  # sends three trades after each SUBSCRIBE, then nothing
+    async with ws_server(venue.handler) as uri, Binance(uri=uri) as bn:
+        stale = asyncio.Event()
+        bn.on("error")(lambda e: stale.set() if e.context == "stale" else None)
+        stream = await bn.subscribe(StaleTrades(symbol="btc"))
+        seqs = [(await stream.recv(timeout=5)).seq for _ in range(6)]
+        assert seqs == [0, 1, 2, 0, 1, 2]
+        assert stale.is_set()
+        assert venue.subscribe_requests[:2] == [["btc@trade"], ["btc@trade"]]

@@ -21,6 +21,7 @@ import asyncio
 import builtins
 import dataclasses
 import itertools
+import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import (
@@ -228,6 +229,8 @@ class Client(EventSource, Generic[T]):
         self._expect: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
         self._ids = itertools.count(1)
         self._unknown = 0
+        self._stale_timer: asyncio.TimerHandle | None = None
+        self._stale_tasks: set[asyncio.Task[None]] = set()
         self._primary: WebSocket[T] = self._new_engine(0)
         self._events = self._primary._events
 
@@ -281,6 +284,11 @@ class Client(EventSource, Generic[T]):
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close every shard and end every stream."""
+        if self._stale_timer is not None:
+            self._stale_timer.cancel()
+            self._stale_timer = None
+        for task in tuple(self._stale_tasks):
+            task.cancel()
         for shard in reversed(self._shards):
             await shard.ws.close(code, reason)
         end = ConnectionClosedError(code, reason, by_server=False)
@@ -407,6 +415,8 @@ class Client(EventSource, Generic[T]):
         except BaseException:
             self._forget(subscription)
             raise
+        if type(subscription).stale_after is not None:
+            self._arm_stale_watch()
         return stream
 
     async def unsubscribe(self, subscription: Subscription[Any]) -> None:
@@ -476,6 +486,11 @@ class Client(EventSource, Generic[T]):
         if not subs:
             return
         failed = await self._send_subscriptions(shard.ws, subs)
+        now = time.monotonic()
+        for sub in subs:
+            stream = self._streams.get(sub)
+            if stream is not None:
+                stream.subscribed_at = now
         for error in failed:
             self._events.emit("error", ErrorEvent(error=error, context="resubscribe"))
         self._events.emit(
@@ -543,6 +558,49 @@ class Client(EventSource, Generic[T]):
                     ws._conn.pause_reading()
             elif not blocked:
                 ws._resume_if_paused()
+
+    # -- staleness ----------------------------------------------------------------------
+
+    def _arm_stale_watch(self) -> None:
+        limits = [stale for sub in self._streams if (stale := type(sub).stale_after) is not None]
+        if not limits or self._stale_timer is not None:
+            return
+        period = max(0.05, min(limits) / 4)
+        self._stale_timer = asyncio.get_running_loop().call_later(period, self._check_stale)
+
+    def _check_stale(self) -> None:
+        """Resubscribe (or reconnect) subscriptions silent for longer than stale_after."""
+        self._stale_timer = None
+        now = time.monotonic()
+        for sub, stream in list(self._streams.items()):
+            stale = type(sub).stale_after
+            shard = self._shard_of(sub)
+            if stale is None or shard is None or not shard.ws.is_connected:
+                continue
+            silent = now - max(stream.last_message_at, stream.subscribed_at)
+            if silent < stale:
+                continue
+            stream.subscribed_at = now  # one action per stale period
+            error = SubscriptionError(sub, f"stale: no message for {silent:.1f}s")
+            self._events.emit("error", ErrorEvent(error=error, context="stale"))
+            if type(sub).on_stale == "reconnect":
+                conn = shard.ws._conn
+                if conn is not None:
+                    conn.abort()  # the engine reconnects and resubscribes everything
+            else:
+                task = asyncio.get_running_loop().create_task(self._resubscribe(shard, sub))
+                self._stale_tasks.add(task)
+                task.add_done_callback(self._stale_tasks.discard)
+        self._arm_stale_watch()
+
+    async def _resubscribe(self, shard: _Shard, sub: Subscription[Any]) -> None:
+        request_id = next(self._ids)
+        message = sub.unsubscribe_message(request_id)
+        if message is not None:
+            await shard.ws.send(message)
+        failed = await self._send_subscriptions(shard.ws, [sub])
+        for error in failed:
+            self._events.emit("error", ErrorEvent(error=error, context="stale resubscribe"))
 
     # -- routing (loop thread, once per received batch) -----------------------------------
 

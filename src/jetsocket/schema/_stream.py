@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -63,6 +64,8 @@ class Stream(Generic[M]):
         self.gaps = 0
         self.last_sequence: int | None = None
         self.last_message_at = 0.0
+        # When the subscription was (re)sent: staleness counts from here or the last message.
+        self.subscribed_at = time.monotonic()
         # Messages routed from the current batch, pushed at once by _flush().
         self._batch: list[Any] = []
         cls = type(subscription)
@@ -91,6 +94,7 @@ class Stream(Generic[M]):
     def _flush(self) -> None:
         batch = self._batch
         self._batch = []
+        self.last_message_at = time.monotonic()
         dq = self._inbox
         dq.extend(batch)
         self.received += len(batch)
