@@ -99,7 +99,7 @@ class Inbox(Generic[T]):
         extractor = replay.sequence_extractor if replay is not None else None
         self._seq_extract: Callable[[Any], int | None] | None = extractor
         self._dedup = buffer.enable_dedup and extractor is not None
-        self._seq = SequenceTracker(buffer.dedup_window)
+        self._seq = SequenceTracker(buffer.dedup_window) if extractor is not None else None
         self._pong_matcher = pong_matcher
         self._n_in = 0
         self._errors = 0
@@ -181,6 +181,7 @@ class Inbox(Generic[T]):
     def _per_message(self, messages: list[Any]) -> list[Any]:
         out: list[Any] = []
         extract = self._seq_extract
+        seq_tracker = self._seq
         matcher = self._pong_matcher
         events = self._events
         emit_messages = events.has("message")
@@ -192,10 +193,10 @@ class Inbox(Generic[T]):
             if matcher is not None and matcher(msg):
                 self._on_app_pong()
                 continue
-            if extract is not None:
+            if extract is not None and seq_tracker is not None:
                 seq = extract(msg)
                 if seq is not None:
-                    duplicate, gap = self._seq.observe(seq)
+                    duplicate, gap = seq_tracker.observe(seq)
                     if duplicate and self._dedup:
                         self._duplicates += 1
                         self._dropped += 1

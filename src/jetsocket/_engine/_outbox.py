@@ -94,7 +94,9 @@ class Outbox:
 
     def _hold(self, payload: bytes, text: bool) -> None:
         replay = self._replay
-        limit = replay.max_pending_sends if replay is not None else 0
+        if replay is None or replay.mode is not ReplayMode.FULL_BUFFER:
+            raise InvalidStateError("messages are held only in replay mode full_buffer")
+        limit = replay.max_pending_sends
         if len(self._pending_sends) >= limit:
             raise InvalidStateError(f"{limit} messages already held for replay while reconnecting")
         self._pending_sends.append((payload, text))

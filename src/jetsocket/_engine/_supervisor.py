@@ -51,7 +51,7 @@ class Supervisor:
     _replay: ReplayConfig | None
     _pending_sends: deque[tuple[bytes, bool]]
     _bucket: TokenBucket | None
-    _seq: SequenceTracker
+    _seq: SequenceTracker | None
     _errors: int
     _n_out: int
     _reconnects: int
@@ -79,7 +79,7 @@ class Supervisor:
         error: BaseException | None = (
             cause if not isinstance(cause, ConnectionClosedError) else None
         )
-        last_seq = self._seq.last
+        last_seq = self._seq.last if self._seq is not None else None
         try:
             while True:
                 delay = self._backoff.next_delay(error)

@@ -26,6 +26,7 @@ from jetsocket._engine._config import (
     BufferConfig,
     HeartbeatConfig,
     ReplayConfig,
+    ReplayMode,
 )
 from jetsocket._engine._events import (
     ClosedEvent,
@@ -126,6 +127,9 @@ class _Link:
 
     def on_connection_lost(self, exc: ConnectionClosedError) -> None:
         self._ws._on_lost(self, exc)
+
+
+_NO_SENDS: deque[tuple[bytes, bool]] = deque(maxlen=0)
 
 
 def _encode_json(obj: Any) -> bytes:
@@ -347,7 +351,10 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         self._supervisor: asyncio.Task[None] | None = None
         self._connected: asyncio.Event | None = None
         self._on_open: list[OnOpen] = []
-        self._pending_sends: deque[tuple[bytes, bool]] = deque()
+        # Only replay mode full_buffer ever holds sends: other clients share an empty deque
+        # (idle connections are counted in KiB).
+        full = replay is not None and ReplayMode(replay.mode) is ReplayMode.FULL_BUFFER
+        self._pending_sends: deque[tuple[bytes, bool]] = deque() if full else _NO_SENDS
         self._connected_at = 0.0
         self._n_out = 0
         self._bytes_in_closed = 0

@@ -379,6 +379,8 @@ class WireConnection(asyncio.Protocol):
         )
         self._hs = None
         self._hs_buffer = bytearray()
+        # The response (headers, about 1 KiB) is not kept for the connection's life.
+        self.response = None
         self._hs_done.set_result(None)
 
     def _handshake_error(self, exc: Exception) -> HandshakeError:
