@@ -38,7 +38,7 @@ from jetsocket._exceptions import (
 )
 from jetsocket._protocol._connection import WireConnection
 
-__all__ = ["CLEAN_CODES", "Failure", "Inbox"]
+__all__ = ["CLEAN_CODES", "Failure", "Inbox", "trim_overflow"]
 
 T = TypeVar("T")
 # 1005: the peer's close frame carried no code (RFC 6455 7.1.5), still an orderly close.
@@ -52,6 +52,42 @@ class Failure:
 
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
+
+
+def trim_overflow(
+    items: deque[Any],
+    capacity: int,
+    policy: OverflowPolicy,
+    marker: Failure | None,
+    what: str,
+) -> tuple[int, Failure | None]:
+    """Bring ``items`` back to ``capacity`` under a dropping policy (not ``block``).
+
+    Shared by the engine's receive buffer and the schema layer's streams. Under ``error``,
+    the newest messages are dropped and one pending ``BufferOverflowError`` marker is
+    placed after the last kept message; while it is unconsumed it neither counts as a
+    message nor is dropped, and no second marker is added.
+
+    Returns:
+        The number of messages dropped, and the pending marker (or None).
+    """
+    if marker is not None and not any(item is marker for item in items):
+        marker = None  # consumed since
+    excess = len(items) - capacity - (marker is not None)
+    if excess <= 0:
+        return 0, marker
+    if policy is OverflowPolicy.DROP_OLDEST:
+        for _ in range(excess):
+            items.popleft()
+        return excess, marker
+    for _ in range(excess):
+        items.pop()
+    if policy is OverflowPolicy.ERROR and marker is None:
+        marker = Failure(
+            BufferOverflowError(f"{what} full ({capacity} messages): newer messages dropped")
+        )
+        items.append(marker)
+    return excess, marker
 
 
 class Inbox(Generic[T]):
@@ -227,26 +263,12 @@ class Inbox(Generic[T]):
                 if self._conn is not None:
                     self._conn.pause_reading()
             return
-        marker = self._overflow_marker
-        if marker is not None and not any(item is marker for item in inbox):
-            marker = self._overflow_marker = None  # consumed since
-        # A pending overflow error is not a message: it neither counts nor is dropped.
-        excess = len(inbox) - self._capacity - (marker is not None)
+        excess, self._overflow_marker = trim_overflow(
+            inbox, self._capacity, policy, self._overflow_marker, "receive buffer"
+        )
         if excess <= 0:
             return
         self._dropped += excess
-        if policy is OverflowPolicy.DROP_OLDEST:
-            for _ in range(excess):
-                inbox.popleft()
-        else:
-            for _ in range(excess):
-                inbox.pop()
-            if policy is OverflowPolicy.ERROR and marker is None:
-                err = BufferOverflowError(
-                    f"receive buffer full ({self._capacity} messages): newer messages dropped"
-                )
-                self._overflow_marker = Failure(err)
-                inbox.append(self._overflow_marker)
         self._events.emit(
             "buffer_overflow",
             BufferOverflowEvent(dropped=excess, policy=policy.value, capacity=self._capacity),

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jetsocket._engine._config import OverflowPolicy
-from jetsocket._engine._inbox import Failure
-from jetsocket._exceptions import BufferOverflowError, ConnectionClosedError, TimeoutError
+from jetsocket._engine._inbox import Failure, trim_overflow
+from jetsocket._exceptions import ConnectionClosedError, TimeoutError
 
 if TYPE_CHECKING:
     from jetsocket.schema._subscription import Subscription
@@ -59,6 +59,7 @@ class Stream(Generic[M]):
         self._capacity = type(subscription).buffer
         self._policy = OverflowPolicy(type(subscription).overflow_policy)
         self._blocking = False
+        self._overflow_marker: Failure | None = None
         self.received = 0
         self.dropped = 0
         self.gaps = 0
@@ -76,20 +77,6 @@ class Stream(Generic[M]):
         return f"Stream({self.subscription!r}, buffered={len(self._inbox)})"
 
     # -- producer side (loop thread) -----------------------------------------------------
-
-    def _push(self, msg: Any) -> None:
-        dq = self._inbox
-        dq.append(msg)
-        self.received += 1
-        if len(dq) > self._capacity:
-            self._overflow()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        if self._notify is not None:
-            self._notify()
 
     def _flush(self) -> None:
         batch = self._batch
@@ -116,18 +103,10 @@ class Stream(Generic[M]):
                 self._blocking = True
                 self._on_block(True)
             return
-        excess = len(dq) - self._capacity
-        if excess <= 0:
-            return
-        self.dropped += excess
-        if policy is OverflowPolicy.DROP_OLDEST:
-            for _ in range(excess):
-                dq.popleft()
-        else:
-            for _ in range(excess):
-                dq.pop()
-            if policy is OverflowPolicy.ERROR:
-                dq.append(Failure(BufferOverflowError(f"stream {self.subscription!r} full")))
+        dropped, self._overflow_marker = trim_overflow(
+            dq, self._capacity, policy, self._overflow_marker, f"stream {self.subscription!r}"
+        )
+        self.dropped += dropped
 
     def _finish(self, end: BaseException) -> None:
         if self._end is None:
