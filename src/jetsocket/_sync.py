@@ -30,7 +30,7 @@ from typing import Any, Generic, Literal, Protocol, Self, TypeVar, overload
 from typing_extensions import Unpack
 
 from jetsocket._engine._events import EventSource
-from jetsocket._engine._inbox import CLEAN_CODES, Failure
+from jetsocket._engine._inbox import Failure, ends_iteration
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._engine._websocket import WebSocket, WebSocketOptions
@@ -251,13 +251,7 @@ def _end_error(source: object, end: BaseException | None, *, iterating: bool) ->
         if getattr(source, "_state", None) is ConnectionState.IDLE:
             return InvalidStateError("not connected: call connect() first")
         end = ConnectionClosedError(1000, "", by_server=False)
-    if (
-        iterating
-        and isinstance(end, ConnectionClosedError)
-        and (not end.by_server or end.code in CLEAN_CODES)
-    ):
-        return StopIteration()
-    return end
+    return ends_iteration(end, StopIteration) if iterating else end
 
 
 class SyncWebSocket(EventSource, Generic[T]):

@@ -38,7 +38,14 @@ from jetsocket._exceptions import (
 )
 from jetsocket._protocol._connection import WireConnection
 
-__all__ = ["CLEAN_CODES", "Failure", "Inbox", "trim_overflow"]
+__all__ = [
+    "CLEAN_CODES",
+    "Failure",
+    "Inbox",
+    "ends_iteration",
+    "is_clean_end",
+    "trim_overflow",
+]
 
 T = TypeVar("T")
 # 1005: the peer's close frame carried no code (RFC 6455 7.1.5), still an orderly close.
@@ -52,6 +59,19 @@ class Failure:
 
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
+
+
+def is_clean_end(end: BaseException) -> bool:
+    """True when ``end`` ends iteration quietly: we closed, or the peer closed normally."""
+    return isinstance(end, ConnectionClosedError) and (not end.by_server or end.code in CLEAN_CODES)
+
+
+def ends_iteration(end: BaseException, stop: type[Exception]) -> BaseException:
+    """The exception an iterator raises at ``end``: ``stop`` for a clean end, else ``end``.
+
+    One rule for every consumer (async and sync iteration over clients and streams).
+    """
+    return stop() if is_clean_end(end) else end
 
 
 def trim_overflow(
@@ -407,13 +427,7 @@ class Inbox(Generic[T]):
             if self._state is ConnectionState.IDLE:
                 return InvalidStateError("not connected: call connect() first")
             return None
-        if (
-            iterating
-            and isinstance(end, ConnectionClosedError)
-            and (not end.by_server or end.code in CLEAN_CODES)
-        ):
-            return StopAsyncIteration()
-        return end
+        return ends_iteration(end, StopAsyncIteration) if iterating else end
 
     async def _wait_nonempty(self, *, iterating: bool) -> bool:
         """Wait until the deque has an item (True) or iteration ends cleanly (False).

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jetsocket._engine._config import OverflowPolicy
-from jetsocket._engine._inbox import Failure, trim_overflow
+from jetsocket._engine._inbox import Failure, ends_iteration, trim_overflow
 from jetsocket._exceptions import ConnectionClosedError, TimeoutError
 
 if TYPE_CHECKING:
@@ -142,9 +142,7 @@ class Stream(Generic[M]):
                 return item  # type: ignore[no-any-return]
             end = self._end
             if end is not None:
-                if isinstance(end, ConnectionClosedError) and not end.by_server:
-                    raise StopAsyncIteration
-                raise end
+                raise ends_iteration(end, StopAsyncIteration)
             waiter = self._waiter
             if waiter is None or waiter.done():
                 waiter = asyncio.get_running_loop().create_future()
