@@ -617,6 +617,7 @@ class Client(EventSource, Generic[T]):
         out: list[Any] = []
         cache = self._route_cache
         expect = self._expect
+        touched: list[Stream[Any]] = []  # streams given messages from this batch
         for msg in batch:
             cls = msg.__class__
             if cls is Unmatched:
@@ -635,6 +636,8 @@ class Client(EventSource, Generic[T]):
                 if stream._plain:
                     # matches() and sequence() not overridden: no per-message hook calls.
                     claimed = True
+                    if not stream._batch:
+                        touched.append(stream)
                     stream._batch.append(msg)
                     continue
                 sub = stream.subscription
@@ -649,13 +652,15 @@ class Client(EventSource, Generic[T]):
                 claimed = True
                 if seq is not None:
                     self._check_sequence(stream, seq)
+                if not stream._batch:
+                    touched.append(stream)
                 stream._batch.append(msg)
             if not claimed:
                 out.append(msg)
-        # One extend and one wake per stream and batch, not per message.
-        for stream in self._streams.values():
-            if stream._batch:
-                stream._flush()
+        # One extend and one wake per stream and batch, not per message (and no walk over
+        # every subscription when a batch only concerned a few).
+        for stream in touched:
+            stream._flush()
         return out
 
     def _route_to_primary(self, batch: list[Any]) -> list[Any]:
