@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections import deque
 
-__all__ = ["SequenceTracker"]
+__all__ = ["SequenceTracker", "advance"]
+
+
+def advance(last: int | None, seq: int) -> tuple[int | None, tuple[int, int] | None]:
+    """Gap detection alone: the new highest id, and the missing range ``(first, last)``.
+
+    Ids are expected to grow by one; an older id (late or duplicate) changes nothing.
+    """
+    if last is None:
+        return seq, None
+    if seq <= last:
+        return last, None
+    return seq, ((last + 1, seq - 1) if seq > last + 1 else None)
 
 
 class SequenceTracker:
@@ -31,12 +43,7 @@ class SequenceTracker:
         self._order.append(seq)
         if len(self._order) > self._window:
             self._seen.discard(self._order.popleft())
-        gap = None
-        last = self.last
-        if last is None or seq > last:
-            if last is not None and seq > last + 1:
-                gap = (last + 1, seq - 1)
-            self.last = seq
+        self.last, gap = advance(self.last, seq)
         return False, gap
 
     def reset(self) -> None:

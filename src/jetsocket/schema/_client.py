@@ -50,6 +50,7 @@ from jetsocket._engine._events import (
     UnsubscribedEvent,
 )
 from jetsocket._engine._inbox import Failure
+from jetsocket._engine._sequence import advance
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._engine._websocket import WebSocket, WebSocketOptions
@@ -697,12 +698,10 @@ class Client(EventSource, Generic[T]):
             out.append(Failure(err))
 
     def _check_sequence(self, stream: Stream[Any], seq: int) -> None:
-        last = stream.last_sequence
-        if last is not None and seq > last + 1:
+        stream.last_sequence, gap = advance(stream.last_sequence, seq)
+        if gap is not None:
             stream.gaps += 1
-            self._events.emit("gap", GapEvent(first_missing=last + 1, last_missing=seq - 1))
-        if last is None or seq > last:
-            stream.last_sequence = seq
+            self._events.emit("gap", GapEvent(first_missing=gap[0], last_missing=gap[1]))
 
     # -- sync facade ----------------------------------------------------------------------
 
