@@ -269,6 +269,10 @@ class WireConnection(asyncio.Protocol):
         if reader is None:
             self._handshake_data(data)
             return
+        self._frames(reader, data)
+
+    def _frames(self, reader: FrameReader, data: bytes) -> None:
+        # The one frame path: after the handshake, and for bytes that came with the 101.
         messages = reader.feed(data)
         if messages:
             if self._debug:
@@ -333,23 +337,12 @@ class WireConnection(asyncio.Protocol):
             hs.receive_data(head)
             self._handshake_events()
             if self._reader is not None and rest:
-                self.data_received_after_handshake(rest)
+                # Frames sent together with the 101 (RFC 6455 allows it at once).
+                self._frames(self._reader, rest)
         else:
             hs.receive_data(bytes(buf))
             buf.clear()
             self._handshake_events()
-
-    def data_received_after_handshake(self, rest: bytes) -> None:
-        """Feed bytes that arrived in the same chunk as the 101 response."""
-        reader = self._reader
-        assert reader is not None
-        messages = reader.feed(rest)
-        if messages:
-            if self._debug:
-                _log_received(messages)
-            self._listener.on_messages(messages)
-        if reader.control or reader.close is not None or reader.error is not None:
-            self._control(reader)
 
     def _handshake_events(self) -> None:
         hs = self._hs

@@ -143,9 +143,7 @@ class FrameWriter:
         Raises:
             ValueError: If the payload is longer than 125 bytes.
         """
-        if len(payload) > 125:
-            raise ValueError("control frame payload must be at most 125 bytes")
-        return self._frame(0x89, payload)
+        return self._control(0x89, payload)
 
     def pong(self, payload: bytes) -> bytes:
         """Build a pong frame (section 5.5.3: echo the ping's payload).
@@ -159,9 +157,13 @@ class FrameWriter:
         Raises:
             ValueError: If the payload is longer than 125 bytes.
         """
+        return self._control(0x8A, payload)
+
+    def _control(self, b0: int, payload: bytes) -> bytes:
+        # Section 5.5: control frames carry at most 125 bytes.
         if len(payload) > 125:
             raise ValueError("control frame payload must be at most 125 bytes")
-        return self._frame(0x8A, payload)
+        return self._frame(b0, payload)
 
     def close(self, code: int | None = 1000, reason: str = "") -> bytes:
         """Build a close frame (section 5.5.1).
