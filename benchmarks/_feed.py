@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,54 @@ class RunClock:
         self.last = time.perf_counter()
         self.cpu_last = time.process_time()
 
+    async def atake(
+        self, messages: AsyncIterable[Any], decode: Callable[[Any], Any] | None = None
+    ) -> object:
+        """Consume ``n`` messages (decoding each when ``decode`` is given); return the last.
+
+        The clock runs from the first to the ``n``-th message, the same way for every
+        client (two loops, so a client without ``decode`` pays no per-message test).
+        """
+        count = 0
+        last: object = None
+        if decode is None:
+            async for msg in messages:
+                if count == 0:
+                    self.start()
+                count += 1
+                if count == self.n:
+                    self.stop()
+                    last = msg
+                    break
+        else:
+            async for data in messages:
+                msg = decode(data)
+                if count == 0:
+                    self.start()
+                count += 1
+                if count == self.n:
+                    self.stop()
+                    last = msg
+                    break
+        self.count = count
+        return last
+
+    def take(self, messages: Iterable[Any], decode: Callable[[Any], Any] | None = None) -> object:
+        """The blocking twin of :meth:`atake` (sync clients)."""
+        count = 0
+        last: object = None
+        for data in messages:
+            msg = data if decode is None else decode(data)
+            if count == 0:
+                self.start()
+            count += 1
+            if count == self.n:
+                self.stop()
+                last = msg
+                break
+        self.count = count
+        return last
+
     def result(self) -> FeedRun:
         """Return the run's figures; raise if the feed ended early."""
         if self.count < self.n:
@@ -102,18 +150,8 @@ async def _jetsocket(uri: str, n: int, *, typed: bool) -> FeedRun:
         raise RuntimeError("jetsocket.WebSocket is not importable")
     opts: dict[str, Any] = {"message_type": Trade} if typed else {"raw": True}
     clock = RunClock(n)
-    last: object = None
     async with ws_cls(uri, reconnect=False, compress=False, **opts) as ws:
-        count = 0
-        async for msg in ws:
-            if count == 0:
-                clock.start()
-            count += 1
-            if count == n:
-                clock.stop()
-                last = msg
-                break
-        clock.count = count
+        last = await clock.atake(ws)
     (check_typed if typed else _check_raw)(last, n)
     return clock.result()
 
@@ -197,19 +235,8 @@ async def _websockets_typed(uri: str, n: int) -> FeedRun:
 
     decode = msgspec.json.Decoder(Trade).decode
     clock = RunClock(n)
-    last: object = None
     async with connect(uri, compression=None, proxy=None, max_size=None) as ws:
-        count = 0
-        async for data in ws:
-            msg = decode(data)
-            if count == 0:
-                clock.start()
-            count += 1
-            if count == n:
-                clock.stop()
-                last = msg
-                break
-        clock.count = count
+        last = await clock.atake(ws, decode)
     check_typed(last, n)
     return clock.result()
 

@@ -174,19 +174,9 @@ async def _schema_routed(uri: str, n: int) -> FeedRun:
 
 async def _schema_trades(uri: str, n: int) -> FeedRun:
     clock = RunClock(n)
-    last: object = None
     async with MixedClient(uri=uri, compress=False) as client:
         stream = await client.subscribe(Trades())
-        count = 0
-        async for msg in stream:
-            if count == 0:
-                clock.start()
-            count += 1
-            if count == n:
-                clock.stop()
-                last = msg
-                break
-        clock.count = count
+        last = await clock.atake(stream)
         dropped = stream.dropped
     if dropped:
         raise RuntimeError(f"stream dropped {dropped} messages")
@@ -226,18 +216,8 @@ def _check_model(msg: object, n: int) -> None:
 
 async def _jetsocket_pydantic(uri: str, n: int) -> FeedRun:
     clock = RunClock(n)
-    last: object = None
     async with WebSocket(uri, message_type=TradeModel, reconnect=False, compress=False) as ws:
-        count = 0
-        async for msg in ws:
-            if count == 0:
-                clock.start()
-            count += 1
-            if count == n:
-                clock.stop()
-                last = msg
-                break
-        clock.count = count
+        last = await clock.atake(ws)
     _check_model(last, n)
     return clock.result()
 
@@ -247,19 +227,8 @@ async def _websockets_pydantic(uri: str, n: int) -> FeedRun:
 
     validate = TradeModel.model_validate_json
     clock = RunClock(n)
-    last: object = None
     async with connect(uri, compression=None, proxy=None, max_size=None) as ws:
-        count = 0
-        async for data in ws:
-            msg = validate(data)
-            if count == 0:
-                clock.start()
-            count += 1
-            if count == n:
-                clock.stop()
-                last = msg
-                break
-        clock.count = count
+        last = await clock.atake(ws, validate)
     _check_model(last, n)
     return clock.result()
 

@@ -23,18 +23,8 @@ def _jetsocket_sync(uri: str, n: int, loop: str) -> FeedRun:
     if ws_cls is None:
         raise RuntimeError("jetsocket.SyncWebSocket is not importable")
     clock = RunClock(n)
-    last: object = None
-    count = 0
     with ws_cls(uri, message_type=Trade, reconnect=False, compress=False) as ws:
-        for msg in ws:
-            if count == 0:
-                clock.start()
-            count += 1
-            if count == n:
-                clock.stop()
-                last = msg
-                break
-    clock.count = count
+        last = clock.take(ws)
     result = clock.result()
     check_typed(last, n)
     return result
@@ -49,19 +39,8 @@ def _websockets_sync(uri: str, n: int, loop: str) -> FeedRun:
 
     decode = msgspec.json.Decoder(Trade).decode
     clock = RunClock(n)
-    last: object = None
-    count = 0
     with connect(uri, compression=None, proxy=None, max_size=None) as ws:
-        for data in ws:
-            msg = decode(data)
-            if count == 0:
-                clock.start()
-            count += 1
-            if count == n:
-                clock.stop()
-                last = msg
-                break
-    clock.count = count
+        last = clock.take(ws, decode)
     result = clock.result()
     check_typed(last, n)
     return result
