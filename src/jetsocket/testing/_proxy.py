@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from jetsocket.testing._lifecycle import ServerLifecycle
+from jetsocket.testing._lifecycle import Changes, ServerLifecycle
 
 __all__ = ["FaultProxy"]
 
@@ -170,7 +170,7 @@ class FaultProxy(ServerLifecycle):
         self._delay = 0.0
         self._rate: float | None = None
         self._bytes = 0
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         self.connection_times: list[float] = []
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -285,20 +285,14 @@ class FaultProxy(ServerLifecycle):
         Raises:
             TimeoutError: Not true within ``timeout`` seconds.
         """
-        try:
-            async with asyncio.timeout(timeout):
-                while not predicate():
-                    await self._changed.wait()
-        except TimeoutError:
-            raise TimeoutError(f"condition not met within {timeout}s") from None
+        await self._changes.wait_for(predicate, timeout)
 
     async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> None:
         """Wait until ``count`` client connections were accepted."""
         await self.wait_for(lambda: self.connections >= count, timeout=timeout)
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changes.notify()
 
     # -- proxying -----------------------------------------------------------------------
 

@@ -57,6 +57,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
+from jetsocket.testing._lifecycle import Changes
+
 __all__ = [
     "Call",
     "CloseWith",
@@ -344,7 +346,7 @@ class ScriptedServer:
         self._server: Server | None = None
         self._sessions: dict[ServerConnection, _Session] = {}
         self._pending: dict[ServerConnection, int] = {}
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         self.received: list[str | bytes] = []
         self.received_by_connection: list[list[str | bytes]] = []
         self.requests: list[Request] = []
@@ -450,12 +452,7 @@ class ScriptedServer:
         Raises:
             TimeoutError: Not true within ``timeout`` seconds.
         """
-        try:
-            async with asyncio.timeout(timeout):
-                while not predicate():
-                    await self._changed.wait()
-        except TimeoutError:
-            raise TimeoutError(f"condition not met within {timeout}s") from None
+        await self._changes.wait_for(predicate, timeout)
 
     async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> None:
         """Wait until ``count`` opening handshakes were received."""
@@ -466,9 +463,7 @@ class ScriptedServer:
         await self.wait_for(lambda: len(self.received) >= count, timeout=timeout)
 
     def _notify(self) -> None:
-        # Wake every waiter once; they re-check their predicate and wait on a fresh event.
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changes.notify()
 
     # -- connection handling ------------------------------------------------------------
 

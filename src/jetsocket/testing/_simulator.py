@@ -23,7 +23,7 @@ import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from jetsocket.testing._lifecycle import ServerLifecycle
+from jetsocket.testing._lifecycle import Changes, ServerLifecycle
 from jetsocket.testing._market import Market, StreamKind, StreamSpec, default_price, parse_stream
 
 __all__ = ["ExchangeSimulator", "SimulatorStats"]
@@ -438,7 +438,7 @@ class ExchangeSimulator(ServerLifecycle):
         self._ping_interval = ping_interval
         self._server: Server | None = None
         self._sessions: dict[ServerConnection, _Session] = {}
-        self._waiters: set[asyncio.Future[None]] = set()
+        self._changes = Changes()
         self._errors = 0
         self._accepted = 0
         self._requests = 0
@@ -608,15 +608,7 @@ class ExchangeSimulator(ServerLifecycle):
         Raises:
             TimeoutError: The condition did not become true in time.
         """
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._waiters.add(waiter)
-                try:
-                    await waiter
-                finally:
-                    self._waiters.discard(waiter)
+        await self._changes.wait_for(predicate, timeout)
 
     async def wait_for_connections(self, count: int = 1, *, timeout: float = 5.0) -> None:
         """Wait until at least ``count`` clients are connected.
@@ -639,10 +631,7 @@ class ExchangeSimulator(ServerLifecycle):
     # -- internals -----------------------------------------------------------------------
 
     def _notify(self) -> None:
-        waiters, self._waiters = self._waiters, set()
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._changes.notify()
 
     async def _handler(self, conn: ServerConnection) -> None:
         session = _Session(self, conn)

@@ -37,7 +37,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from jetsocket.testing._lifecycle import ServerLifecycle
+from jetsocket.testing._lifecycle import Changes, ServerLifecycle
 
 __all__ = ["BybitVenue", "OkxVenue", "RealtimeVenue", "VenueServer", "okx_sign"]
 
@@ -100,7 +100,7 @@ class VenueServer(ServerLifecycle):
         self._server: Server | None = None
         self._conns: set[ServerConnection] = set()
         self._feeds: dict[ServerConnection, _Feed] = {}
-        self._waiters: set[asyncio.Future[None]] = set()
+        self._changes = Changes()
         self._ids = itertools.count(1)
         self.received: list[Any] = []
         self.connections_accepted = 0
@@ -190,23 +190,12 @@ class VenueServer(ServerLifecycle):
         Raises:
             TimeoutError: Still false after ``timeout`` seconds.
         """
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._waiters.add(waiter)
-                try:
-                    await waiter
-                finally:
-                    self._waiters.discard(waiter)
+        await self._changes.wait_for(predicate, timeout)
 
     # -- internals -------------------------------------------------------------------------
 
     def _notify(self) -> None:
-        waiters, self._waiters = self._waiters, set()
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._changes.notify()
 
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
         """Refuse the opening handshake by returning a response (default: accept)."""
