@@ -196,14 +196,7 @@ class Inbox(Generic[T]):
         inbox.extend(messages)
         if len(inbox) >= self._capacity:
             self._overflow()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        notify = self._notify
-        if notify is not None:
-            notify()
+        self._wake()
 
     def _decode_each(self, messages: list[Any]) -> list[Any]:
         # Slow path, only after a failure: find which messages fail, keep the others.

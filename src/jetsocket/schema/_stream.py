@@ -87,13 +87,7 @@ class Stream(Generic[M]):
         self.received += len(batch)
         if len(dq) > self._capacity:
             self._overflow()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        if self._notify is not None:
-            self._notify()
+        self._wake()
 
     def _overflow(self) -> None:
         dq = self._inbox
@@ -111,9 +105,15 @@ class Stream(Generic[M]):
     def _finish(self, end: BaseException) -> None:
         if self._end is None:
             self._end = end
+        self._wake()
+
+    def _wake(self) -> None:
+        # The async consumer (one future, shared) and the sync facade's threads.
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
         if self._notify is not None:
             self._notify()
 
