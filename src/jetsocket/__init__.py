@@ -36,9 +36,10 @@ from jetsocket._engine._events import (
     SubscribedEvent,
     UnsubscribedEvent,
 )
+from jetsocket._engine._options import WebSocketOptions
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
-from jetsocket._engine._websocket import WebSocket, WebSocketOptions, connect
+from jetsocket._engine._websocket import WebSocket, connect
 from jetsocket._exceptions import (
     BufferOverflowError,
     ConnectionClosedError,

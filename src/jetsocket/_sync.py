@@ -5,9 +5,9 @@ One background thread runs an event loop (the *portal*, in the manner of anyio's
 implementation of any client logic here.
 
 Messages cross threads without a queue operation per message: the engine appends whole
-decoded batches to its deque on the loop thread; consumer threads pop from that same deque
-(``deque.popleft`` is atomic) and only block on a condition variable when it is empty. The
-loop thread notifies that condition once per batch, and only when a consumer is waiting.
+decoded batches to its :class:`~jetsocket._engine._queue.MessageQueue` on the loop thread;
+consumer threads pop from that same queue (``deque.popleft`` is atomic) and only block on a
+condition variable when it is empty, notified once per batch and only when one waits.
 
 Event handlers registered on the facade run **on the loop thread**: they must be
 thread-safe and quick (a slow handler delays every message of the connection).
@@ -19,28 +19,30 @@ import asyncio
 import builtins
 import concurrent.futures
 import contextlib
+import inspect
 import threading
-import time
 import warnings
-from collections import deque
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, Self, TypeVar, overload
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar, cast, overload
 
 from typing_extensions import Unpack
 
-from jetsocket._engine._events import EventSource
-from jetsocket._engine._inbox import Failure, ends_iteration
+from jetsocket._engine._events import EventSource, share_registry
+from jetsocket._engine._options import WebSocketOptions
+from jetsocket._engine._outbox import encode_raw
+from jetsocket._engine._queue import MessageQueue
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
-from jetsocket._engine._websocket import WebSocket, WebSocketOptions
+from jetsocket._engine._websocket import OnOpen, WebSocket
 from jetsocket._exceptions import (
     ConnectionClosedError,
     InvalidStateError,
     TimeoutError,
 )
+from jetsocket._protocol._closecodes import is_sendable_close_code
 
-__all__ = ["SyncWebSocket"]
+__all__ = ["SyncWebSocket", "iter_queue"]
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -79,16 +81,32 @@ class _Portal:
         if threading.current_thread() is self._thread:
             coro.close()
             raise InvalidStateError("blocking call from the loop thread (inside a handler)")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:  # the loop was closed by a concurrent close()
+            coro.close()
+            raise ConnectionClosedError(1000, "closed", by_server=False) from None
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"operation did not complete within {timeout}s") from None
+        except (concurrent.futures.CancelledError, asyncio.CancelledError):
+            # The loop stopped under us (a concurrent close()): a JetSocketError, never a
+            # BaseException that ``except Exception`` would miss.
+            raise ConnectionClosedError(1000, "closed", by_server=False) from None
 
-    def soon(self, callback: Callable[..., object], *args: Any) -> None:
-        """Schedule ``callback(*args)`` on the loop thread without waiting."""
-        self.loop.call_soon_threadsafe(callback, *args)
+    def soon(self, callback: Callable[..., object], *args: Any) -> bool:
+        """Schedule ``callback(*args)`` on the loop thread; False if the loop is closed."""
+        try:
+            self.loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            return False
+        return True
+
+    def on_loop_thread(self) -> bool:
+        """True when called from the loop thread (a handler)."""
+        return threading.current_thread() is self._thread
 
     @property
     def alive(self) -> bool:
@@ -103,155 +121,12 @@ class _Portal:
                 self._thread.join(timeout=10.0)
 
 
-class _Signal:
-    """Wakes consumer threads blocked on an empty receive deque.
-
-    The engine references this object, not the facade, so an unclosed facade can still be
-    garbage collected (and warn) while its loop thread runs.
-    """
-
-    __slots__ = ("cond", "waiting")
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
-        self.waiting = 0
-
-    def __call__(self) -> None:
-        # Called on the loop thread once per received batch (and at the end).
-        if self.waiting:
-            with self.cond:
-                self.cond.notify_all()
-
-
-class _PortalBox:
-    """Holds the current portal; shared by a facade and its readers without a cycle."""
-
-    __slots__ = ("portal",)
-
-    def __init__(self) -> None:
-        self.portal: _Portal | None = None
-
-    def get(self) -> _Portal | None:
-        return self.portal
-
-
 class _Target(Protocol):
     """What the facade drives on the loop thread (an engine or a schema Client)."""
 
     async def connect(self) -> None: ...
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
     async def send(self, message: Any) -> None: ...
-
-
-class _Source(Protocol):
-    """What a :class:`_ThreadReader` drains: the engine's inbox or a schema ``Stream``."""
-
-    _inbox: deque[Any]
-    _end: BaseException | None
-    _notify: Callable[[], None] | None
-
-    def _needs_resume(self) -> bool: ...
-    def _resume_if_paused(self) -> None: ...
-
-
-class _ThreadReader(Generic[T]):
-    """Blocking, thread-safe consumption of a deque that the loop thread fills.
-
-    ``deque.popleft`` is atomic, so consumers pop without a lock; only an empty deque makes
-    a consumer take the condition lock and wait for the loop thread's once-per-batch
-    notify. Resuming a paused socket is scheduled on the loop thread.
-    """
-
-    __slots__ = ("_portal", "_signal", "_source")
-
-    def __init__(self, source: _Source, box: _PortalBox) -> None:
-        self._source = source
-        self._portal = box.get
-        self._signal = _Signal()
-        source._notify = self._signal
-
-    def wake(self) -> None:
-        """Wake every blocked consumer (they re-check the end state)."""
-        self._signal()
-
-    def next(self, timeout: float | None, *, iterating: bool) -> T:
-        """Pop the next item, blocking up to ``timeout``; raise failures and the end."""
-        source = self._source
-        try:
-            item = source._inbox.popleft()
-        except IndexError:
-            item = self._wait(timeout, iterating=iterating)
-        if item.__class__ is Failure:
-            raise item.exc
-        if source._needs_resume():
-            portal = self._portal()
-            if portal is not None:
-                portal.soon(source._resume_if_paused)
-        return item  # type: ignore[no-any-return]
-
-    def iterate(self) -> Iterator[T]:
-        """Yield every item until the end (the fast path of ``for m in ws``).
-
-        A generator with the deque's ``popleft`` bound locally: per message, one C call
-        and one class check; resuming a paused socket is checked every 64 messages.
-        """
-        source = self._source
-        inbox = source._inbox
-        popleft = inbox.popleft
-        count = 0
-        while True:
-            try:
-                item = popleft()
-            except IndexError:
-                try:
-                    item = self._wait(None, iterating=True)
-                except StopIteration:
-                    return
-            if item.__class__ is Failure:
-                raise item.exc
-            count += 1
-            if not count & 63 and source._needs_resume():
-                portal = self._portal()
-                if portal is not None:
-                    portal.soon(source._resume_if_paused)
-            yield item
-
-    def _wait(self, timeout: float | None, *, iterating: bool) -> Any:
-        source = self._source
-        inbox = source._inbox
-        deadline = None if timeout is None else _now() + timeout
-        signal = self._signal
-        with signal.cond:
-            signal.waiting += 1
-            try:
-                while True:
-                    # The flag is raised before looking at the deque, so a batch appended
-                    # after this look is always followed by a notify.
-                    if inbox:
-                        return inbox.popleft()
-                    portal = self._portal()
-                    end = source._end
-                    if end is not None or portal is None:
-                        raise _end_error(source, end, iterating=iterating)
-                    if source._needs_resume():
-                        portal.soon(source._resume_if_paused)
-                    if deadline is None:
-                        signal.cond.wait()
-                    else:
-                        left = deadline - _now()
-                        if left <= 0:
-                            raise TimeoutError(f"no message received within {timeout}s")
-                        signal.cond.wait(left)
-            finally:
-                signal.waiting -= 1
-
-
-def _end_error(source: object, end: BaseException | None, *, iterating: bool) -> BaseException:
-    if end is None:
-        if getattr(source, "_state", None) is ConnectionState.IDLE:
-            return InvalidStateError("not connected: call connect() first")
-        end = ConnectionClosedError(1000, "", by_server=False)
-    return ends_iteration(end, StopIteration) if iterating else end
 
 
 class SyncWebSocket(EventSource, Generic[T]):
@@ -351,23 +226,17 @@ class SyncWebSocket(EventSource, Generic[T]):
         """
         self._ws = ws
         self._target = target
-        self._connect_timeout = ws._connect_timeout
-        self._close_timeout = ws._close_timeout
-        self._box = _PortalBox()
+        self._queue = ws.queue
+        self._outbox = ws.outbox
+        connect_settings = ws.settings.connect
+        self._connect_timeout = connect_settings.connect_timeout
+        self._close_timeout = connect_settings.close_timeout
+        self._portal: _Portal | None = None
         self._lock = threading.Lock()
-        self._events = ws._events
+        share_registry(ws, self)
         self._closed = False
-        self._reader: _ThreadReader[T] = _ThreadReader(ws, self._box)
 
     # -- properties ---------------------------------------------------------------------
-
-    @property
-    def _portal(self) -> _Portal | None:
-        return self._box.portal
-
-    @_portal.setter
-    def _portal(self, portal: _Portal | None) -> None:
-        self._box.portal = portal
 
     @property
     def uri(self) -> str:
@@ -401,6 +270,25 @@ class SyncWebSocket(EventSource, Generic[T]):
         """Return an immutable snapshot of the counters."""
         return self._ws.stats()
 
+    def add_on_open(self, hook: Callable[[], Iterable[Any] | None] | OnOpen) -> None:
+        """Run ``hook`` after every (re)connect, before delivery resumes (login, subscribe).
+
+        A plain function runs on the loop thread and may return messages, which are sent
+        in order before any message is delivered; a coroutine function is called with the
+        async engine (see :meth:`jetsocket.WebSocket.add_on_open`). Register hooks before
+        :meth:`connect` so the first connection runs them too.
+        """
+        if inspect.iscoroutinefunction(hook):
+            self._ws.add_on_open(hook)
+            return
+        plain = cast(Callable[[], Iterable[Any] | None], hook)
+
+        async def run(ws: WebSocket[Any]) -> None:
+            for message in plain() or ():
+                await ws.send(message)
+
+        self._ws.add_on_open(run)
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def _call(self, coro: Coroutine[Any, Any, R], timeout: float | None) -> R:
@@ -414,6 +302,9 @@ class SyncWebSocket(EventSource, Generic[T]):
 
     def connect(self) -> None:
         """Start the loop thread and connect; blocks until connected.
+
+        Handlers registered before this call see the first ``connecting`` and
+        ``connected`` events.
 
         Raises:
             InvalidStateError: Already connected, or closed (create a new client).
@@ -441,7 +332,13 @@ class SyncWebSocket(EventSource, Generic[T]):
 
         Raises:
             ValueError: Invalid close code or reason.
+            InvalidStateError: Called from a handler (the loop thread).
         """
+        portal = self._portal
+        if portal is not None and portal.on_loop_thread():
+            raise InvalidStateError("close() from a handler (the loop thread) would deadlock")
+        if not is_sendable_close_code(code) or len(reason.encode()) > 123:
+            raise ValueError(f"invalid close code {code!r} or reason longer than 123 bytes")
         with self._lock:
             if self._closed:
                 return
@@ -449,13 +346,15 @@ class SyncWebSocket(EventSource, Generic[T]):
             portal = self._portal
         try:
             if portal is not None and portal.alive:
-                self._call(self._target.close(code, reason), self._close_timeout + _GRACE)
+                with contextlib.suppress(TimeoutError):
+                    self._call(self._target.close(code, reason), self._close_timeout + _GRACE)
         finally:
             with self._lock:
                 self._portal = None
             if portal is not None:
                 portal.stop()
-            self._reader.wake()
+            # Consumer threads still blocked (e.g. the close timed out) see the end.
+            self._queue.end_from_thread(ConnectionClosedError(code, reason, by_server=False))
 
     def __enter__(self) -> Self:
         self.connect()
@@ -489,11 +388,13 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
-        ws = self._ws
+        outbox = self._outbox
         portal = self._portal
-        if portal is not None and ws._can_send_nowait():
-            payload, text = ws._encode(message)
-            portal.soon(ws._send_nowait, payload, text)
+        if (
+            portal is not None
+            and outbox.can_send_nowait()
+            and portal.soon(outbox.send_nowait, *outbox.encode(message))
+        ):
             return
         self._call(self._target.send(message), None)
 
@@ -504,18 +405,30 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
-        ws = self._ws
+        outbox = self._outbox
         portal = self._portal
-        if portal is not None and ws._can_send_nowait():
-            payload, text = ws._encode_raw(data, binary)
-            portal.soon(ws._send_nowait, payload, text)
+        if (
+            portal is not None
+            and outbox.can_send_nowait()
+            and portal.soon(outbox.send_nowait, *encode_raw(data, binary))
+        ):
             return
         self._call(self._ws.send_raw(data, binary=binary), None)
 
     # -- receiving ----------------------------------------------------------------------
 
+    def _check_thread(self) -> None:
+        portal = self._portal
+        if portal is not None and portal.on_loop_thread():
+            raise InvalidStateError("blocking call from the loop thread (inside a handler)")
+
+    def _take(self, queue: MessageQueue[M], timeout: float | None, *, iterating: bool) -> M:
+        """The next item of ``queue`` (the client's or a stream's), from a user thread."""
+        self._check_thread()
+        return queue.get(timeout, iterating=iterating)
+
     def _next(self, timeout: float | None, *, iterating: bool) -> T:
-        return self._reader.next(timeout, iterating=iterating)
+        return self._take(self._queue, timeout, iterating=iterating)
 
     def recv(self, timeout: float | None = None) -> T:
         """Return the next message, blocking.
@@ -527,12 +440,13 @@ class SyncWebSocket(EventSource, Generic[T]):
             TimeoutError: No message within ``timeout`` (also a builtin ``TimeoutError``).
             ConnectionClosedError: Closed and every received message consumed.
             MessageDecodeError: The next message did not match the declared type.
-            InvalidStateError: ``connect()`` was never called.
+            InvalidStateError: ``connect()`` was never called, or called from a handler.
         """
         return self._next(timeout, iterating=False)
 
     def __iter__(self) -> Iterator[T]:
-        return self._reader.iterate()
+        self._check_thread()
+        return self._queue.iterate()
 
     def __next__(self) -> T:
         return self._next(None, iterating=True)
@@ -547,13 +461,15 @@ class SyncWebSocket(EventSource, Generic[T]):
         Yields:
             Each message, in order.
         """
-        while True:
-            try:
-                yield self._next(timeout, iterating=True)
-            except StopIteration:
-                return
-            except builtins.TimeoutError:
-                return
+        return iter_queue(self._next, timeout)
 
 
-_now = time.monotonic
+def iter_queue(next_item: Callable[..., T], timeout: float | None) -> Iterator[T]:
+    """Yield ``next_item(timeout, iterating=True)`` until the end or an idle ``timeout``."""
+    while True:
+        try:
+            yield next_item(timeout, iterating=True)
+        except StopIteration:
+            return
+        except builtins.TimeoutError:
+            return

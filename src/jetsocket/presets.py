@@ -102,7 +102,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from typing_extensions import Unpack
 
 from jetsocket._engine._config import BackoffConfig, BufferConfig, HeartbeatConfig
-from jetsocket._engine._websocket import WebSocketOptions
+from jetsocket._engine._options import WebSocketOptions
 
 __all__ = ["apply", "customize", "dashboard", "llm_stream", "minimal", "trading"]
 

@@ -68,37 +68,37 @@ def test_websocket_accepts_every_preset() -> None:
     ws_dash: WebSocket[str | bytes] = WebSocket(URI, raw=True, **presets.dashboard)
     ws_min = jetsocket.connect(URI, **presets.minimal)
 
-    assert ws_trading._heartbeat_config == HeartbeatConfig(interval=10.0, timeout=5.0)
-    assert ws_trading._backoff._config == BackoffConfig(base=0.1, cap=5.0, reset_after=30.0)
-    assert ws_trading._capacity == 100_000
-    assert ws_trading._policy is OverflowPolicy.BLOCK
-    assert ws_trading._max_age == 23 * 3600
-    assert ws_trading._compress is False
-    assert ws_trading._send_mode == "raise"
+    assert ws_trading.settings.heartbeat == HeartbeatConfig(interval=10.0, timeout=5.0)
+    assert ws_trading.settings.backoff == BackoffConfig(base=0.1, cap=5.0, reset_after=30.0)
+    assert ws_trading.settings.buffer.capacity == 100_000
+    assert ws_trading.settings.buffer.overflow_policy is OverflowPolicy.BLOCK
+    assert ws_trading.settings.max_connection_age == 23 * 3600
+    assert ws_trading.settings.connect.compress is False
+    assert ws_trading.settings.send.wait_while_reconnecting is False
 
-    assert ws_llm._max_message_size == 128 * 1024 * 1024
-    assert ws_llm._max_age is None
-    assert ws_llm._send_mode == "wait"
-    assert ws_llm._send_timeout == 30.0
+    assert ws_llm.settings.connect.max_message_size == 128 * 1024 * 1024
+    assert ws_llm.settings.max_connection_age is None
+    assert ws_llm.settings.send.wait_while_reconnecting is True
+    assert ws_llm.settings.send.timeout == 30.0
 
-    assert ws_dash._policy is OverflowPolicy.DROP_OLDEST
-    assert ws_dash._capacity == 1_000
+    assert ws_dash.settings.buffer.overflow_policy is OverflowPolicy.DROP_OLDEST
+    assert ws_dash.settings.buffer.capacity == 1_000
 
-    assert ws_min._reconnect is False
-    assert ws_min._heartbeat_config is None
-    assert ws_min._max_age is None
+    assert ws_min.settings.reconnect is False
+    assert ws_min.settings.heartbeat is None
+    assert ws_min.settings.max_connection_age is None
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sync_websocket_accepts_every_preset(name: str) -> None:
     ws = SyncWebSocket(URI, raw=True, **preset(name))
-    assert ws.websocket._reconnect is (name != "minimal")
+    assert ws.websocket.settings.reconnect is (name != "minimal")
     ws.close()
 
 
 def test_sync_websocket_typed() -> None:
     ws = SyncWebSocket(URI, message_type=Tick, **presets.trading)
-    assert ws.websocket._max_age == 23 * 3600
+    assert ws.websocket.settings.max_connection_age == 23 * 3600
     ws.close()
 
 
@@ -109,7 +109,7 @@ def test_customize_overrides_a_copy() -> None:
     assert opts["max_connection_age"] == 23 * 3600
     assert presets.trading["compress"] is False
     ws = WebSocket(URI, **opts)
-    assert ws._heartbeat_config == HeartbeatConfig(interval=5.0, timeout=5.0)
+    assert ws.settings.heartbeat == HeartbeatConfig(interval=5.0, timeout=5.0)
 
 
 def test_client_instance_options() -> None:
@@ -118,10 +118,10 @@ def test_client_instance_options() -> None:
         heartbeat = 20.0
 
     venue = Venue(**presets.trading)  # instance options win over class attributes
-    assert venue.websocket._heartbeat_config == HeartbeatConfig(interval=10.0, timeout=5.0)
-    assert venue.websocket._max_age == 23 * 3600
+    assert venue.websocket.settings.heartbeat == HeartbeatConfig(interval=10.0, timeout=5.0)
+    assert venue.websocket.settings.max_connection_age == 23 * 3600
     sync = Venue.sync(**presets.dashboard)
-    assert sync.websocket._policy is OverflowPolicy.DROP_OLDEST
+    assert sync.websocket.settings.buffer.overflow_policy is OverflowPolicy.DROP_OLDEST
 
 
 def test_apply_sets_class_attributes_without_overriding_the_class_body() -> None:
@@ -131,17 +131,17 @@ def test_apply_sets_class_attributes_without_overriding_the_class_body() -> None
         heartbeat = 20.0  # the class body wins over the preset
 
     ws = Venue().websocket
-    assert ws._heartbeat_config == HeartbeatConfig(interval=20.0, timeout=10.0)
-    assert ws._max_age == 23 * 3600
-    assert ws._compress is False
-    assert ws._capacity == 100_000
+    assert ws.settings.heartbeat == HeartbeatConfig(interval=20.0, timeout=10.0)
+    assert ws.settings.max_connection_age == 23 * 3600
+    assert ws.settings.connect.compress is False
+    assert ws.settings.buffer.capacity == 100_000
     # Instance options win over both.
-    assert Venue(max_connection_age=60.0).websocket._max_age == 60.0
+    assert Venue(max_connection_age=60.0).websocket.settings.max_connection_age == 60.0
 
     class Child(Venue):  # presets are inherited like any class attribute
         pass
 
-    assert Child().websocket._backoff._config == BackoffConfig(base=0.1, cap=5.0, reset_after=30)
+    assert Child().websocket.settings.backoff == BackoffConfig(base=0.1, cap=5.0, reset_after=30)
 
 
 async def echo(ws: ServerConnection) -> None:

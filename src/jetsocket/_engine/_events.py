@@ -41,6 +41,7 @@ __all__ = [
     "ResubscribedEvent",
     "SubscribedEvent",
     "UnsubscribedEvent",
+    "share_registry",
 ]
 
 logger = logging.getLogger("jetsocket")
@@ -489,3 +490,8 @@ class EventSource:
         if isinstance(event, type):
             return self._events.remove_type(event, handler)
         return self._events.remove(event, handler)
+
+
+def share_registry(source: EventSource, target: EventSource) -> None:
+    """Make ``target`` register its handlers in ``source``'s registry (facades, shards)."""
+    target._events = source._events

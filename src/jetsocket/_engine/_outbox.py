@@ -1,45 +1,141 @@
-"""The send side of the engine: encoding, rate limiting, sending while reconnecting."""
+"""The send side of the engine: encoding, rate limit, sending while reconnecting.
+
+An :class:`Outbox` is built from the :class:`SendSettings` of one client. The engine tells
+it which connection is current (:meth:`Outbox.attach` / :meth:`Outbox.detach`) and which
+connection its ``on_open`` hooks may use before it is declared connected
+(:meth:`Outbox.hooks_running`); the outbox asks the engine nothing but its state.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from jetsocket._engine._config import ReplayConfig, ReplayMode
+import msgspec
+
+from jetsocket._engine._options import SendSettings
 from jetsocket._engine._ratelimit import TokenBucket
 from jetsocket._engine._state import ConnectionState
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError, TimeoutError
 from jetsocket._protocol._connection import WireConnection
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "encode_raw"]
 
 _S = ConnectionState
+# Only replay mode full_buffer ever holds sends: other clients share this empty deque
+# (idle connections are counted in KiB).
+_NO_SENDS: deque[tuple[bytes, bool]] = deque(maxlen=0)
+
+
+def _encode_json(obj: Any) -> bytes:
+    return msgspec.json.encode(obj)
+
+
+def encode_raw(data: bytes | str, binary: bool | None) -> tuple[bytes, bool]:
+    """``send_raw``'s payload and frame type (text frames must be valid UTF-8).
+
+    Raises:
+        TypeError: ``data`` is neither bytes nor str.
+        ValueError: A text frame with invalid UTF-8.
+    """
+    if isinstance(data, str):
+        return data.encode(), not binary if binary is not None else True
+    if isinstance(data, bytes | bytearray | memoryview):
+        payload = bytes(data)
+        text = binary is False
+        if text:
+            try:
+                payload.decode()
+            except UnicodeDecodeError:
+                raise ValueError("text frames must be valid UTF-8") from None
+        return payload, text
+    raise TypeError(f"send_raw() takes bytes or str, got {type(data).__name__}")
 
 
 class Outbox:
-    """Sending (a base of ``WebSocket``; the attributes below are set by its ``__init__``)."""
+    """Sends frames on the current connection, or holds, waits or refuses while there is none.
 
-    _conn: WireConnection | None
-    _hook_conn: WireConnection | None
-    _hook_task: asyncio.Task[Any] | None
-    _state: ConnectionState
-    _end: BaseException | None
-    _replay: ReplayConfig | None
-    _send_mode: str
-    _send_timeout: float
-    _connected: asyncio.Event | None
-    _pending_sends: deque[tuple[bytes, bool]]
-    _bucket: TokenBucket | None
-    _n_out: int
-    _serialize: Callable[[Any], bytes | str]
-    _text_frames: bool
+    Args:
+        settings: The send settings.
+        state: The engine's current state.
+        end: Why the engine ended (None while it has not).
+        report: Called with an error a fire-and-forget send could not raise to its caller.
+    """
 
-    # -- sending ------------------------------------------------------------------------
+    __slots__ = (
+        "_bucket",
+        "_conn",
+        "_connected",
+        "_end",
+        "_hook_conn",
+        "_hook_task",
+        "_report",
+        "_serialize",
+        "_settings",
+        "_state",
+        "held",
+        "sent",
+    )
 
-    def _encode(self, obj: Any) -> tuple[bytes, bool]:
+    def __init__(
+        self,
+        settings: SendSettings,
+        *,
+        state: Callable[[], ConnectionState],
+        end: Callable[[], BaseException | None],
+        report: Callable[[BaseException], None],
+    ) -> None:
+        self._settings = settings
+        self._state = state
+        self._end = end
+        self._report = report
+        self._serialize: Callable[[Any], bytes | str] = settings.serializer or _encode_json
+        self._bucket = TokenBucket(settings.rate, settings.burst) if settings.rate else None
+        self._conn: WireConnection | None = None
+        self._hook_conn: WireConnection | None = None
+        self._hook_task: asyncio.Task[Any] | None = None
+        self._connected: asyncio.Event | None = None
+        self.held: deque[tuple[bytes, bool]] = deque() if settings.hold_for_replay else _NO_SENDS
+        self.sent = 0
+
+    # -- the engine's side -----------------------------------------------------------------
+
+    def attach(self, conn: WireConnection) -> None:
+        """``conn`` is declared connected: send on it and wake waiting senders."""
+        self._conn = conn
+        if self._connected is not None:
+            self._connected.set()
+
+    def detach(self) -> None:
+        """The current connection is gone: later senders wait, hold or raise."""
+        self._conn = None
+        if self._connected is not None and self._connected.is_set():
+            self._connected = asyncio.Event()
+
+    def release(self) -> None:
+        """Wake every waiting sender so it re-checks the state (close, give up)."""
+        if self._connected is not None:
+            self._connected.set()
+
+    @contextlib.contextmanager
+    def hooks_running(self, conn: WireConnection) -> Iterator[None]:
+        """While the ``on_open`` hooks of ``conn`` run, their task (only) may send on it."""
+        self._hook_conn = conn
+        self._hook_task = asyncio.current_task()
+        try:
+            yield
+        finally:
+            self._hook_conn = None
+            self._hook_task = None
+
+    # -- encoding ------------------------------------------------------------------------
+
+    def encode(self, obj: Any) -> tuple[bytes, bool]:
+        """A message's payload and frame type (``str`` text, ``bytes`` binary, else serialized)."""
         if isinstance(obj, str):
             return obj.encode(), True
         if isinstance(obj, bytes | bytearray | memoryview):
@@ -47,163 +143,128 @@ class Outbox:
         data = self._serialize(obj)
         if isinstance(data, str):
             return data.encode(), True
-        return data, self._text_frames
+        return data, self._settings.text_frames
 
-    async def _live_conn(self) -> WireConnection | None:
-        """The connection to send on; None when the message was queued for replay."""
-        conn = self._conn
-        if conn is not None and self._state is _S.CONNECTED:
-            if conn.is_open:
-                return conn
-            # Closing (we failed it, or the close handshake runs): say so precisely.
-            raise conn.closed_error()
-        hook_conn = self._hook_conn
-        # Only the on_open hooks (login, resubscription) may use a connection that is not
-        # declared connected yet: other senders must not overtake the login.
-        if (
-            hook_conn is not None
-            and hook_conn.is_open
-            and asyncio.current_task() is self._hook_task
-        ):
-            return hook_conn
-        state = self._state
-        if state is _S.IDLE:
-            raise InvalidStateError("not connected: call connect() first")
-        if state in (_S.RECONNECTING, _S.CONNECTING):
-            replay = self._replay
-            if replay is not None and replay.mode is ReplayMode.FULL_BUFFER:
-                return None
-            # CONNECTING means a connection is being opened (its on_open hooks may be
-            # running, and messages that came with the 101 are already readable): a reply
-            # waits for it to be declared connected, whatever send_while_reconnecting says.
-            wait = self._send_mode == "wait" or state is _S.CONNECTING
-            if wait and self._connected is not None:
-                try:
-                    async with asyncio.timeout(self._send_timeout):
-                        await self._connected.wait()
-                except builtins.TimeoutError:
-                    raise TimeoutError(
-                        f"not reconnected within send_timeout={self._send_timeout}s"
-                    ) from None
-                return await self._live_conn()
-            raise InvalidStateError(f"cannot send while {state.value}")
-        end = self._end
-        if isinstance(end, ConnectionClosedError):
-            raise ConnectionClosedError(end.code, end.reason, by_server=end.by_server)
-        raise InvalidStateError(f"cannot send while {state.value}")
+    # -- sending (loop thread) -----------------------------------------------------------
 
-    def _hold(self, payload: bytes, text: bool) -> None:
-        replay = self._replay
-        if replay is None or replay.mode is not ReplayMode.FULL_BUFFER:
-            raise InvalidStateError("messages are held only in replay mode full_buffer")
-        limit = replay.max_pending_sends
-        if len(self._pending_sends) >= limit:
-            raise InvalidStateError(f"{limit} messages already held for replay while reconnecting")
-        self._pending_sends.append((payload, text))
-
-    async def send(self, message: Any) -> None:
-        """Send a message.
-
-        ``str`` is sent as a text frame and ``bytes`` as a binary frame, unchanged; any
-        other object is encoded by the serializer (JSON with msgspec by default: dicts,
-        lists, msgspec Structs, dataclasses) and sent as a text frame (binary when
-        ``text_frames=False``). While reconnecting, the message is held and sent after the
-        reconnect (replay mode ``full_buffer``), waits (``send_while_reconnecting="wait"``)
-        or raises.
-
-        Raises:
-            InvalidStateError: Not connected.
-            ConnectionClosedError: The connection is closed.
-            TimeoutError: Waited ``send_timeout`` for a reconnect.
-            TypeError: The serializer cannot encode the object.
-        """
-        payload, text = self._encode(message)
-        await self._send_frame(payload, text)
-
-    async def _send_frame(self, payload: bytes, text: bool) -> None:
+    async def send(self, payload: bytes, text: bool) -> None:
+        """Send one frame: now, after waiting for the connection, or held for replay."""
         if self._bucket is not None:
             await self._bucket.acquire()
         conn = self._conn
-        if conn is None or self._state is not _S.CONNECTED or not conn.is_open:
+        if conn is None or not conn.is_open:
             conn = await self._live_conn()
             if conn is None:
                 self._hold(payload, text)
                 return
         conn.send_message(payload, text)
-        self._n_out += 1
+        self.sent += 1
         if conn.write_paused:
             await conn.drain()
 
-    async def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
-        """Send ``data`` unchanged in one frame.
+    async def _live_conn(self) -> WireConnection | None:
+        """The connection to send on; None when the message must be held for replay."""
+        while True:
+            conn = self._conn
+            if conn is not None:
+                if conn.is_open:
+                    return conn
+                # Closing (we failed it, or the close handshake runs): say so precisely.
+                raise conn.closed_error()
+            hook_conn = self._hook_conn
+            # Only the on_open hooks (login, resubscription) may use a connection that is
+            # not declared connected yet: other senders must not overtake the login.
+            if (
+                hook_conn is not None
+                and hook_conn.is_open
+                and asyncio.current_task() is self._hook_task
+            ):
+                return hook_conn
+            state = self._state()
+            if state is _S.IDLE:
+                raise InvalidStateError("not connected: call connect() first")
+            if state not in (_S.RECONNECTING, _S.CONNECTING):
+                end = self._end()
+                if isinstance(end, ConnectionClosedError):
+                    raise ConnectionClosedError(end.code, end.reason, by_server=end.by_server)
+                raise InvalidStateError(f"cannot send while {state.value}")
+            if self._settings.hold_for_replay:
+                return None
+            # CONNECTING means a connection is being opened (its on_open hooks may be
+            # running): a reply waits for it, whatever send_while_reconnecting says.
+            if not (self._settings.wait_while_reconnecting or state is _S.CONNECTING):
+                raise InvalidStateError(f"cannot send while {state.value}")
+            await self._wait_connected()
 
-        Args:
-            data: The payload.
-            binary: Frame type; by default binary for ``bytes`` and text for ``str``.
-                Text frames must carry valid UTF-8 (checked).
+    async def _wait_connected(self) -> None:
+        event = self._connected
+        if event is None or event.is_set():
+            event = self._connected = asyncio.Event()
+        timeout = self._settings.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except builtins.TimeoutError:
+            raise TimeoutError(f"not reconnected within send_timeout={timeout}s") from None
 
-        Raises:
-            InvalidStateError: Not connected.
-            ConnectionClosedError: The connection is closed.
-            ValueError: A text frame with invalid UTF-8.
-            TypeError: ``data`` is neither bytes nor str.
-        """
-        payload, text = self._encode_raw(data, binary)
-        await self._send_frame(payload, text)
+    def _hold(self, payload: bytes, text: bool) -> None:
+        if not self._settings.hold_for_replay:
+            raise InvalidStateError("messages are held only in replay mode full_buffer")
+        limit = self._settings.max_held
+        if len(self.held) >= limit:
+            raise InvalidStateError(f"{limit} messages already held for replay while reconnecting")
+        self.held.append((payload, text))
 
-    @staticmethod
-    def _encode_raw(data: bytes | str, binary: bool | None) -> tuple[bytes, bool]:
-        if isinstance(data, str):
-            return data.encode(), not binary if binary is not None else True
-        if isinstance(data, bytes | bytearray | memoryview):
-            payload = bytes(data)
-            text = binary is False
-            if text:
-                try:
-                    payload.decode()
-                except UnicodeDecodeError:
-                    raise ValueError("text frames must be valid UTF-8") from None
-            return payload, text
-        raise TypeError(f"send_raw() takes bytes or str, got {type(data).__name__}")
+    async def replay_held(self) -> int:
+        """Send the messages held while reconnecting, in order; return how many were sent."""
+        replayed = 0
+        held = self.held
+        conn = self._conn
+        while held and conn is not None and conn.is_open:
+            if self._bucket is not None:
+                await self._bucket.acquire()
+            payload, text = held.popleft()
+            conn.send_message(payload, text)
+            self.sent += 1
+            replayed += 1
+            if conn.write_paused:
+                await conn.drain()
+        return replayed
 
-    # -- from other threads (the sync facade) ---------------------------------------------
+    def send_control(self, payload: bytes, text: bool) -> None:
+        """Write an engine message (an application ping) now if connected, else drop it."""
+        conn = self._conn
+        if conn is not None and conn.is_open:
+            conn.send_message(payload, text)
 
-    def _can_send_nowait(self) -> bool:
+    # -- from other threads (the sync facade) --------------------------------------------
+
+    def can_send_nowait(self) -> bool:
         """True when a send needs no waiting: connected, no rate limit, no backpressure.
 
         Read from another thread: a stale answer only means the message is written by
-        :meth:`_send_nowait` after all (or reported there), never reordered.
+        :meth:`send_nowait` after all (or reported there), never reordered.
         """
         conn = self._conn
-        return (
-            self._bucket is None
-            and self._state is _S.CONNECTED
-            and conn is not None
-            and conn.is_open
-            and not conn.write_paused
-        )
+        return self._bucket is None and conn is not None and conn.is_open and not conn.write_paused
 
-    def _send_nowait(self, payload: bytes, text: bool) -> None:
-        """Write one frame now (loop thread); scheduled by the sync facade's fast path.
+    def send_nowait(self, payload: bytes, text: bool) -> None:
+        """Write one frame now (loop thread), scheduled by the sync facade's fast path.
 
         The caller did not wait, so a connection lost in between cannot raise to it: the
-        message is held for replay (``full_buffer``) or reported as an ``error`` event.
+        message is held for replay (``full_buffer``) or reported.
         """
         conn = self._conn
-        if conn is not None and conn.is_open and self._state is _S.CONNECTED:
+        if conn is not None and conn.is_open:
             conn.send_message(payload, text)
-            self._n_out += 1
+            self.sent += 1
             return
-        replay = self._replay
-        if replay is not None and replay.mode is ReplayMode.FULL_BUFFER:
+        if self._settings.hold_for_replay:
             try:
                 self._hold(payload, text)
                 return
             except InvalidStateError as exc:
                 error: BaseException = exc
         else:
-            error = InvalidStateError(f"message not sent: connection {self._state.value}")
-        self._send_lost(error)
-
-    def _send_lost(self, error: BaseException) -> None:
-        """Overridden by the engine: report a message that could not be sent."""
+            error = InvalidStateError(f"message not sent: connection {self._state().value}")
+        self._report(error)

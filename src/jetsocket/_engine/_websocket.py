@@ -1,34 +1,27 @@
 """``WebSocket[T]``: the async engine users talk to.
 
-One client owns at most one *current* wire connection. A supervisor task exists only while
-reconnecting or rotating; an established connection costs no task at all (heartbeat and
-rotation are timer handles). Receiving, decoding and consumption live in
-:class:`~jetsocket._engine._inbox.Inbox`.
+One client owns at most one *current* wire connection, and composes explicit parts: a
+:class:`Receiver` (decoding and per-message features), a :class:`MessageQueue` (what
+consumers read), an :class:`Outbox` (sending), a :class:`Reconnector` (reconnect and
+rotation, the only task, and only while it works) and a :class:`Heartbeat` (timer handles).
+The engine itself holds the state machine and the current connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, TypeVar, overload
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
-import msgspec
 from typing_extensions import Unpack
 
 from jetsocket._engine._codec import build_decoder
-from jetsocket._engine._config import (
-    BackoffConfig,
-    BufferConfig,
-    HeartbeatConfig,
-    ReplayConfig,
-    ReplayMode,
-)
+from jetsocket._engine._config import ReplayMode
 from jetsocket._engine._events import (
+    BufferOverflowEvent,
     ClosedEvent,
     ConnectedEvent,
     ConnectingEvent,
@@ -38,86 +31,64 @@ from jetsocket._engine._events import (
     EventSource,
     PingEvent,
     PongEvent,
+    ReplayCompletedEvent,
+    ReplayStartedEvent,
 )
 from jetsocket._engine._heartbeat import Heartbeat
-from jetsocket._engine._inbox import CLEAN_CODES, Inbox
-from jetsocket._engine._outbox import Outbox
-from jetsocket._engine._ratelimit import TokenBucket
-from jetsocket._engine._retry import Backoff, is_fatal
+from jetsocket._engine._options import Settings, WebSocketOptions, resolve
+from jetsocket._engine._outbox import Outbox, encode_raw
+from jetsocket._engine._queue import MessageQueue
+from jetsocket._engine._receiver import Fallback, Receiver, Router
+from jetsocket._engine._reconnect import EngineHooks, Reconnector
 from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
-from jetsocket._engine._supervisor import Supervisor
-from jetsocket._exceptions import (
-    ConnectionClosedError,
-    InvalidStateError,
-)
+from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
+from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES, is_sendable_close_code
 from jetsocket._protocol._connection import WireConnection, open_connection, redact_uri
 
-__all__ = ["WebSocket", "WebSocketOptions", "connect"]
+__all__ = ["OnOpen", "WebSocket", "connect"]
 
 logger = logging.getLogger("jetsocket")
 
 T = TypeVar("T")
 M = TypeVar("M")
-E = TypeVar("E")
-H = TypeVar("H", bound=Callable[..., Any])
 
 _S = ConnectionState
-_DEFAULT_CAPACITY = 10_000
-_VALID_CLOSE = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011})
 
 OnOpen = Callable[["WebSocket[Any]"], Awaitable[None]]
-
-
-class WebSocketOptions(TypedDict, total=False):
-    """Keyword options shared by :class:`WebSocket`, :func:`connect` and the sync facade.
-
-    See :class:`WebSocket` for their meaning.
-    """
-
-    reconnect: bool
-    backoff: BackoffConfig | None
-    max_connection_age: float | None
-    heartbeat: float | HeartbeatConfig | None
-    idle_timeout: float | None
-    buffer: int | BufferConfig | None
-    replay: ReplayConfig | None
-    serializer: Callable[[Any], bytes | str] | None
-    text_frames: bool
-    ssl_context: ssl.SSLContext | None
-    extra_headers: Mapping[str, str] | None
-    subprotocols: Sequence[str] | None
-    compress: bool
-    compression_threshold: int
-    connect_timeout: float
-    close_timeout: float
-    max_message_size: int
-    strict: bool
-    send_while_reconnecting: Literal["raise", "wait"]
-    send_timeout: float
-    is_retriable: Callable[[BaseException], bool | None] | None
-    send_rate: float | None
-    send_burst: int
-    proxy: str | bool | None
-    proxy_ssl_context: ssl.SSLContext | None
 
 
 class _Link:
     """Listener of one wire connection; forwards to the engine.
 
-    ``on_messages`` is the engine's bound method itself, so the hot path pays no extra call.
+    Until the engine declares the connection connected (after its ``on_open`` hooks), the
+    messages it receives are decoded and routed (so hooks can await answers through the
+    schema layer) but held back from the engine's queue: ``recv()`` and iteration never
+    see a message before the hooks finished. ``on_messages`` is then the engine's own
+    bound method, so the hot path pays no extra call.
     """
 
-    __slots__ = ("_ws", "conn", "live", "lost", "on_messages")
+    __slots__ = ("_ws", "conn", "held", "live", "lost", "on_messages")
 
     def __init__(self, ws: WebSocket[Any]) -> None:
         self._ws = ws
-        self.on_messages = ws._on_messages
+        self.on_messages: Callable[[list[Any]], None] = self._hold
+        self.held: list[Any] = []
         self.conn: WireConnection | None = None
-        # Not live until the engine declared it connected. A loss before that (e.g. a
-        # close frame in the same chunk as the 101) is kept and handled once it is live.
         self.live = False
+        # A loss before the connection is live (e.g. a close frame in the same chunk as
+        # the 101) is kept and handled once it is.
         self.lost: ConnectionClosedError | None = None
+
+    def _hold(self, messages: list[Any]) -> None:
+        self.held.extend(self._ws._receiver.process(messages))
+
+    def go_live(self) -> None:
+        self.live = True
+        self.on_messages = self._ws._on_messages
+        held, self.held = self.held, []
+        if held:
+            self._ws._queue.push_batch(held)
 
     def on_ping(self, payload: bytes) -> None:
         self._ws._on_ping(payload)
@@ -129,14 +100,7 @@ class _Link:
         self._ws._on_lost(self, exc)
 
 
-_NO_SENDS: deque[tuple[bytes, bool]] = deque(maxlen=0)
-
-
-def _encode_json(obj: Any) -> bytes:
-    return msgspec.json.encode(obj)
-
-
-class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
+class WebSocket(EventSource, Generic[T]):
     """An async WebSocket client that yields typed messages and stays connected.
 
     Example:
@@ -148,51 +112,23 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
     Iteration and ``recv()`` continue across reconnects. Iteration ends when the client is
     closed (or the server closes with 1000/1001 and ``reconnect=False``); it raises
     :class:`ConnectionClosedError` after an abnormal close that is not retried, and the
-    error that made the client give up when reconnecting fails for good.
+    error that made the client give up when reconnecting fails for good. Several tasks may
+    consume at once (each message goes to one of them).
 
     Args:
-        uri: ``ws://`` or ``wss://`` URI. Credentials in its query string are redacted in
-            ``repr``, logs and errors.
+        uri: ``ws://`` or ``wss://`` URI. Credentials in it (query values, user info,
+            declared ``secrets``) are redacted in ``repr``, logs, events and errors.
         raw: Deliver messages undecoded: ``str`` for text, ``bytes`` for binary.
         message_type: Decode every message into this type (msgspec Struct, dataclass,
             TypedDict, union, plain type, or pydantic model). The decoder is built once.
         deserializer: Custom ``Callable[[bytes], T]`` decoder (instead of message_type).
-        reconnect: Reconnect automatically after an unexpected disconnect.
-        backoff: Backoff between reconnect attempts.
-        max_connection_age: Rotate the connection after this many seconds, opening the
-            new connection before closing the old one.
-        heartbeat: Ping interval in seconds, or a :class:`HeartbeatConfig`.
-        idle_timeout: Reconnect when no frame arrived for this many seconds.
-        buffer: Receive buffer capacity, or a :class:`BufferConfig` (default 10 000
-            messages, policy ``block``: reading pauses until the consumer catches up).
-        replay: Sequence tracking and replay settings.
-        serializer: Encodes objects given to :meth:`send` (default: JSON with msgspec).
-        text_frames: Send serialized objects as text frames (else binary).
-        ssl_context: TLS settings for ``wss`` (default: verified with system CAs).
-        extra_headers: Extra HTTP headers for the opening handshake.
-        subprotocols: Subprotocols to offer.
-        compress: Offer permessage-deflate.
-        compression_threshold: Do not compress outgoing messages shorter than this.
-        connect_timeout: Bound on TCP connect, TLS and the opening handshake.
-        close_timeout: Bound on the closing handshake.
-        max_message_size: Largest accepted message in bytes (after decompression).
-        strict: Raise decode failures from the iterator (True), or emit an ``error``
-            event, count them and skip the message (False).
-        send_while_reconnecting: ``"raise"`` (default) or ``"wait"`` for the connection
-            (up to ``send_timeout``).
-        send_timeout: Bound in seconds for ``"wait"``.
-        is_retriable: Hook reclassifying a failure: True retriable, False fatal, None
-            default (HTTP 401/403/404 and close 1008 are fatal).
-        send_rate: Most messages per second sent (token bucket over every data frame
-            sent with ``send``/``send_raw``, including replays), None for no limit.
-        send_burst: Messages that may be sent at once before ``send_rate`` applies.
-        proxy: Proxy URL: ``http://`` or ``https://`` (HTTP ``CONNECT``; ``https`` means
-            TLS to the proxy), ``socks5://``, ``socks5h://`` (python-socks, the ``socks``
-            extra); credentials as ``scheme://user:password@host:port``. True or None
-            (default): from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY``, honouring
-            ``NO_PROXY``; False or ``""``: connect directly.
-        proxy_ssl_context: TLS settings for an ``https://`` proxy (default: verified with
-            system CAs).
+        **options: The options of :class:`WebSocketOptions` (connection, wire, reconnect,
+            heartbeat, receive and send groups); the options reference lists each with
+            its default.
+
+    Raises:
+        TypeError: An unknown option or a value of the wrong type (the option is named).
+        ValueError: A value out of range.
     """
 
     @overload
@@ -262,12 +198,9 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             raise ValueError("raw=True cannot be combined with message_type or deserializer")
         if message_type is not None and deserializer is not None:
             raise ValueError("give message_type or deserializer, not both")
-        unknown = set(options) - set(WebSocketOptions.__annotations__)
-        if unknown:
-            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        settings = resolve(options, raw=raw)
         self._uri = uri
-        self._raw = raw
-        self._options = options
+        self._settings = settings
         decode: Callable[[Any], Any] | None
         errors: tuple[type[BaseException], ...]
         if raw:
@@ -277,90 +210,70 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         else:
             decode, err = build_decoder(message_type)
             errors = (err, UnicodeDecodeError)
-        hb = options.get("heartbeat")
-        if hb is not None and not isinstance(hb, HeartbeatConfig):
-            hb = HeartbeatConfig(interval=float(hb), timeout=min(float(hb), 10.0))
-        self._heartbeat_config: HeartbeatConfig | None = hb
-        buf = options.get("buffer")
-        if buf is None:
-            buf = BufferConfig(capacity=_DEFAULT_CAPACITY)
-        elif not isinstance(buf, BufferConfig):
-            buf = BufferConfig(capacity=buf)
-        replay = options.get("replay")
-        self._replay = replay
-        if buf.enable_dedup and (replay is None or replay.sequence_extractor is None):
-            raise ValueError(
-                "BufferConfig(enable_dedup=True) needs ReplayConfig.sequence_extractor"
-            )
-        self._events = EventRegistry(self._handler_failed)
-        self._init_inbox(
+        self._events = EventRegistry(self.report_error)
+        self._state = _S.IDLE
+        self._end: BaseException | None = None
+        buffer = settings.buffer
+        self._queue: MessageQueue[T] = MessageQueue(
+            buffer.capacity,
+            buffer.overflow_policy,
+            what="receive buffer",
+            on_pause=self._queue_full,
+            on_resume=self._queue_drained,
+            on_drop=self._queue_dropped,
+            started=False,
+        )
+        hb = settings.heartbeat
+        self._receiver = Receiver(
             decode=decode,
             decode_errors=errors,
             message_type=message_type,
-            strict=bool(options.get("strict", True)),
-            buffer=buf,
-            replay=replay,
+            strict=settings.strict,
+            replay=settings.replay,
+            dedup=buffer.enable_dedup,
+            dedup_window=buffer.dedup_window,
             pong_matcher=hb.pong_matcher if hb is not None else None,
+            on_app_pong=self._on_app_pong,
+            events=self._events,
         )
-        self._serialize: Callable[[Any], bytes | str] = options.get("serializer") or _encode_json
-        self._text_frames = bool(options.get("text_frames", True))
-        self._reconnect = bool(options.get("reconnect", True))
-        self._backoff = Backoff(options.get("backoff") or BackoffConfig())
-        self._reset_after = (options.get("backoff") or BackoffConfig()).reset_after
-        self._classifier = options.get("is_retriable")
-        self._max_age = options.get("max_connection_age")
-        self._idle_timeout = options.get("idle_timeout")
-        self._send_mode = options.get("send_while_reconnecting", "raise")
-        if self._send_mode not in ("raise", "wait"):
-            raise ValueError("send_while_reconnecting must be 'raise' or 'wait'")
-        self._send_timeout = float(options.get("send_timeout", 10.0))
-        rate = options.get("send_rate")
-        self._bucket = TokenBucket(rate, options.get("send_burst", 1)) if rate else None
-        self._ssl_context = options.get("ssl_context")
-        self._proxy = options.get("proxy")
-        self._proxy_ssl_context = options.get("proxy_ssl_context")
-        self._extra_headers = dict(options.get("extra_headers") or {})
-        self._subprotocols = list(options.get("subprotocols") or [])
-        self._compress = bool(options.get("compress", True))
-        self._compression_threshold = int(options.get("compression_threshold", 128))
-        self._connect_timeout = float(options.get("connect_timeout", 10.0))
-        self._close_timeout = float(options.get("close_timeout", 5.0))
-        self._max_message_size = int(options.get("max_message_size", 64 * 1024 * 1024))
-        for name, value in (
-            ("connect_timeout", self._connect_timeout),
-            ("close_timeout", self._close_timeout),
-            ("max_message_size", self._max_message_size),
-            ("send_timeout", self._send_timeout),
-            ("max_connection_age", 1 if self._max_age is None else self._max_age),
-            ("idle_timeout", 1 if self._idle_timeout is None else self._idle_timeout),
-        ):
-            if value <= 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-        if self._compression_threshold < 0:
-            raise ValueError("compression_threshold must be >= 0")
-
-        self._state = _S.IDLE
+        self._outbox = Outbox(
+            settings.send,
+            state=lambda: self._state,
+            end=lambda: self._end,
+            report=self._send_lost,
+        )
+        self._reconnector = Reconnector(
+            settings.backoff,
+            settings.is_retriable,
+            self._events,
+            EngineHooks(
+                state=lambda: self._state,
+                set_state=self._set_state,
+                open=self._open,
+                declare_connected=self._declare_connected,
+                give_up=self._give_up,
+                after_reconnect=self._replay_after_reconnect,
+                current=lambda: self._conn,
+                abandon=_abort,
+                retire=_retire,
+                describe=self._describe,
+            ),
+        )
+        self._heartbeat: Heartbeat | None = None
         self._link: _Link | None = None
         self._conn: WireConnection | None = None
-        # The connection whose on_open hooks are running (they may send before the
-        # connection is declared connected).
+        # The connection whose on_open hooks are running (tests look at it).
         self._hook_conn: WireConnection | None = None
-        self._hook_task: asyncio.Task[Any] | None = None
-        self._heartbeat: Heartbeat | None = None
         self._timers: list[asyncio.TimerHandle] = []
-        self._supervisor: asyncio.Task[None] | None = None
-        self._connected: asyncio.Event | None = None
         self._on_open: list[OnOpen] = []
-        # Only replay mode full_buffer ever holds sends: other clients share an empty deque
-        # (idle connections are counted in KiB).
-        full = replay is not None and ReplayMode(replay.mode) is ReplayMode.FULL_BUFFER
-        self._pending_sends: deque[tuple[bytes, bool]] = deque() if full else _NO_SENDS
+        self._finish_hooks: list[Callable[[BaseException], None]] = []
+        self._pausers: set[int] = set()
+        self._pauses = 0
+        self._errors = 0
+        self._last_seq: int | None = None
         self._connected_at = 0.0
-        self._n_out = 0
         self._bytes_in_closed = 0
         self._bytes_out_closed = 0
-        self._reconnects = 0
-        self._last_reconnect: float | None = None
 
     # -- properties ---------------------------------------------------------------------
 
@@ -368,6 +281,11 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
     def uri(self) -> str:
         """The URI this client connects to."""
         return self._uri
+
+    @property
+    def settings(self) -> Settings:
+        """The validated options of this client (frozen)."""
+        return self._settings
 
     @property
     def state(self) -> ConnectionState:
@@ -389,30 +307,112 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         """The subprotocol the server selected, if any."""
         return self._conn.subprotocol if self._conn is not None else None
 
+    @property
+    def queue(self) -> MessageQueue[T]:
+        """The queue consumers read (``recv``, iteration, the sync facade)."""
+        return self._queue
+
+    @property
+    def outbox(self) -> Outbox:
+        """The send side (the sync facade's fire-and-forget path uses it)."""
+        return self._outbox
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(uri={redact_uri(self._uri)!r}, state={self._state.value})"
+        try:
+            uri = redact_uri(self._uri)
+            state = self._state.value
+        except Exception:  # repr never raises, even on a half-built object
+            return f"<{type(self).__name__}>"
+        return f"{type(self).__name__}(uri={uri!r}, state={state})"
+
+    def _describe(self) -> str:
+        return redact_uri(self._uri)
 
     def _set_state(self, new: ConnectionState) -> None:
         check_transition(self._state, new)
         self._state = new
 
-    # -- events -------------------------------------------------------------------------
+    # -- what the upper layers use -------------------------------------------------------
 
     def add_on_open(self, hook: OnOpen) -> None:
         """Run ``await hook(ws)`` after every (re)connect, before delivery resumes.
 
-        Used for login and resubscription; the hook may call :meth:`send`. A failing hook
-        fails that connection attempt (and is retried like any connection failure).
+        Used for login and resubscription; the hook may call :meth:`send`. Messages that
+        arrive meanwhile reach typed handlers and the schema layer's routing at once, and
+        ``recv()``/iteration once every hook finished. A failing hook fails that
+        connection attempt (and is retried like any connection failure).
         """
         self._on_open.append(hook)
 
-    def _send_lost(self, error: BaseException) -> None:
-        self._errors += 1
-        self._events.emit("error", ErrorEvent(error=error, context="send"))
+    def add_finish_hook(self, hook: Callable[[BaseException], None]) -> None:
+        """Call ``hook(end)`` once, when the stream of messages ends (close or give up)."""
+        self._finish_hooks.append(hook)
 
-    def _handler_failed(self, exc: BaseException, context: str) -> None:
+    def set_router(self, router: Router, fallback: Fallback | None = None) -> None:
+        """Route every decoded batch through ``router`` (the schema layer's streams).
+
+        Args:
+            router: Takes a batch, returns what this engine's queue should still see.
+            fallback: Turns a payload the typed decoder rejected into a value (acks,
+                unknown messages), or raises to report it as a decode failure.
+        """
+        self._receiver.router = router
+        if fallback is not None:
+            self._receiver.set_fallback(fallback, (Exception,))
+
+    def share_handlers(self, other: WebSocket[Any]) -> None:
+        """Deliver this engine's events to ``other``'s handlers (one client, many shards)."""
+        if self._state is not _S.IDLE:
+            raise InvalidStateError("share_handlers() must be called before connect()")
+        self._events = other._events
+        self._receiver.use_events(other._events)
+        self._reconnector.use_events(other._events)
+
+    def pause_reading(self, owner: object) -> None:
+        """Stop reading the socket until every owner that paused it resumed it."""
+        if not self._pausers:
+            self._pauses += 1
+            if self._conn is not None:
+                self._conn.pause_reading()
+        self._pausers.add(id(owner))
+
+    def resume_reading(self, owner: object) -> None:
+        """Withdraw ``owner``'s pause; reading resumes when no owner is left."""
+        self._pausers.discard(id(owner))
+        if not self._pausers and self._conn is not None:
+            self._conn.resume_reading()
+
+    def drop_connection(self) -> None:
+        """Abort the current connection (the engine reconnects as after any loss)."""
+        if self._conn is not None:
+            self._conn.abort()
+
+    def report_error(self, exc: BaseException, context: str) -> None:
+        """Count ``exc`` and emit it as an ``error`` event (never raises)."""
         self._errors += 1
         self._events.emit("error", ErrorEvent(error=exc, context=context))
+
+    def _send_lost(self, error: BaseException) -> None:
+        self.report_error(error, "send")
+
+    # -- the receive queue's callbacks ---------------------------------------------------
+
+    def _queue_full(self) -> None:
+        self.pause_reading(self._queue)
+
+    def _queue_drained(self) -> None:
+        self.resume_reading(self._queue)
+
+    def _queue_dropped(self, count: int) -> None:
+        queue = self._queue
+        self._events.emit(
+            "buffer_overflow",
+            BufferOverflowEvent(dropped=count, policy=queue.policy.value, capacity=queue.capacity),
+        )
+
+    def _on_messages(self, messages: list[Any]) -> None:
+        # The hot path (once per read chunk).
+        self._queue.push_batch(self._receiver.process(messages))
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -435,24 +435,22 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             raise InvalidStateError(f"connect() called while {self._state.value}")
         self._set_state(_S.CONNECTING)
         self._end = None
-        self._loop = asyncio.get_running_loop()
-        self._connected = asyncio.Event()
-        self._events.emit("connecting", ConnectingEvent(uri=redact_uri(self._uri)))
-        logger.info("jetsocket: %s: connecting", redact_uri(self._uri))
+        self._queue.start(asyncio.get_running_loop())
+        self._events.emit("connecting", ConnectingEvent(uri=self._describe()))
+        logger.info("jetsocket: %s: connecting", self._describe())
         try:
             await self._open()
         except BaseException as exc:
             self._set_state(_S.FAILED)
             self._finish(exc)  # consumers waiting on recv() get the failure
-            self._connected.set()  # and senders waiting for the connection wake up
+            self._outbox.release()  # and senders waiting for the connection wake up
             self._errors += 1
             if isinstance(exc, Exception):
-                logger.warning("jetsocket: %s: connect failed: %s", redact_uri(self._uri), exc)
+                logger.warning("jetsocket: %s: connect failed: %s", self._describe(), exc)
                 self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="connect"))
             raise
         self._set_state(_S.CONNECTED)
-        self._after_connected()
-        logger.info("jetsocket: %s: connected%s", redact_uri(self._uri), self._describe_conn())
+        self._declare_connected()
 
     def _describe_conn(self) -> str:
         conn = self._conn
@@ -464,71 +462,76 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         return f" ({', '.join(parts)})" if parts else ""
 
     async def _open(self) -> WireConnection:
+        """Open a connection, run the on_open hooks on it, make it current; return it."""
         link = _Link(self)
+        c = self._settings.connect
         conn = await open_connection(
             self._uri,
             link,
-            text_as_str=self._raw,
-            max_message_size=self._max_message_size,
-            compress=self._compress,
-            compression_threshold=self._compression_threshold,
-            extra_headers=self._extra_headers,
-            subprotocols=self._subprotocols,
-            ssl_context=self._ssl_context,
-            connect_timeout=self._connect_timeout,
-            close_timeout=self._close_timeout,
-            proxy=self._proxy,
-            proxy_ssl_context=self._proxy_ssl_context,
+            text_as_str=c.text_as_str,
+            max_message_size=c.max_message_size,
+            compress=c.compress,
+            compression_threshold=c.compression_threshold,
+            extra_headers=c.extra_headers,
+            subprotocols=list(c.subprotocols),
+            ssl_context=c.ssl_context,
+            connect_timeout=c.connect_timeout,
+            close_timeout=c.close_timeout,
+            proxy=c.proxy,
+            proxy_ssl_context=c.proxy_ssl_context,
         )
         link.conn = conn
-        previous = self._conn
-        self._link = link
-        self._conn = conn
-        if self._read_paused:
+        if self._pausers:
             conn.pause_reading()
         self._hook_conn = conn
-        self._hook_task = asyncio.current_task()
         try:
-            for hook in self._on_open:
-                await hook(self)
+            with self._outbox.hooks_running(conn):
+                for hook in self._on_open:
+                    await hook(self)
         except BaseException:
-            self._conn = previous
             conn.abort()
             raise
         finally:
             self._hook_conn = None
-            self._hook_task = None
+        previous = self._conn
+        if previous is not None:
+            self._detach(previous)
+        self._link = link
+        self._conn = conn
         return conn
 
-    def _after_connected(self) -> None:
+    def _declare_connected(self) -> None:
         conn = self._conn
         link = self._link
         if conn is None or link is None:
             return
-        link.live = True
         self._connected_at = time.monotonic()
         self._cancel_timers()
         loop = asyncio.get_running_loop()
-        if self._heartbeat_config is not None:
+        settings = self._settings
+        if settings.heartbeat is not None:
             if self._heartbeat is None:
                 self._heartbeat = Heartbeat(
-                    self._heartbeat_config, self._on_dead_peer, self._send_app_ping
+                    settings.heartbeat, self._on_dead_peer, self._send_app_ping
                 )
             self._heartbeat.start(conn)
-        if self._max_age is not None:
-            self._timers.append(loop.call_later(self._max_age, self._start_rotation))
-        if self._idle_timeout is not None:
-            self._timers.append(loop.call_later(self._idle_timeout, self._check_idle))
-        if self._connected is not None:
-            self._connected.set()
+        if settings.max_connection_age is not None:
+            self._timers.append(
+                loop.call_later(settings.max_connection_age, self._reconnector.start_rotation)
+            )
+        if settings.idle_timeout is not None:
+            self._timers.append(loop.call_later(settings.idle_timeout, self._check_idle))
+        self._outbox.attach(conn)
+        link.go_live()
         self._events.emit(
             "connected",
             ConnectedEvent(
-                uri=redact_uri(self._uri),
+                uri=self._describe(),
                 subprotocol=conn.subprotocol,
                 extensions=tuple(type(e).__name__ for e in conn.extensions),
             ),
         )
+        logger.info("jetsocket: %s: connected%s", self._describe(), self._describe_conn())
         if link.lost is not None:
             # The connection ended while it was being opened: handle it now, as a normal
             # disconnect (reconnect or end), after the messages that came before it.
@@ -538,6 +541,20 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+
+    def _finish(self, end: BaseException) -> None:
+        if self._queue.finish(end):
+            self._end = end
+            for hook in self._finish_hooks:
+                hook(end)
+
+    def _give_up(self, exc: BaseException) -> None:
+        logger.error("jetsocket: %s: giving up: %s", self._describe(), exc)
+        self._errors += 1
+        self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="reconnect"))
+        self._set_state(_S.FAILED)
+        self._finish(exc)
+        self._outbox.release()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (closing handshake bounded by ``close_timeout``).
@@ -553,8 +570,8 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         Raises:
             ValueError: Invalid close code or reason too long.
         """
-        if code not in _VALID_CLOSE and not 3000 <= code <= 4999:
-            raise ValueError(f"invalid close code {code}")
+        if not isinstance(code, int) or not is_sendable_close_code(code):
+            raise ValueError(f"invalid close code {code!r}")
         if len(reason.encode()) > 123:
             raise ValueError("close reason longer than 123 bytes")
         if self._state in (_S.CLOSED, _S.CLOSING):
@@ -570,20 +587,18 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         self._cancel_timers()
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        supervisor = self._supervisor
-        if supervisor is not None and supervisor is not asyncio.current_task():
-            supervisor.cancel()
+        self._reconnector.cancel()
+        self._outbox.detach()
         conn = self._conn
         if conn is not None:
             await conn.close(code, reason)
             self._detach(conn)
         self._finish(ConnectionClosedError(code, reason, by_server=False))
         self._set_state(_S.CLOSED)
-        if self._connected is not None:
-            self._connected.set()  # wake senders waiting for a connection
+        self._outbox.release()  # wake senders waiting for a connection
         self._events.emit("closed", ClosedEvent(code=code, reason=reason))
-        logger.info("jetsocket: %s: closed (code %d)", redact_uri(self._uri), code)
-        await self._events.drain(self._close_timeout)
+        logger.info("jetsocket: %s: closed (code %d)", self._describe(), code)
+        await self._events.drain(self._settings.connect.close_timeout)
 
     def _detach(self, conn: WireConnection) -> None:
         # Counted once: close() and connection_lost may both get here for one connection.
@@ -592,6 +607,7 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             self._bytes_out_closed += conn.bytes_sent
             self._conn = None
             self._link = None
+            self._outbox.detach()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -619,31 +635,34 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             self._events.emit("pong", PongEvent(payload=payload, latency_ms=latency))
 
     def _on_app_pong(self) -> None:
+        latency = None
         if self._heartbeat is not None:
             self._heartbeat.app_pong()
+            latency = self._heartbeat.last_ms
+        if self._events.has("pong"):
+            self._events.emit("pong", PongEvent(payload=b"", latency_ms=latency))
 
     def _send_app_ping(self) -> None:
-        config = self._heartbeat_config
-        conn = self._conn
-        if config is None or conn is None or not conn.is_open:
+        config = self._settings.heartbeat
+        if config is None:
             return
-        payload, text = self._encode(config.payload)
-        conn.send_message(payload, text)
+        payload = config.payload() if callable(config.payload) else config.payload
+        self._outbox.send_control(*self._outbox.encode(payload))
 
     def _on_dead_peer(self, conn: WireConnection) -> None:
-        logger.warning("jetsocket: %s: no pong in time, dropping", redact_uri(self._uri))
+        logger.warning("jetsocket: %s: no pong in time, dropping", self._describe())
         conn.abort()
 
     def _check_idle(self) -> None:
         conn = self._conn
-        timeout = self._idle_timeout
+        timeout = self._settings.idle_timeout
         if conn is None or timeout is None or self._state is not _S.CONNECTED:
             return
         idle = time.monotonic() - max(conn.last_received, self._connected_at)
         if conn.reading_paused:
             idle = 0.0  # we stopped reading (backpressure): the peer is not silent
         if idle >= timeout:
-            logger.warning("jetsocket: %s: idle for %.1fs, dropping", redact_uri(self._uri), idle)
+            logger.warning("jetsocket: %s: idle for %.1fs, dropping", self._describe(), idle)
             conn.abort()
             return
         loop = asyncio.get_running_loop()
@@ -651,7 +670,7 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
 
     def _on_lost(self, link: _Link, exc: ConnectionClosedError) -> None:
         if not link.live:
-            link.lost = exc  # still opening: _after_connected (or the failed open) decides
+            link.lost = exc  # still opening: _declare_connected (or the failed open) decides
             return
         conn = link.conn
         if conn is None or self._conn is not conn or self._state is _S.CLOSED:
@@ -665,14 +684,14 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         self._cancel_timers()
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        if exc.code not in CLEAN_CODES:
+        if exc.code not in CLEAN_CLOSE_CODES:
             self._errors += 1
         lived = time.monotonic() - self._connected_at
-        retry = self._reconnect and not is_fatal(exc, self._classifier)
+        retry = self._settings.reconnect and not self._reconnector.is_fatal(exc)
         logger.log(
-            logging.INFO if exc.code in CLEAN_CODES else logging.WARNING,
+            logging.INFO if exc.code in CLEAN_CLOSE_CODES else logging.WARNING,
             "jetsocket: %s: disconnected after %.1fs: %s; %s",
-            redact_uri(self._uri),
+            self._describe(),
             lived,
             exc,
             "reconnecting" if retry else "not reconnecting",
@@ -684,21 +703,122 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
             ),
         )
         if not retry:
-            fatal = self._reconnect  # we wanted to retry but must not
+            fatal = self._settings.reconnect  # we wanted to retry but must not
             if fatal:
                 self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="closed"))
+            self._reconnector.cancel()
             self._finish(exc)
             self._set_state(_S.FAILED if fatal else _S.CLOSED)
+            self._outbox.release()
             if not fatal:
                 self._events.emit("closed", ClosedEvent(code=exc.code, reason=exc.reason))
             return
-        if lived >= self._reset_after:
-            self._backoff.reset()
-        if self._supervisor is not None:
-            self._supervisor.cancel()  # a rotation in progress: reconnect instead
+        self._reconnector.connection_lasted(lived)
+        self._last_seq = self._receiver.last_sequence
         self._set_state(_S.RECONNECTING)
-        self._connected = asyncio.Event()
-        self._supervisor = asyncio.get_running_loop().create_task(self._reconnect_loop(exc))
+        self._reconnector.start(exc)
+
+    async def _replay_after_reconnect(self) -> None:
+        replay = self._settings.replay
+        if replay is None or replay.mode is ReplayMode.NONE:
+            return
+        mode = ReplayMode(replay.mode)
+        last_seq = self._last_seq
+        self._events.emit(
+            "replay_started",
+            ReplayStartedEvent(
+                mode=mode.value, last_sequence=last_seq, pending_sends=len(self._outbox.held)
+            ),
+        )
+        replayed = 0
+        if mode is ReplayMode.SEQUENCE_ID and replay.on_replay is not None:
+            result = replay.on_replay(last_seq)
+            if result is not None:
+                await result
+        elif mode is ReplayMode.FULL_BUFFER:
+            replayed = await self._outbox.replay_held()
+        self._events.emit(
+            "replay_completed", ReplayCompletedEvent(mode=mode.value, replayed=replayed)
+        )
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def send(self, message: Any) -> None:
+        """Send a message.
+
+        ``str`` is sent as a text frame and ``bytes`` as a binary frame, unchanged; any
+        other object is encoded by the serializer (JSON with msgspec by default: dicts,
+        lists, msgspec Structs, dataclasses) and sent as a text frame (binary when
+        ``text_frames=False``). While reconnecting, the message is held and sent after the
+        reconnect (replay mode ``full_buffer``), waits (``send_while_reconnecting="wait"``)
+        or raises.
+
+        Raises:
+            InvalidStateError: Not connected.
+            ConnectionClosedError: The connection is closed.
+            TimeoutError: Waited ``send_timeout`` for a reconnect.
+            TypeError: The serializer cannot encode the object.
+        """
+        outbox = self._outbox
+        await outbox.send(*outbox.encode(message))
+
+    async def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
+        """Send ``data`` unchanged in one frame.
+
+        Args:
+            data: The payload.
+            binary: Frame type; by default binary for ``bytes`` and text for ``str``.
+                Text frames must carry valid UTF-8 (checked).
+
+        Raises:
+            InvalidStateError: Not connected.
+            ConnectionClosedError: The connection is closed.
+            ValueError: A text frame with invalid UTF-8.
+            TypeError: ``data`` is neither bytes nor str.
+        """
+        await self._outbox.send(*encode_raw(data, binary))
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._queue.iterate_async()
+
+    async def __anext__(self) -> T:
+        """The next message (``anext(ws)``); iteration uses a faster generator."""
+        return await self._queue.anext()
+
+    def batches(self) -> AsyncIterator[list[T]]:
+        """Iterate over messages a batch at a time (every message received so far).
+
+        The fastest way to consume a high-rate stream: one step per read from the socket
+        instead of one per message. A decode failure (strict mode) ends the batch before
+        it and is raised on the next step.
+
+        Returns:
+            An async iterator of non-empty lists of messages, in order.
+        """
+        return self._queue.batches()
+
+    async def recv(self, timeout: float | None = None) -> T:
+        """Return the next message.
+
+        Messages received before a close stay readable; once they are consumed ``recv()``
+        raises :class:`ConnectionClosedError`. Several tasks may wait at once; a timeout
+        or cancellation of one never affects the others.
+
+        Args:
+            timeout: Seconds to wait; None waits for ever.
+
+        Raises:
+            TimeoutError: No message within ``timeout`` (also a builtin ``TimeoutError``).
+            ConnectionClosedError: The connection is closed and every received message
+                was consumed.
+            MessageDecodeError: The next message did not match the declared type
+                (strict mode).
+            BufferOverflowError: Messages were dropped under the ``error`` policy.
+            InvalidStateError: ``connect()`` was never called.
+        """
+        return await self._queue.recv(timeout)
 
     # -- stats --------------------------------------------------------------------------
 
@@ -706,45 +826,42 @@ class WebSocket(Inbox[T], Outbox, Supervisor, EventSource):
         """Return an immutable snapshot of the counters."""
         conn = self._conn
         hb = self._heartbeat
+        receiver = self._receiver
+        queue = self._queue
         return ConnectionStats(
             state=self._state,
             uptime=time.monotonic() - self._connected_at if conn is not None else 0.0,
-            messages_received=self._n_in,
-            messages_sent=self._n_out,
+            messages_received=receiver.received,
+            messages_sent=self._outbox.sent,
             bytes_received=self._bytes_in_closed + (conn.bytes_received if conn else 0),
             bytes_sent=self._bytes_out_closed + (conn.bytes_sent if conn else 0),
-            reconnect_count=self._reconnects,
-            last_reconnect=self._last_reconnect,
+            reconnect_count=self._reconnector.reconnects,
+            last_reconnect=self._reconnector.last_reconnect,
             latency_ms=hb.last_ms if hb is not None else None,
             avg_latency_ms=hb.avg_ms if hb is not None else None,
-            errors=self._errors,
-            validation_errors=self._validation_errors,
+            errors=self._errors + receiver.errors + self._reconnector.errors,
+            validation_errors=receiver.validation_errors,
             handler_errors=self._events.handler_errors,
-            buffer_size=len(self._inbox),
-            buffer_capacity=self._capacity,
-            messages_dropped=self._dropped,
-            duplicates=self._duplicates,
-            gaps=self._gaps,
+            buffer_size=len(queue),
+            buffer_capacity=queue.capacity,
+            messages_dropped=queue.dropped + receiver.duplicates,
+            duplicates=receiver.duplicates,
+            gaps=receiver.gaps,
             paused_reading=self._pauses,
-            pending_sends=len(self._pending_sends),
+            pending_sends=len(self._outbox.held),
         )
 
 
-@overload
-def connect(uri: str, **options: Unpack[WebSocketOptions]) -> WebSocket[Any]: ...
-@overload
-def connect(
-    uri: str, *, message_type: type[M], **options: Unpack[WebSocketOptions]
-) -> WebSocket[M]: ...
-def connect(uri: str, *, message_type: Any = None, **options: Any) -> WebSocket[Any]:
-    """Create a client, to be used as ``async with jetsocket.connect(uri) as ws:``.
+def _abort(conn: object) -> None:
+    if isinstance(conn, WireConnection):
+        conn.abort()
 
-    Args:
-        uri: ``ws://`` or ``wss://`` URI.
-        message_type: Decode messages into this type.
-        **options: Any :class:`WebSocket` option.
 
-    Returns:
-        The (not yet connected) client; ``async with`` connects and closes it.
-    """
-    return WebSocket(uri, message_type=message_type, **options)
+async def _retire(conn: object) -> None:
+    if isinstance(conn, WireConnection):
+        await conn.close(1000, "rotating connection")
+
+
+#: ``jetsocket.connect(uri, ...)`` is :class:`WebSocket` itself (as in websockets): every
+#: constructor form is accepted and typed the same way. Use ``async with connect(uri)``.
+connect = WebSocket

@@ -58,6 +58,8 @@ from typing import Any, Final
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from jetsocket._exceptions import MessageTooBigError, ProtocolError
+from jetsocket._protocol._closecodes import RECEIVABLE_CLOSE_CODES as VALID_CLOSE_CODES
+from jetsocket._protocol._closecodes import is_receivable_close_code as is_valid_close_code
 
 __all__ = ["VALID_CLOSE_CODES", "FrameReader", "is_valid_close_code"]
 
@@ -68,24 +70,8 @@ _TAIL: Final = b"\x00\x00\xff\xff"
 # decompress() call (same trade-off as websockets).
 _CONCAT_TAIL_BELOW: Final = 2044
 
-#: Close codes a server may send (RFC 6455 section 7.4.1 and the IANA registry 1012-1014;
-#: 3000-4999 are for libraries/applications, section 7.4.2).
-VALID_CLOSE_CODES: Final = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
-
 # "No limit": still a valid Py_ssize_t for zlib's max_length after adding 1.
 _NO_LIMIT: Final = 1 << 62
-
-
-def is_valid_close_code(code: int) -> bool:
-    """Whether ``code`` may appear in a close frame (RFC 6455 section 7.4).
-
-    Args:
-        code: The close status code.
-
-    Returns:
-        True for 1000-1003, 1007-1014 and 3000-4999.
-    """
-    return code in VALID_CLOSE_CODES or 3000 <= code <= 4999
 
 
 _Utf8Decoder: Final = codecs.getincrementaldecoder("utf-8")

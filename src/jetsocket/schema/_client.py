@@ -49,11 +49,12 @@ from jetsocket._engine._events import (
     SubscribedEvent,
     UnsubscribedEvent,
 )
-from jetsocket._engine._inbox import Failure
+from jetsocket._engine._options import OPTION_NAMES, WebSocketOptions
+from jetsocket._engine._queue import Failure
 from jetsocket._engine._sequence import advance
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
-from jetsocket._engine._websocket import WebSocket, WebSocketOptions
+from jetsocket._engine._websocket import WebSocket
 from jetsocket._exceptions import (
     ConnectionClosedError,
     InvalidStateError,
@@ -72,7 +73,7 @@ __all__ = ["Client", "Unmatched"]
 T = TypeVar("T")
 M = TypeVar("M")
 
-_OPTION_NAMES = tuple(WebSocketOptions.__annotations__)
+_OPTION_NAMES = OPTION_NAMES
 
 
 class Unmatched:
@@ -242,16 +243,14 @@ class Client(EventSource, Generic[T]):
         if index and "buffer" not in options:
             options["buffer"] = BufferConfig(capacity=1)  # shards forward everything
         ws: WebSocket[Any] = WebSocket(self._uri, deserializer=self._typed, **options)
-        ws._decode_errors = (self._decode_errors, UnicodeDecodeError)
-        ws._decode_fallback = self._fallback
         shard = _Shard(index, ws)
         if index:
-            ws._events = self._primary._events  # one registry: handlers see every shard
-            ws._router = self._route_to_primary
+            ws.share_handlers(self._primary)  # one registry: handlers see every shard
+            ws.set_router(self._route_to_primary, self._fallback)
         else:
-            ws._router = self._route
+            ws.set_router(self._route, self._fallback)
         ws.add_on_open(lambda _ws: self._on_open(shard))
-        ws._finish_hooks.append(lambda end: self._end_streams(shard, end))
+        ws.add_finish_hook(lambda end: self._end_streams(shard, end))
         self._shards.append(shard)
         return ws
 
@@ -549,16 +548,14 @@ class Client(EventSource, Generic[T]):
                     )
         return failed
 
-    def _block(self, blocked: bool) -> None:
-        # A stream with the "block" policy is full: pause reading every shard.
+    def _block(self, stream: Stream[Any], blocked: bool) -> None:
+        # A stream with the "block" policy is full: pause reading every shard until it
+        # drained (each stream is one owner of the pause).
         for shard in self._shards:
-            ws = shard.ws
-            if blocked and not ws._read_paused:
-                ws._read_paused = True
-                if ws._conn is not None:
-                    ws._conn.pause_reading()
-            elif not blocked:
-                ws._resume_if_paused()
+            if blocked:
+                shard.ws.pause_reading(stream)
+            else:
+                shard.ws.resume_reading(stream)
 
     # -- staleness ----------------------------------------------------------------------
 
@@ -585,9 +582,7 @@ class Client(EventSource, Generic[T]):
             error = SubscriptionError(sub, f"stale: no message for {silent:.1f}s")
             self._events.emit("error", ErrorEvent(error=error, context="stale"))
             if type(sub).on_stale == "reconnect":
-                conn = shard.ws._conn
-                if conn is not None:
-                    conn.abort()  # the engine reconnects and resubscribes everything
+                shard.ws.drop_connection()  # the engine reconnects, resubscribes everything
             else:
                 task = asyncio.get_running_loop().create_task(self._resubscribe(shard, sub))
                 self._stale_tasks.add(task)
@@ -648,7 +643,7 @@ class Client(EventSource, Generic[T]):
                     seq = sub.sequence(msg)
                 except Exception as exc:
                     # A bug in user code must not kill the connection (on every reconnect).
-                    self._primary._handler_failed(exc, f"{type(sub).__name__} routing")
+                    self._primary.report_error(exc, f"{type(sub).__name__} routing")
                     continue
                 claimed = True
                 if seq is not None:
@@ -667,9 +662,7 @@ class Client(EventSource, Generic[T]):
     def _route_to_primary(self, batch: list[Any]) -> list[Any]:
         rest = self._route(batch)
         if rest:
-            primary = self._primary
-            primary._inbox.extend(rest)
-            primary._wake()
+            self._primary.queue.push_batch(rest)
         return []
 
     def _expected(self, data: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from jetsocket._sync import SyncWebSocket, _ThreadReader
+from jetsocket._sync import SyncWebSocket, iter_queue
 
 if TYPE_CHECKING:
     from jetsocket.schema._client import Client
@@ -28,7 +28,6 @@ class SyncStream(Generic[M]):
     def __init__(self, client: SyncClient[Any], stream: Stream[M]) -> None:
         self._client = client
         self._stream = stream
-        self._reader: _ThreadReader[M] = _ThreadReader(stream, client._box)
 
     @property
     def subscription(self) -> Subscription[M]:
@@ -45,13 +44,41 @@ class SyncStream(Generic[M]):
             TimeoutError: Nothing within ``timeout`` (also a builtin ``TimeoutError``).
             ConnectionClosedError: The stream ended.
         """
-        return self._reader.next(timeout, iterating=False)
+        return self._client._take(self._stream.queue, timeout, iterating=False)
+
+    def _next(self, timeout: float | None, *, iterating: bool) -> M:
+        return self._client._take(self._stream.queue, timeout, iterating=iterating)
 
     def __iter__(self) -> Iterator[M]:
-        return self._reader.iterate()
+        self._client._check_thread()
+        return self._stream.queue.iterate()
 
     def __next__(self) -> M:
-        return self._reader.next(None, iterating=True)
+        return self._next(None, iterating=True)
+
+    def iter_messages(self, timeout: float | None = None) -> Iterator[M]:
+        """Iterate; stop when the stream ends or when ``timeout`` passes without a message."""
+        return iter_queue(self._next, timeout)
+
+    @property
+    def received(self) -> int:
+        """Messages routed to this stream."""
+        return self._stream.received
+
+    @property
+    def dropped(self) -> int:
+        """Messages discarded by the overflow policy."""
+        return self._stream.dropped
+
+    @property
+    def gaps(self) -> int:
+        """Sequence gaps detected."""
+        return self._stream.gaps
+
+    @property
+    def last_sequence(self) -> int | None:
+        """The highest sequence id seen, or None."""
+        return self._stream.last_sequence
 
     def unsubscribe(self) -> None:
         """Unsubscribe (blocking); iteration ends after the buffered messages."""

@@ -195,7 +195,7 @@ def test_dedup_without_sequence_extractor_is_refused() -> None:
 
 def test_heartbeat_float_becomes_a_config() -> None:
     ws = jetsocket.WebSocket(URI, heartbeat=30.0)
-    config = ws._heartbeat_config
+    config = ws.settings.heartbeat
     assert config is not None
     assert config.interval == 30.0
     assert config.timeout == 10.0  # capped: a dead peer is found within 40 s, not 60 s

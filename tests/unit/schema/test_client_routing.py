@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 import jetsocket
-from jetsocket._engine._inbox import Failure
+from jetsocket._engine._queue import Failure
 from jetsocket._engine._state import ConnectionState
 from jetsocket.schema import Ack, Client, Message, Stream, Subscription, Unmatched, field
 
@@ -150,7 +150,7 @@ def attach(client: Client[Any], sub: Subscription[Any]) -> Stream[Any]:
 
 
 def buffered(stream: Stream[Any]) -> list[Any]:
-    return list(stream._inbox)
+    return list(stream.queue.items)
 
 
 class FakeSender:
@@ -435,7 +435,7 @@ async def test_shard_routes_into_the_primary_client() -> None:
     assert buffered(btc) == [trade("BTC", 1.0)]
     assert len(trades_seen) == 2  # one handler registry for every shard
     assert await client.recv(timeout=1) == trade("ETH", 2.0)
-    assert len(shard._inbox) == 0
+    assert len(shard.queue) == 0
 
 
 # -- known bugs (see the reasons) ------------------------------------------------------------------
@@ -454,7 +454,7 @@ async def test_pong_matcher_sees_the_json_of_a_pong() -> None:
     client = Venue(heartbeat=heartbeat)
     client.websocket._on_messages([payload({"op": "pong", "ret_msg": "pong"})])
     assert seen == [{"op": "pong", "ret_msg": "pong"}]
-    assert len(client.websocket._inbox) == 0
+    assert len(client.websocket.queue) == 0
 
 
 async def test_text_pong_reaches_pong_matcher() -> None:
@@ -472,7 +472,7 @@ async def test_text_pong_reaches_pong_matcher() -> None:
     client.websocket._on_messages([b"pong"])
     assert seen
     assert client.stats().validation_errors == 0
-    assert len(client.websocket._inbox) == 0
+    assert len(client.websocket.queue) == 0
 
 
 async def test_unclaimed_messages_do_not_stall_the_streams() -> None:
@@ -480,7 +480,7 @@ async def test_unclaimed_messages_do_not_stall_the_streams() -> None:
     attach(client, Trades(symbol="btc"))
     kline = payload({"e": "kline", "s": "BTC", "c": 2.0})
     client.websocket._on_messages([kline] * 10_000)
-    assert not client.websocket._read_paused
+    assert not client.websocket.queue.paused
 
 
 class Fragile(Subscription[Trade]):

@@ -1,0 +1,396 @@
+"""Every ``WebSocket`` option, declared once.
+
+:class:`WebSocketOptions` is the one declaration: each key carries its type and, in its
+``Annotated`` metadata, its default, its group and its documentation. Everything else is
+derived from it: :func:`resolve` validates a call's options once into the frozen
+:class:`Settings` the engine and its components read; the schema layer's ``Client``
+reads the same keys from class attributes; the options reference page is generated from
+:func:`option_table`.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal, TypedDict, get_type_hints
+
+from jetsocket._engine._config import (
+    BackoffConfig,
+    BufferConfig,
+    HeartbeatConfig,
+    ReplayConfig,
+    ReplayMode,
+)
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "ConnectSettings",
+    "Option",
+    "SendSettings",
+    "Settings",
+    "WebSocketOptions",
+    "option_table",
+    "resolve",
+]
+
+DEFAULT_CAPACITY: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """What ``Annotated`` metadata says of an option: default, group, documentation."""
+
+    default: Any
+    group: str
+    doc: str
+
+
+class WebSocketOptions(TypedDict, total=False):
+    """Keyword options of :class:`WebSocket`, the sync facade and ``Client``.
+
+    ``Client`` subclasses may also declare them as class attributes.
+
+    Each key's ``Annotated`` metadata gives its default, group and meaning; the options
+    reference in the documentation is generated from it.
+    """
+
+    # -- connection --------------------------------------------------------------------
+    ssl_context: Annotated[
+        ssl.SSLContext | None,
+        Option(None, "connection", "TLS settings for `wss` (default: verified, system CAs)."),
+    ]
+    extra_headers: Annotated[
+        Mapping[str, str] | None,
+        Option(None, "connection", "Extra HTTP headers for the opening handshake."),
+    ]
+    subprotocols: Annotated[
+        Sequence[str] | None,
+        Option(None, "connection", "Subprotocols to offer (RFC 6455 tokens)."),
+    ]
+    proxy: Annotated[
+        str | bool | None,
+        Option(
+            None,
+            "connection",
+            "Proxy URL: `http://`, `https://` (HTTP CONNECT; `https` means TLS to the proxy), "
+            "`socks4://`, `socks4a://`, `socks5://`, `socks5h://` (python-socks, the `socks` "
+            "extra); credentials as `scheme://user:password@host:port`. True or None: from "
+            "the environment (`WSS_PROXY`/`HTTPS_PROXY` for wss, `WS_PROXY`/`HTTP_PROXY` for "
+            "ws, then `ALL_PROXY`/`SOCKS_PROXY`, honouring `NO_PROXY`); False or `''`: direct.",
+        ),
+    ]
+    proxy_ssl_context: Annotated[
+        ssl.SSLContext | None,
+        Option(None, "connection", "TLS settings for an `https://` proxy (default: verified)."),
+    ]
+    connect_timeout: Annotated[
+        float, Option(10.0, "connection", "Bound on TCP connect, TLS and the opening handshake.")
+    ]
+    close_timeout: Annotated[float, Option(5.0, "connection", "Bound on the closing handshake.")]
+    secrets: Annotated[
+        Sequence[str] | None,
+        Option(
+            None,
+            "connection",
+            "Secret values (API keys, listen keys, tokens) redacted wherever jetsocket shows "
+            "text: `repr`, logs, events, errors.",
+        ),
+    ]
+    # -- wire --------------------------------------------------------------------------
+    compress: Annotated[bool, Option(True, "wire", "Offer permessage-deflate (RFC 7692).")]
+    compression_threshold: Annotated[
+        int, Option(128, "wire", "Outgoing messages shorter than this (bytes) are not compressed.")
+    ]
+    max_message_size: Annotated[
+        int,
+        Option(64 * 1024 * 1024, "wire", "Largest accepted message in bytes (after inflating)."),
+    ]
+    # -- reconnect ---------------------------------------------------------------------
+    reconnect: Annotated[
+        bool, Option(True, "reconnect", "Reconnect automatically after an unexpected disconnect.")
+    ]
+    backoff: Annotated[
+        BackoffConfig | None,
+        Option(None, "reconnect", "Backoff between attempts (default `BackoffConfig()`)."),
+    ]
+    is_retriable: Annotated[
+        Callable[[BaseException], bool | None] | None,
+        Option(
+            None,
+            "reconnect",
+            "Reclassifies a failure: True retriable, False fatal, None the default rules "
+            "(HTTP 401/403/404 and close 1008 are fatal).",
+        ),
+    ]
+    max_connection_age: Annotated[
+        float | None,
+        Option(
+            None,
+            "reconnect",
+            "Rotate the connection after this many seconds (the new one opens first).",
+        ),
+    ]
+    # -- heartbeat ---------------------------------------------------------------------
+    heartbeat: Annotated[
+        float | HeartbeatConfig | None,
+        Option(
+            None,
+            "heartbeat",
+            "Ping interval in seconds (timeout `min(interval, 10)`), or a `HeartbeatConfig`.",
+        ),
+    ]
+    idle_timeout: Annotated[
+        float | None,
+        Option(None, "heartbeat", "Reconnect when no frame arrived for this many seconds."),
+    ]
+    # -- receive -----------------------------------------------------------------------
+    buffer: Annotated[
+        int | BufferConfig | None,
+        Option(
+            None,
+            "receive",
+            "Receive buffer capacity or a `BufferConfig` (default 10 000 messages, policy "
+            "`block`: reading pauses until the consumer catches up).",
+        ),
+    ]
+    replay: Annotated[
+        ReplayConfig | None, Option(None, "receive", "Sequence tracking and replay settings.")
+    ]
+    strict: Annotated[
+        bool,
+        Option(
+            True,
+            "receive",
+            "Raise decode failures from the iterator (True), or report them as `error` "
+            "events, count them and skip the message (False).",
+        ),
+    ]
+    # -- send --------------------------------------------------------------------------
+    serializer: Annotated[
+        Callable[[Any], bytes | str] | None,
+        Option(None, "send", "Encodes objects given to `send` (default: JSON with msgspec)."),
+    ]
+    text_frames: Annotated[
+        bool, Option(True, "send", "Send serialized objects as text frames (else binary).")
+    ]
+    send_rate: Annotated[
+        float | None,
+        Option(
+            None,
+            "send",
+            "Most messages per second (token bucket over every data frame sent, replays "
+            "included); None: no limit.",
+        ),
+    ]
+    send_burst: Annotated[
+        int, Option(1, "send", "Messages that may be sent at once before `send_rate` applies.")
+    ]
+    send_while_reconnecting: Annotated[
+        Literal["raise", "wait"],
+        Option(
+            "raise",
+            "send",
+            "`raise` (default) or `wait` for the connection, up to `send_timeout`.",
+        ),
+    ]
+    send_timeout: Annotated[
+        float, Option(10.0, "send", "Seconds `send_while_reconnecting='wait'` waits.")
+    ]
+
+
+def option_table() -> dict[str, tuple[Any, Option]]:
+    """Every option: ``name -> (type, Option)``, in declaration order."""
+    hints = get_type_hints(WebSocketOptions, include_extras=True)
+    table: dict[str, tuple[Any, Option]] = {}
+    for name, hint in hints.items():
+        (info,) = (m for m in hint.__metadata__ if isinstance(m, Option))
+        table[name] = (hint.__origin__, info)
+    return table
+
+
+OPTION_NAMES: Final = tuple(WebSocketOptions.__annotations__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectSettings:
+    """What opening one wire connection needs (validated; handed to the wire layer)."""
+
+    text_as_str: bool
+    max_message_size: int
+    compress: bool
+    compression_threshold: int
+    extra_headers: Mapping[str, str]
+    subprotocols: tuple[str, ...]
+    ssl_context: ssl.SSLContext | None
+    connect_timeout: float
+    close_timeout: float
+    proxy: str | bool | None
+    proxy_ssl_context: ssl.SSLContext | None
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendSettings:
+    """The send side: encoding, rate limit, sending while reconnecting."""
+
+    serializer: Callable[[Any], bytes | str] | None
+    text_frames: bool
+    rate: float | None
+    burst: int
+    wait_while_reconnecting: bool
+    timeout: float
+    hold_for_replay: bool
+    max_held: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """One call's options, validated once and grouped as the components read them."""
+
+    connect: ConnectSettings
+    send: SendSettings
+    reconnect: bool
+    backoff: BackoffConfig
+    is_retriable: Callable[[BaseException], bool | None] | None
+    max_connection_age: float | None
+    heartbeat: HeartbeatConfig | None
+    idle_timeout: float | None
+    buffer: BufferConfig
+    replay: ReplayConfig | None
+    strict: bool
+
+
+def _optional_number(name: str, value: object) -> float | None:
+    return None if value is None else _number(name, value)
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def _instance(name: str, value: object, types: type | tuple[type, ...]) -> None:
+    if value is not None and not isinstance(value, types):
+        raise TypeError(f"{name} must be {_names(types)} or None, got {type(value).__name__}")
+
+
+def _names(types: type | tuple[type, ...]) -> str:
+    if isinstance(types, type):
+        return types.__name__
+    return " or ".join(t.__name__ for t in types)
+
+
+def _callable(name: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+
+
+def _strings(name: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of str, got {type(value).__name__}")
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(f"{name} must contain str only, got {type(item).__name__}")
+    return tuple(value)
+
+
+def resolve(options: Mapping[str, Any], *, raw: bool = False) -> Settings:
+    """Validate ``options`` (a :class:`WebSocketOptions` mapping) into :class:`Settings`.
+
+    Raises:
+        TypeError: An unknown option, or a value of the wrong type (the option is named).
+        ValueError: A value out of range.
+    """
+    unknown = set(options) - set(OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    table = option_table()
+
+    def get(name: str) -> Any:
+        value = options.get(name)
+        return table[name][1].default if value is None else value
+
+    hb = get("heartbeat")
+    if hb is not None and not isinstance(hb, HeartbeatConfig):
+        interval = _number("heartbeat", hb)
+        hb = HeartbeatConfig(interval=interval, timeout=min(interval, 10.0))
+    buf = get("buffer")
+    if buf is None:
+        buf = BufferConfig(capacity=DEFAULT_CAPACITY)
+    elif not isinstance(buf, BufferConfig):
+        buf = BufferConfig(capacity=_int("buffer", buf, 1))
+    replay = get("replay")
+    _instance("replay", replay, ReplayConfig)
+    if buf.enable_dedup and (replay is None or replay.sequence_extractor is None):
+        raise ValueError("BufferConfig(enable_dedup=True) needs ReplayConfig.sequence_extractor")
+    backoff = get("backoff") or BackoffConfig()
+    _instance("backoff", backoff, BackoffConfig)
+    mode = get("send_while_reconnecting")
+    if mode not in ("raise", "wait"):
+        raise ValueError(f"send_while_reconnecting must be 'raise' or 'wait', got {mode!r}")
+    for name in ("serializer", "is_retriable"):
+        _callable(name, options.get(name))
+    for name in ("ssl_context", "proxy_ssl_context"):
+        _instance(name, options.get(name), ssl.SSLContext)
+    _instance("proxy", options.get("proxy"), (str, bool))
+    headers = options.get("extra_headers") or {}
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"extra_headers must be a mapping, got {type(headers).__name__}")
+    threshold = _int("compression_threshold", get("compression_threshold"), 0)
+    rate = _optional_number("send_rate", options.get("send_rate"))
+    full = replay is not None and ReplayMode(replay.mode) is ReplayMode.FULL_BUFFER
+    connect_timeout = _number("connect_timeout", get("connect_timeout"))
+    close_timeout = _number("close_timeout", get("close_timeout"))
+    send_timeout = _number("send_timeout", get("send_timeout"))
+    return Settings(
+        connect=ConnectSettings(
+            text_as_str=raw,
+            max_message_size=_int("max_message_size", get("max_message_size"), 1),
+            compress=bool(get("compress")),
+            compression_threshold=threshold,
+            extra_headers=dict(headers),
+            subprotocols=_strings("subprotocols", options.get("subprotocols")),
+            ssl_context=options.get("ssl_context"),
+            connect_timeout=connect_timeout,
+            close_timeout=close_timeout,
+            proxy=options.get("proxy"),
+            proxy_ssl_context=options.get("proxy_ssl_context"),
+            secrets=_strings("secrets", options.get("secrets")),
+        ),
+        send=SendSettings(
+            serializer=options.get("serializer"),
+            text_frames=bool(get("text_frames")),
+            rate=rate,
+            burst=_int("send_burst", get("send_burst"), 1),
+            wait_while_reconnecting=mode == "wait",
+            timeout=send_timeout,
+            hold_for_replay=full,
+            max_held=replay.max_pending_sends if replay is not None else 0,
+        ),
+        reconnect=bool(get("reconnect")),
+        backoff=backoff,
+        is_retriable=options.get("is_retriable"),
+        max_connection_age=_optional_number(
+            "max_connection_age", options.get("max_connection_age")
+        ),
+        heartbeat=hb,
+        idle_timeout=_optional_number("idle_timeout", options.get("idle_timeout")),
+        buffer=buf,
+        replay=replay,
+        strict=bool(get("strict")),
+    )

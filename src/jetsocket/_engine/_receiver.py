@@ -1,0 +1,200 @@
+"""The receive side of the engine: decode each batch, run per-message features, route.
+
+The hot path: the wire connection hands every complete message of one read chunk to
+:meth:`Receiver.process` as one list; it is decoded with one ``map`` over the list. Only
+when a feature needs it (sequence ids, application pongs, typed handlers, ``message``
+events) is there Python code per message. A router installed by the schema layer then
+takes the batch (streams, acks) and returns what the engine's own queue should see.
+
+A message that fails to decode becomes a :class:`Failure` at its position (strict mode), so
+an invalid message never hangs a consumer and never hides the valid messages around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jetsocket._engine._config import ReplayConfig
+from jetsocket._engine._events import ErrorEvent, EventRegistry, GapEvent, MessageEvent
+from jetsocket._engine._queue import Failure
+from jetsocket._engine._sequence import SequenceTracker
+from jetsocket._exceptions import MessageDecodeError
+
+__all__ = ["Fallback", "Receiver", "Router"]
+
+#: Takes a decoded batch, returns what the engine's queue should still see.
+Router = Callable[[list[Any]], list[Any]]
+#: Turns a payload the typed decoder rejected into a value (or raises to refuse it).
+Fallback = Callable[[Any, BaseException], Any]
+
+
+class Receiver:
+    """Decoding and per-message features of one engine (all its connections).
+
+    Args:
+        decode: The payload decoder (None: deliver payloads as they are).
+        decode_errors: What ``decode`` raises for a payload it rejects.
+        message_type: The declared type (named in decode errors).
+        strict: Store decode failures in the stream (True) or skip them (False); both
+            emit an ``error`` event with context ``"decode"`` and are counted.
+        replay: Sequence tracking settings (None: none).
+        dedup: Drop messages whose sequence id was already seen.
+        dedup_window: How many recent sequence ids are remembered.
+        pong_matcher: Recognises application pongs (not delivered).
+        on_app_pong: Called for each application pong.
+        events: The engine's event registry.
+    """
+
+    __slots__ = (
+        "_decode",
+        "_decode_errors",
+        "_dedup",
+        "_events",
+        "_fallback",
+        "_matcher",
+        "_message_type",
+        "_on_app_pong",
+        "_seq",
+        "_seq_extract",
+        "_strict",
+        "duplicates",
+        "errors",
+        "gaps",
+        "received",
+        "router",
+        "validation_errors",
+    )
+
+    def __init__(
+        self,
+        *,
+        decode: Callable[[Any], Any] | None,
+        decode_errors: tuple[type[BaseException], ...],
+        message_type: object,
+        strict: bool,
+        replay: ReplayConfig | None,
+        dedup: bool,
+        dedup_window: int,
+        pong_matcher: Callable[[Any], bool] | None,
+        on_app_pong: Callable[[], None],
+        events: EventRegistry,
+    ) -> None:
+        self._decode = decode
+        self._decode_errors = decode_errors
+        self._message_type = message_type
+        self._strict = strict
+        self._events = events
+        extractor = replay.sequence_extractor if replay is not None else None
+        self._seq_extract: Callable[[Any], int | None] | None = extractor
+        self._seq = SequenceTracker(dedup_window) if extractor is not None else None
+        self._dedup = dedup and extractor is not None
+        self._matcher = pong_matcher
+        self._on_app_pong = on_app_pong
+        self._fallback: Fallback | None = None
+        self.router: Router | None = None
+        self.received = 0
+        self.errors = 0
+        self.validation_errors = 0
+        self.duplicates = 0
+        self.gaps = 0
+
+    def use_events(self, events: EventRegistry) -> None:
+        """Report to ``events`` from now on (the shards of one client share one registry)."""
+        self._events = events
+
+    @property
+    def last_sequence(self) -> int | None:
+        """The highest sequence id seen (None without sequence tracking)."""
+        return self._seq.last if self._seq is not None else None
+
+    def set_fallback(self, fallback: Fallback, errors: tuple[type[BaseException], ...]) -> None:
+        """Give payloads rejected by ``decode`` (raising ``errors``) to ``fallback``."""
+        self._fallback = fallback
+        self._decode_errors = errors
+
+    def process(self, messages: list[Any]) -> list[Any]:
+        """Decode a batch of payloads and run per-message features; return the result."""
+        self.received += len(messages)
+        decode = self._decode
+        if decode is not None:
+            try:
+                messages = list(map(decode, messages))
+            except Exception:
+                messages = self._decode_each(messages)
+        events = self._events
+        if (
+            self._seq_extract is not None
+            or self._matcher is not None
+            or events.has_typed
+            or events.has("message")
+        ):
+            messages = self._per_message(messages)
+        router = self.router
+        if router is not None:
+            messages = router(messages)
+        return messages
+
+    def _decode_each(self, messages: list[Any]) -> list[Any]:
+        # Slow path, only after a failure: find which messages fail, keep the others.
+        decode = self._decode
+        if decode is None:
+            return messages
+        out: list[Any] = []
+        fallback = self._fallback
+        for payload in messages:
+            try:
+                out.append(decode(payload))
+            except self._decode_errors as exc:
+                if fallback is not None:
+                    # The schema layer turns acks, pongs and unknown messages into values
+                    # of its own instead of failures (off the fast path).
+                    try:
+                        out.append(fallback(payload, exc))
+                        continue
+                    except Exception:
+                        pass
+                err = MessageDecodeError(str(exc), payload, self._message_type)
+                err.__cause__ = exc
+                self.decode_failed(err)
+                if self._strict:
+                    out.append(Failure(err))
+        return out
+
+    def decode_failed(self, err: MessageDecodeError) -> None:
+        """Count a message that failed to decode and report it (an ``error`` event)."""
+        self.validation_errors += 1
+        self.errors += 1
+        self._events.emit("error", ErrorEvent(error=err, context="decode"))
+
+    def _per_message(self, messages: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        extract = self._seq_extract
+        tracker = self._seq
+        matcher = self._matcher
+        events = self._events
+        emit_messages = events.has("message")
+        typed = events.has_typed
+        for msg in messages:
+            if msg.__class__ is Failure:
+                out.append(msg)
+                continue
+            if matcher is not None and matcher(msg):
+                self._on_app_pong()
+                continue
+            if extract is not None and tracker is not None:
+                seq = extract(msg)
+                if seq is not None:
+                    duplicate, gap = tracker.observe(seq)
+                    if duplicate and self._dedup:
+                        self.duplicates += 1
+                        continue
+                    if gap is not None:
+                        self.gaps += 1
+                        events.emit("gap", GapEvent(first_missing=gap[0], last_missing=gap[1]))
+            if typed:
+                events.dispatch(msg)
+            if emit_messages:
+                events.emit("message", MessageEvent(data=msg))
+            out.append(msg)
+        return out
