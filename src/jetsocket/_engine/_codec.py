@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import msgspec
 
-__all__ = ["Decode", "build_decoder", "is_pydantic_type"]
+__all__ = ["Decode", "build_decoder", "choose_decoder", "is_pydantic_type"]
 
 Decode = Callable[[Any], Any]
 
@@ -45,3 +45,26 @@ def build_decoder(message_type: object | None) -> tuple[Decode, type[Exception]]
 def _has_pydantic_member(tp: object) -> bool:
     args = getattr(tp, "__args__", None)
     return bool(args) and any(is_pydantic_type(a) for a in args or ())
+
+
+def choose_decoder(
+    raw: bool, message_type: object, deserializer: Callable[[bytes], Any] | None
+) -> tuple[Decode | None, tuple[type[BaseException], ...]]:
+    """The engine's decoder and what it raises for a payload it rejects.
+
+    Raises:
+        ValueError: Contradictory choices (raw with a type, a type and a deserializer).
+        TypeError: An unsupported ``message_type``.
+    """
+    if raw and (message_type is not None or deserializer is not None):
+        raise ValueError("raw=True cannot be combined with message_type or deserializer")
+    if message_type is not None and deserializer is not None:
+        raise ValueError("give message_type or deserializer, not both")
+    if raw:
+        return None, ()
+    if deserializer is not None:
+        if not callable(deserializer):
+            raise TypeError(f"deserializer must be callable, got {type(deserializer).__name__}")
+        return deserializer, (Exception,)
+    decode, error = build_decoder(message_type)
+    return decode, (error, UnicodeDecodeError)
