@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from typing import Any
 
 import pytest
@@ -52,9 +52,9 @@ async def test_close_while_reconnecting_is_clean() -> None:
         for _ in range(10):
             ws = jetsocket.WebSocket(server.uri, backoff=FAST)
             reconnecting = asyncio.Event()
-            ws.on("reconnecting")(lambda _e: reconnecting.set())
+            ws.add_handler("reconnecting", lambda _e, ev=reconnecting: ev.set())
             errors: list[BaseException] = []
-            ws.on("error")(lambda e: errors.append(e.error))
+            ws.add_handler("error", lambda e, out=errors: out.append(e.error))
             await ws.connect()
             await asyncio.wait_for(reconnecting.wait(), 5)
             await ws.close()
@@ -73,10 +73,8 @@ async def test_delivery_waits_for_the_on_open_hooks() -> None:
 
         async def hook(socket: jetsocket.WebSocket[Any]) -> None:
             await socket.send("login")
-            try:
+            with suppress(TimeoutError, jetsocket.TimeoutError):
                 seen_during_hook.append(await asyncio.wait_for(socket.recv(), 0.2))
-            except (TimeoutError, jetsocket.TimeoutError):
-                pass
             await hook_may_finish.wait()
 
         ws.add_on_open(hook)
@@ -133,7 +131,11 @@ def test_sync_send_racing_close_raises_a_jetsocket_error() -> None:
             failures: list[BaseException] = []
             stop = threading.Event()
 
-            def sender(socket: jetsocket.SyncWebSocket[Any] = ws) -> None:
+            def sender(
+                socket: jetsocket.SyncWebSocket[Any] = ws,
+                stop: threading.Event = stop,
+                failures: list[BaseException] = failures,
+            ) -> None:
                 while not stop.is_set():
                     try:
                         socket.send("x")

@@ -43,9 +43,13 @@ async def test_abnormal_end_is_raised_by_iteration() -> None:
     queue.push(1)
     queue.finish(ConnectionClosedError(1006, "", by_server=True))
     got: list[int] = []
-    with pytest.raises(ConnectionClosedError):
+
+    async def consume() -> None:
         async for m in queue:
             got.append(m)
+
+    with pytest.raises(ConnectionClosedError):
+        await consume()
     assert got == [1]
 
 
@@ -102,7 +106,8 @@ async def test_block_policy_pauses_and_resumes_at_half() -> None:
         capacity=4, on_pause=lambda: events.append("pause"), on_resume=lambda: events.append("go")
     )
     queue.push_batch([1, 2, 3, 4, 5])
-    assert events == ["pause"] and queue.paused
+    assert events == ["pause"]
+    assert queue.paused
     assert await queue.recv() == 1
     assert await queue.recv() == 2
     assert events == ["pause"]  # 3 left > low water 2
@@ -120,7 +125,8 @@ async def test_dropping_policies_count_what_they_drop(policy: str, kept: list[in
     queue = started(capacity=4, policy=policy, on_drop=dropped.append)
     queue.push_batch([1, 2, 3, 4, 5, 6])
     assert list(queue.items) == kept
-    assert queue.dropped == 2 and dropped == [2]
+    assert queue.dropped == 2
+    assert dropped == [2]
 
 
 async def test_error_policy_places_one_marker_at_the_cut() -> None:

@@ -86,7 +86,8 @@ async def test_retries_until_an_attempt_succeeds() -> None:
     await asyncio.wait_for(engine.done.wait(), 5)
     assert engine.state is _S.CONNECTED
     assert engine.declared == ["conn2"]
-    assert rec.reconnects == 1 and rec.errors == 2
+    assert rec.reconnects == 1
+    assert rec.errors == 2
     names = [type(e).__name__ for e in seen]
     assert names.count("ReconnectingEvent") == 3
     assert names[-1] == "ReconnectedEvent"
