@@ -145,7 +145,8 @@ RAISERS: dict[str, tuple[str, str]] = {
 
 def _tree(root: type, depth: int = 0) -> list[tuple[int, type]]:
     rows = [(depth, root)]
-    for sub in sorted(root.__subclasses__(), key=lambda c: c.__name__):
+    subclasses: list[type] = root.__subclasses__()
+    for sub in sorted(subclasses, key=lambda c: c.__name__):
         if sub.__module__.startswith("jetsocket") and not sub.__name__.startswith("_"):
             rows.extend(_tree(sub, depth + 1))
     return rows
@@ -379,7 +380,7 @@ def _source_defaults() -> dict[str, str]:
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
-            name = node.args[0].value
+            name = str(node.args[0].value)
             default = ast.unparse(node.args[1]) if len(node.args) > 1 else "None"
             found.setdefault(name, default)
     return found

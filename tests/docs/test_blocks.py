@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _docblocks import DOCTEST_MODULES, ROOT, Block, all_blocks, docstring_blocks, program
+
+from ._docblocks import DOCTEST_MODULES, ROOT, Block, all_blocks, docstring_blocks, program
 
 BLOCKS = all_blocks() + docstring_blocks()
 IDS = [b.id for b in BLOCKS]
@@ -95,7 +96,7 @@ def test_block_type_checks(block: Block, mypy_errors: dict[str, list[str]]) -> N
 @pytest.fixture(scope="module")
 def run_results(generated: Path) -> dict[str, dict[str, Any]]:
     """Run every runnable non-pytest block in one subprocess: results by block id."""
-    plan = [
+    plan: list[dict[str, Any]] = [
         {
             "id": b.id,
             "file": str(generated / f"{b.module}.py"),
@@ -110,7 +111,7 @@ def run_results(generated: Path) -> dict[str, dict[str, Any]]:
     results_file = generated / "results.json"
     plan_file.write_text(json.dumps(plan), encoding="utf-8")
     bound = sum(item["timeout"] for item in plan) + 30
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), PYTHONASYNCIODEBUG="")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     proc = subprocess.run(
         [sys.executable, str(RUNNER), str(plan_file), str(results_file)],
         cwd=generated,

@@ -7,9 +7,10 @@ options, regenerate the pages: ``.venv/bin/python tests/docs/_docrefs.py --write
 from __future__ import annotations
 
 import pytest
-from _docrefs import PAGES, RAISERS, REFERENCE, exception_tree, option_rows
 
 import jetsocket
+
+from ._docrefs import PAGES, RAISERS, REFERENCE, exception_tree, option_rows
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))

@@ -21,7 +21,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from _docblocks import PAGES, ROOT
+
+from ._docblocks import PAGES, ROOT
 
 BUILD_TIMEOUT = 100.0
 
