@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import msgspec
 
-__all__ = ["Decode", "build_decoder", "is_lax", "is_pydantic_type"]
+__all__ = ["Decode", "build_decoder", "is_pydantic_type"]
 
 Decode = Callable[[Any], Any]
 
