@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import inspect
+import os
 import re
 import sys
 import textwrap
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +210,8 @@ def stats_page() -> str:
         "",
         "`ws.stats()` (on `WebSocket`, `SyncWebSocket` and a schema `Client`, where it",
         "describes the primary connection) returns a `jetsocket.ConnectionStats`: an",
-        "immutable snapshot, cheap to take (no lock, no copy of the buffer). Counters cover",
-        "the client's whole life, across reconnects.",
+        "immutable snapshot. Counters cover the client's whole life, across reconnects",
+        "(`uptime` is the current connection's).",
         "",
         "| field | type | initial | meaning |",
         "|---|---|---|---|",
@@ -241,6 +243,21 @@ def _parser() -> argparse.ArgumentParser:
     return build()
 
 
+@contextlib.contextmanager
+def _columns(width: int) -> Iterator[None]:
+    """argparse wraps to the terminal width (``shutil.get_terminal_size`` reads
+    ``COLUMNS`` first): fix it, or the page would depend on where it was generated."""
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
 def _flag_rows(parser: argparse.ArgumentParser) -> list[str]:
     rows = ["| argument | meaning |", "|---|---|"]
     for action in parser._actions:
@@ -259,6 +276,11 @@ def _flag_rows(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def cli_page() -> str:
+    with _columns(80):
+        return _cli_page()
+
+
+def _cli_page() -> str:
     parser = _parser()
     lines = [
         GENERATED,
