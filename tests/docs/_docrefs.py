@@ -452,15 +452,18 @@ def option_rows() -> tuple[list[OptionRow], str]:
     )
 
 
-CLIENT_ONLY: dict[str, str] = {
-    "uri": "The venue's URI (a `uri=` argument overrides it).",
-    "message_type": "The message union to decode into (default: the `T` of `Client[T]`).",
-    "unknown_messages": "Messages matching no declared type: `'error'` (default), "
-    "`'ignore'` or `'deliver'` (see [routing](../concepts/subscriptions.md#routing)).",
-    "ack_timeout": "Seconds `subscribe()` waits for an ack (default 10).",
-    "max_topics_per_message": "Topics per batched (re)subscribe request.",
-    "max_streams_per_connection": "Subscriptions per connection before a new shard opens.",
-}
+def client_attributes() -> list[tuple[str, str, str]]:
+    """``(name, default, meaning)`` of the schema ``Client`` attributes that are not
+    ``WebSocket`` options, from the class and its docstring."""
+    from jetsocket.schema import Client  # noqa: PLC0415 - the schema layer
+
+    docs = _attributes(Client)
+    options = set(jetsocket.WebSocketOptions.__annotations__)
+    return [
+        (name, repr(vars(Client).get(name)), text)
+        for name, text in docs.items()
+        if name not in options
+    ]
 
 
 def options_page() -> str:
@@ -493,11 +496,13 @@ def options_page() -> str:
         "## `Client` class attributes",
         "",
         "A schema `Client` subclass also reads these (class attributes, or arguments when",
-        "instantiating):",
+        "instantiating). Its own queue (messages no subscription claims) holds 10 000",
+        "messages with `drop_oldest` unless a `buffer` is given (see",
+        "[buffering](../guides/buffering.md#with-a-schema-client)).",
         "",
-        "| attribute | meaning |",
-        "|---|---|",
-        *(f"| `{name}` | {text} |" for name, text in CLIENT_ONLY.items()),
+        "| attribute | default | meaning |",
+        "|---|---|---|",
+        *(f"| `{n}` | `{d}` | {t} |" for n, d, t in client_attributes()),
         "",
     ]
     return "\n".join(lines)
