@@ -3,7 +3,9 @@
 A decoder is a plain ``Callable[[bytes | str], T]`` chosen once, never per message:
 msgspec's typed ``Decoder`` for Structs, dataclasses, TypedDicts, unions and plain types;
 pydantic's ``TypeAdapter.validate_json`` for pydantic models (imported lazily: pydantic is
-an optional extra).
+an optional extra). A type that declares ``__jetsocket_lax__ = True`` (``Message`` subclasses
+defined with ``lax=True``), alone or as a member of a union, gets msgspec's non-strict
+decoder: numbers and booleans sent as JSON strings are accepted.
 """
 
 from __future__ import annotations
@@ -37,9 +39,18 @@ def build_decoder(message_type: object | None) -> tuple[Decode, type[Exception]]
         adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(cast(Any, message_type))
         return adapter.validate_json, pydantic.ValidationError
     try:
-        return msgspec.json.Decoder(message_type).decode, msgspec.DecodeError
+        decoder = msgspec.json.Decoder(message_type, strict=not is_lax(message_type))
+        return decoder.decode, msgspec.DecodeError
     except TypeError as exc:
         raise TypeError(f"unsupported message_type {message_type!r}: {exc}") from None
+
+
+def is_lax(tp: object) -> bool:
+    """Return True if ``tp``, or a member of the union ``tp``, is declared lax."""
+    if getattr(tp, "__jetsocket_lax__", False) is True:
+        return True
+    args = getattr(tp, "__args__", None)
+    return bool(args) and any(getattr(a, "__jetsocket_lax__", False) is True for a in args or ())
 
 
 def _has_pydantic_member(tp: object) -> bool:
