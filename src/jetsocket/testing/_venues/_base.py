@@ -145,6 +145,7 @@ class VenueSession:
         streams: Subscribed streams and the venue's state for each (e.g. a channel id).
         state: Venue-specific per-connection state (logged in, heartbeat interval...).
         open: False once the connection has ended.
+        pongs: Pong frames received in answer to the venue's ping frames.
     """
 
     def __init__(self, no: int, conn: ServerConnection) -> None:
@@ -157,6 +158,7 @@ class VenueSession:
         self.streams: dict[str, Any] = {}
         self.state: dict[str, Any] = {}
         self.open = True
+        self.pongs = 0
         self.tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
@@ -207,8 +209,6 @@ class VenueServer(ServerLifecycle, abc.ABC):
         self._seed = seed
         self._recent = recent
         self._first = first_sequence
-        # WebSocket ping frames sent by the server (None: none), done by `websockets`.
-        self._ws_ping: tuple[float | None, float | None] = (None, None)
         self._server: Server | None = None
         self._ticker_task: asyncio.Task[None] | None = None
         self._by_conn: dict[ServerConnection, VenueSession] = {}
@@ -236,8 +236,7 @@ class VenueServer(ServerLifecycle, abc.ABC):
             self._host,
             self._port,
             process_request=self._check_request,
-            ping_interval=self._ws_ping[0],
-            ping_timeout=self._ws_ping[1],
+            ping_interval=None,  # venues that ping do it in _keepalive (observable)
             close_timeout=2.0,
         )
         self._port = self._server.sockets[0].getsockname()[1]
@@ -537,10 +536,9 @@ class VenueServer(ServerLifecycle, abc.ABC):
             if ack is not None:
                 await ack()
             self._stream(stream)
-            if replay:
+            if replay:  # a snapshot, empty when the stream has no history yet
                 recent = self._recent_items(stream, replay)
-                if recent:
-                    await self._deliver(session, stream, recent, replay=True)
+                await self._deliver(session, stream, recent, replay=True)
             session.streams[stream] = state
             self._active[stream] = None
         self._notify()
@@ -559,6 +557,21 @@ class VenueServer(ServerLifecycle, abc.ABC):
 
     def _notify(self) -> None:
         self._changes.notify()
+
+    async def _keepalive(self, session: VenueSession, interval: float, timeout: float) -> None:
+        """Send a ping frame every ``interval``; drop the connection after ``timeout``
+        seconds without the pong (RFC 6455 section 5.5.2: the peer must answer a ping)."""
+        # Pacing sleep: pings are periodic, nothing synchronises on the sleep itself.
+        while True:
+            await asyncio.sleep(interval)
+            waiter = await session.conn.ping()
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except TimeoutError:
+                session.conn.transport.abort()
+                return
+            session.pongs += 1
+            self._notify()
 
     async def _messages(self, session: VenueSession, idle: float | None) -> AsyncIterator[Any]:
         """Yield decoded client messages; close the connection after ``idle`` quiet seconds.

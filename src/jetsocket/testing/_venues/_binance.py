@@ -19,7 +19,8 @@ messages, trade and book ticker streams). Real URLs: ``wss://stream.binance.com:
   connection is closed with 1008 (Binance disconnects; it documents no code); at most
   ``max_streams`` (1024) streams per connection, else the request fails.
 * Server ping frames every ``ping_interval`` seconds (Binance: 20 s; a client that does not
-  pong within ``ping_timeout``, 60 s, is dropped), handled by `websockets`.
+  pong within ``ping_timeout``, 60 s, is dropped); :attr:`VenueSession.pongs` counts the
+  answers.
 * ``<symbol>@trade``: ``{"e": "trade", "E", "s", "t", "p", "q", "T", "m", "M"}`` where ``t``
   (trade id) is the stream's sequence; ``<symbol>@bookTicker``: ``{"u", "s", "b", "B",
   "a", "A"}`` where ``u`` (book update id) is the sequence. Names are lowercase.
@@ -74,7 +75,7 @@ class BinanceVenue(VenueServer):
         max_incoming: int = 5,
         max_streams: int = 1024,
         ping_interval: float | None = 20.0,
-        ping_timeout: float | None = 60.0,
+        ping_timeout: float = 60.0,
         first_sequence: int = 1,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -83,8 +84,8 @@ class BinanceVenue(VenueServer):
         self.symbols = tuple(s.lower() for s in symbols)
         self.max_incoming = max_incoming
         self.max_streams = max_streams
-        # Per instance: `websockets` sends the ping frames (RFC 6455 section 5.5.2).
-        self._ws_ping = (ping_interval, ping_timeout)
+        self._ping = ping_interval
+        self._ping_timeout = ping_timeout
 
     def combined_uri(self, *streams: str) -> str:
         """``ws://host:port/stream?streams=a/b`` (``/stream`` alone when none is given)."""
@@ -141,6 +142,8 @@ class BinanceVenue(VenueServer):
         return {"e": "futureEvent", "E": now_ms(), "s": "BTCUSDT"}
 
     async def _session(self, session: VenueSession) -> None:
+        if self._ping is not None:
+            self._start_task(session, self._keepalive(session, self._ping, self._ping_timeout))
         url = urlsplit(session.path)
         session.state["combined"] = url.path.startswith("/stream")
         initial: list[str] = []
