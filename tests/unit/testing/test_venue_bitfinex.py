@@ -39,10 +39,12 @@ async def test_chan_id_from_the_ack_then_snapshot_and_te_arrays() -> None:
             }
             assert venue.chan_id("tBTCUSD") == chan
             snap = await recv(ws)
-            assert snap[0] == chan and [row[0] for row in snap[1]] == [3, 2, 1]  # newest first
+            assert snap[0] == chan
+            assert [row[0] for row in snap[1]] == [3, 2, 1]
             await venue.publish("tBTCUSD")
             chan_, kind, row = await recv(ws)
-            assert (chan_, kind, row[0]) == (chan, "te", 4) and len(row) == 4
+            assert (chan_, kind, row[0]) == (chan, "te", 4)
+            assert len(row) == 4
             await venue.kill_all()
         async with connect(venue.uri) as ws:
             await recv(ws)

@@ -67,7 +67,11 @@ async def test_matches_and_ticker_carry_the_product_sequence() -> None:
         assert (await recv(ws))["type"] == "subscriptions"
         last_match, ticker = await recv(ws), await recv(ws)
         assert (last_match["type"], last_match["sequence"]) == ("last_match", 2)
-        assert (ticker["type"], ticker["sequence"], ticker["product_id"]) == ("ticker", 2, "BTC-USD")
+        assert (ticker["type"], ticker["sequence"], ticker["product_id"]) == (
+            "ticker",
+            2,
+            "BTC-USD",
+        )
         venue.skip("BTC-USD")
         await venue.publish("BTC-USD")
         await venue.publish("ETH-USD")
@@ -87,11 +91,13 @@ async def test_level2_snapshot_then_updates_and_heartbeats() -> None:
         await ws.send(sub(["level2_batch", "heartbeat"], ["BTC-USD"]))
         assert (await recv(ws))["type"] == "subscriptions"
         snapshot = await recv(ws)
-        assert snapshot["type"] == "snapshot" and len(snapshot["bids"]) == len(snapshot["asks"])
+        assert snapshot["type"] == "snapshot"
+        assert len(snapshot["bids"]) == len(snapshot["asks"])
         await venue.publish("BTC-USD")
         while (msg := await recv(ws))["type"] == "heartbeat":
             pass
-        assert msg["type"] == "l2update" and msg["changes"][0][0] in ("buy", "sell")
+        assert msg["type"] == "l2update"
+        assert msg["changes"][0][0] in ("buy", "sell")
         while (msg := await recv(ws))["type"] != "heartbeat":
             pass
         assert (msg["product_id"], msg["sequence"], msg["last_trade_id"]) == ("BTC-USD", 1, 1)

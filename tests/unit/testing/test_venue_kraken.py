@@ -69,7 +69,8 @@ async def test_trades_come_in_batches_of_one_or_two_with_consecutive_ids() -> No
         assert set(first) == {
             "symbol", "side", "price", "qty", "ord_type", "trade_id", "timestamp"
         }  # fmt: skip
-        assert isinstance(first["price"], float) and first["timestamp"].endswith("Z")
+        assert isinstance(first["price"], float)
+        assert first["timestamp"].endswith("Z")
         assert all(m["type"] == "update" for m in msgs)
 
 

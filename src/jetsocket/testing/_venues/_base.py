@@ -559,8 +559,10 @@ class VenueServer(ServerLifecycle, abc.ABC):
         self._changes.notify()
 
     async def _keepalive(self, session: VenueSession, interval: float, timeout: float) -> None:
-        """Send a ping frame every ``interval``; drop the connection after ``timeout``
-        seconds without the pong (RFC 6455 section 5.5.2: the peer must answer a ping)."""
+        """Ping every ``interval``; drop the connection when a pong takes ``timeout``.
+
+        RFC 6455 section 5.5.2: the peer must answer a ping frame with a pong.
+        """
         # Pacing sleep: pings are periodic, nothing synchronises on the sleep itself.
         while True:
             await asyncio.sleep(interval)
