@@ -119,3 +119,13 @@ async def test_resubscribe_after_a_kill_sends_last_match_again() -> None:
             assert (last["type"], last["sequence"]) == ("last_match", 3)
     assert venue.sent_seqs("BTC-USD") == [1, 2, 3]
     assert venue.sent_seqs("BTC-USD", replay=True) == [3]
+
+
+async def test_a_connection_that_never_subscribes_is_closed() -> None:
+    async with CoinbaseVenue(subscribe_timeout=0.05) as venue, connect(venue.uri) as ws:
+        await asyncio.wait_for(ws.wait_closed(), T)
+        assert ws.close_code == 1000
+        assert (
+            venue.connection_count == 0
+            or await venue.wait_for(lambda: venue.connection_count == 0) is None
+        )

@@ -16,6 +16,7 @@ Follows Coinbase Exchange's "WebSocket Feed" overview and "WebSocket Channels" p
 * Errors: ``{"type": "error", "message": "Failed to subscribe", "reason": ...}`` (unknown
   product or channel, channel without products, :meth:`reject`-ed product); the whole
   request is refused then, nothing is subscribed and no ``subscriptions`` follows.
+* A connection that sends no ``subscribe`` within ``subscribe_timeout`` (5 s) is closed.
 * ``sequence`` is per product: one counter per product, carried by ``match``,
   ``last_match``, ``ticker`` and ``heartbeat`` messages. ``trade_id`` equals it here.
 * ``matches``: on subscribe a ``last_match`` (the latest trade, a replay), then a ``match``
@@ -64,6 +65,8 @@ class CoinbaseVenue(VenueServer):
         rate: Trades per second per product subscribed at least once (0: only :meth:`publish`).
         seed: Seed of the prices.
         heartbeat_interval: Seconds between heartbeats per product (Coinbase: 1).
+        subscribe_timeout: Close a connection that has not subscribed within this many
+            seconds (Coinbase: 5; None: never).
         first_sequence: First ``sequence`` of every product.
         host: Interface to listen on.
         port: Port (0: a free one).
@@ -78,6 +81,7 @@ class CoinbaseVenue(VenueServer):
         rate: float = 0.0,
         seed: int = 0,
         heartbeat_interval: float = 1.0,
+        subscribe_timeout: float | None = 5.0,
         first_sequence: int = 1,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -85,6 +89,7 @@ class CoinbaseVenue(VenueServer):
         super().__init__(rate=rate, seed=seed, first_sequence=first_sequence, host=host, port=port)
         self.products = tuple(products)
         self._hb = heartbeat_interval
+        self._subscribe_timeout = subscribe_timeout
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -187,6 +192,8 @@ class CoinbaseVenue(VenueServer):
 
     async def _session(self, session: VenueSession) -> None:
         self._start_task(session, self._heartbeats(session))
+        if self._subscribe_timeout is not None:
+            self._start_task(session, self._require_subscribe(session, self._subscribe_timeout))
         async for msg in self._messages(session, None):
             kind = msg.get("type") if isinstance(msg, dict) else None
             if kind not in ("subscribe", "unsubscribe"):
@@ -252,6 +259,13 @@ class CoinbaseVenue(VenueServer):
         for product in [p for p, c in session.streams.items() if not c]:
             self._unsubscribe(session, product)
         await self._reply(session, self._listing(session))
+
+    async def _require_subscribe(self, session: VenueSession, timeout: float) -> None:
+        # Coinbase: "you are disconnected if no subscribe has been received within 5 seconds".
+        # It documents no close code; 1000 with a reason is the fake's choice.
+        await asyncio.sleep(timeout)
+        if not any(isinstance(m, dict) and m.get("type") == "subscribe" for m in session.received):
+            await session.conn.close(1000, "no subscribe received within the time limit")
 
     async def _heartbeats(self, session: VenueSession) -> None:
         # Pacing sleep: heartbeats are periodic messages, nothing synchronises on them.
