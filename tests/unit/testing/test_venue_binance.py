@@ -127,3 +127,17 @@ async def test_server_pings_and_gap_after_a_reconnect() -> None:
             assert await recv(ws) == {"result": None, "id": 1}  # nothing replayed
             await venue.publish("btcusdt@trade")
             assert (await recv(ws))["t"] == 4  # 2 and 3 were missed: a gap
+
+
+async def test_depth_diffs_cover_ranges_of_update_ids() -> None:
+    async with BinanceVenue(ping_interval=None) as venue, connect(venue.uri) as ws:
+        await ws.send(request("SUBSCRIBE", ["btcusdt@depth@100ms"], 1))
+        await recv(ws)
+        await venue.publish("btcusdt@depth@100ms", 3)
+        venue.skip("btcusdt@depth@100ms", 2)
+        await venue.publish("btcusdt@depth@100ms", 2)
+        first, second = await recv(ws), await recv(ws)
+        assert first["e"] == "depthUpdate"
+        assert (first["U"], first["u"]) == (1, 3)
+        assert len(first["b"]) + len(first["a"]) == 3
+        assert (second["U"], second["u"]) == (6, 7)  # 4 and 5 skipped: U != previous u + 1

@@ -77,3 +77,26 @@ async def test_okx_acks_each_topic_of_a_batch_and_reject_names_the_arg() -> None
         assert pushes[0]["arg"] == {"channel": "trades", "instId": "BTC-USDT"}
         assert sorted(venue.subscriptions()[0]) == ["trades:BTC-USDT", "trades:ETH-USDT"]
         assert "demo-secret" not in repr(venue)
+
+
+async def test_okx_books_start_with_a_snapshot_and_chain_seq_ids() -> None:
+    async with OkxVenue(rate=0) as venue, connect(venue.uri) as ws:
+        ts = str(int(time.time()))
+        login = {"apiKey": "demo-key", "passphrase": "demo-passphrase", "timestamp": ts}
+        await ws.send(
+            json.dumps({"op": "login", "args": [{**login, "sign": okx_sign("demo-secret", ts)}]})
+        )
+        await recv(ws)
+        await venue.publish("books:BTC-USDT", 2)  # before the subscription
+        arg = {"channel": "books", "instId": "BTC-USDT"}
+        await ws.send(json.dumps({"op": "subscribe", "args": [arg]}))
+        assert (await recv(ws))["event"] == "subscribe"
+        snap = await recv(ws)
+        assert snap["action"] == "snapshot"
+        assert (snap["data"][0]["prevSeqId"], snap["data"][0]["seqId"]) == (-1, 2)
+        await venue.publish("books:BTC-USDT")
+        venue.skip("books:BTC-USDT")
+        await venue.publish("books:BTC-USDT")
+        up1, up2 = (await recv(ws))["data"][0], (await recv(ws))["data"][0]
+        assert (up1["prevSeqId"], up1["seqId"]) == (2, 3)  # chained on the snapshot
+        assert (up2["prevSeqId"], up2["seqId"]) == (4, 5)  # 4 never came: a gap

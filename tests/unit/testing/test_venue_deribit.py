@@ -98,3 +98,17 @@ async def test_disable_heartbeat_and_parse_error() -> None:
         await ws.send("{")
         assert (await recv(ws))["error"]["code"] == -32700
         assert venue.connection_count == 1
+
+
+async def test_book_snapshot_then_changes_chained_by_prev_change_id() -> None:
+    async with DeribitVenue() as venue, connect(venue.uri) as ws:
+        await venue.publish("book.BTC-PERPETUAL", 3)
+        await ws.send(rpc(1, "public/subscribe", channels=["book.BTC-PERPETUAL.100ms"]))
+        assert (await recv(ws))["result"] == ["book.BTC-PERPETUAL.100ms"]
+        snap = (await recv(ws))["params"]["data"]
+        assert (snap["type"], snap["change_id"]) == ("snapshot", 3)
+        assert snap["bids"][0][0] == "new"
+        venue.skip("book.BTC-PERPETUAL")
+        await venue.publish("book.BTC-PERPETUAL")
+        change = (await recv(ws))["params"]["data"]
+        assert (change["type"], change["prev_change_id"], change["change_id"]) == ("change", 4, 5)

@@ -6,18 +6,18 @@ and fault injection (kill mid-stream, rejected subscription, malformed JSON, unk
 message type, sequence gap, snapshot replay on resubscribe). The module docstring of each
 venue says which documentation page it follows, what is modelled and where it is simpler.
 
-=========== ===================== ============================== =========================
-venue       acks                  sequence (per stream)          after a reconnect
-=========== ===================== ============================== =========================
-Binance     ``id``                trade id ``t``                 gap (no replay)
-Coinbase    one ``subscriptions`` ``sequence`` per product       ``last_match`` + snapshot
-Kraken v2   ``req_id`` per symbol ``trade_id`` per symbol        snapshot of recent trades
-Bybit v5    ``req_id``            ``seq`` per topic              gap (no replay)
-OKX v5      per topic (``arg``)   ``tradeId`` per instrument     gap (no replay)
-Bitfinex v2 ``subscribed``+chanId trade ``ID`` per symbol        snapshot (new chanId)
-Deribit     JSON-RPC ``id``       ``trade_seq`` per instrument   gap (no replay)
-OpenAI RT   none (events)         none                           fresh session
-=========== ===================== ============================== =========================
+=========== ===================== =============================== ========================
+venue       acks                  sequence (per stream)           after a reconnect
+=========== ===================== =============================== ========================
+Binance     ``id``, per request   trade ``t``; depth ``U``..``u`` gap (no replay)
+Coinbase    one ``subscriptions`` ``sequence`` per product        ``last_match``, snapshot
+Kraken v2   ``req_id`` per symbol ``trade_id``, 1-2 per message   snapshot of recent trades
+Bybit v5    ``req_id``            ``seq``, several per message    gap (no replay)
+OKX v5      per topic (``arg``)   ``tradeId``; books ``prevSeqId`` gap; books: snapshot
+Bitfinex v2 ``subscribed``+chanId trade ``ID`` per symbol         snapshot, new chanId
+Deribit     JSON-RPC ``id``       ``trade_seq``; ``prev_change_id`` gap; books: snapshot
+OpenAI RT   none (events)         none                            fresh session
+=========== ===================== =============================== ========================
 """
 
 from jetsocket.testing._venues._base import Item, Sent, VenueServer, VenueSession

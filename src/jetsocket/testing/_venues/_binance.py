@@ -23,9 +23,13 @@ messages, trade and book ticker streams). Real URLs: ``wss://stream.binance.com:
   answers.
 * ``<symbol>@trade``: ``{"e": "trade", "E", "s", "t", "p", "q", "T", "m", "M"}`` where ``t``
   (trade id) is the stream's sequence; ``<symbol>@bookTicker``: ``{"u", "s", "b", "B",
-  "a", "A"}`` where ``u`` (book update id) is the sequence. Names are lowercase.
+  "a", "A"}`` where ``u`` (book update id) is the sequence; ``<symbol>@depth`` (and
+  ``@depth@100ms``): one ``{"e": "depthUpdate", "E", "s", "U", "u", "b", "a"}`` per
+  :meth:`publish` covering update ids ``U`` to ``u`` (a *range*: the next diff starts at
+  ``u + 1``). Names are lowercase.
 
-**Simpler**: only ``trade`` and ``bookTicker``; unknown symbols are refused (Binance
+**Simpler**: only ``trade``, ``bookTicker`` and diff ``depth`` (no REST snapshot to
+resync a book from, no ``pu`` field as on the futures streams); unknown symbols are refused (Binance
 accepts any well-formed name and then sends nothing); pings and pongs do not count towards
 the message limit; no 24 h connection limit and no ``serverShutdown`` event.
 
@@ -45,7 +49,7 @@ from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSessi
 
 __all__ = ["BinanceVenue"]
 
-_KINDS = ("trade", "bookTicker")
+_KINDS = ("trade", "bookTicker", "depth", "depth@100ms")
 
 
 class BinanceVenue(VenueServer):
@@ -113,6 +117,19 @@ class BinanceVenue(VenueServer):
         symbol, _, kind = stream.partition("@")
         combined = session.state.get("combined", False)
         frames: list[Frame] = []
+        if kind.startswith("depth"):
+            # One diff covers every update since the last one: ids U..u (a range).
+            diff: dict[str, Any] = {
+                "e": "depthUpdate",
+                "E": now_ms(),
+                "s": symbol.upper(),
+                "U": items[0].seq,
+                "u": items[-1].seq,
+                "b": [[it.price, it.qty] for it in items if it.side == "buy"],
+                "a": [[it.price, it.qty] for it in items if it.side == "sell"],
+            }
+            msg = {"stream": stream, "data": diff} if combined else diff
+            return [(msg, [it.seq for it in items])]
         for it in items:
             if kind == "trade":
                 data: dict[str, Any] = {

@@ -21,17 +21,23 @@ Real URL: ``wss://www.deribit.com/ws/api/v2`` (test: ``wss://test.deribit.com/ws
   ``{"trade_seq", "trade_id", "timestamp", "tick_direction", "price", "mark_price",
   "index_price", "instrument_name", "direction", "amount"}``; ``trade_seq`` is the
   instrument's sequence (consecutive).
+* ``book.<instrument>.100ms``: first ``{"type": "snapshot", "change_id", "bids", "asks",
+  ...}`` (levels ``["new", price, amount]``), then ``{"type": "change", "change_id",
+  "prev_change_id", ...}`` whose ``prev_change_id`` is the previous ``change_id``: a gap
+  shows as a ``prev_change_id`` that is not the last ``change_id`` seen. Stream key
+  ``"book.<instrument>"``.
 * ``public/set_heartbeat`` ``{"interval": s}`` (at least ``min_heartbeat_interval``,
   Deribit: 10) answers ``"ok"``; then every ``interval`` the server sends ``{"jsonrpc":
   "2.0", "method": "heartbeat", "params": {"type": "test_request"}}``, which the client must
   answer with a ``public/test`` request (answered ``{"version": ...}``) before the next one,
   else the connection is dropped (no close frame). ``public/disable_heartbeat`` stops it.
 
-**Simpler**: only ``trades`` channels, no authentication, no ``book`` channels
-(``change_id``/``prev_change_id``), no ``heartbeat``-type messages between test requests,
+**Simpler**: only ``trades`` and ``book`` channels at ``100ms``, no authentication, a
+made-up five-level book snapshot, no ``heartbeat``-type messages between test requests,
 no request rate limits.
 
-**Reconnects**: nothing is replayed: ``trade_seq`` continues and a reconnected client sees
+**Reconnects**: a ``book`` starts again from a snapshot; no trade is replayed: ``trade_seq``
+continues and a reconnected client sees
 the jump. Stream keys are instruments, e.g. ``"BTC-PERPETUAL"``.
 """
 
@@ -49,6 +55,7 @@ from jetsocket.testing._venues._base import (
     VenueSession,
     _Stream,
     chunks,
+    now_ms,
 )
 
 __all__ = ["DeribitVenue"]
@@ -93,22 +100,27 @@ class DeribitVenue(VenueServer):
     def _items_per_tick(self, st: _Stream) -> int:
         return st.rng.randint(1, 2)
 
-    def _instrument(self, channel: object) -> str | None:
-        """The instrument of a public trades channel this venue serves, else None."""
+    def _stream_key(self, channel: object) -> str | None:
+        """The stream of a public channel this venue serves (None: not served).
+
+        ``trades.X.100ms`` is the stream ``X``; ``book.X.100ms`` is ``book.X``.
+        """
         if not isinstance(channel, str):
             return None
         kind, _, rest = channel.partition(".")
         instrument, _, interval = rest.rpartition(".")
-        if kind != "trades" or interval != "100ms" or instrument not in self.instruments:
+        if kind not in ("trades", "book") or interval != "100ms":
             return None
-        if self._rejection(channel, instrument)[0]:
+        if instrument not in self.instruments or self._rejection(channel, instrument)[0]:
             return None
-        return instrument
+        return instrument if kind == "trades" else f"book.{instrument}"
 
     def _render(
         self, session: VenueSession, stream: str, items: Sequence[Item], *, replay: bool
     ) -> list[Frame]:
-        channel = session.streams[stream]
+        if stream.startswith("book."):
+            return self._render_book(stream, items, replay=replay)
+        channel = f"trades.{stream}.100ms"
 
         def trade(it: Item) -> dict[str, Any]:
             price = float(it.price)
@@ -136,6 +148,34 @@ class DeribitVenue(VenueServer):
             )
             for batch in chunks(items, 2)
         ]
+
+    def _render_book(self, stream: str, items: Sequence[Item], *, replay: bool) -> list[Frame]:
+        instrument = stream.removeprefix("book.")
+        channel = f"book.{instrument}.100ms"
+
+        def note(data: dict[str, Any]) -> dict[str, Any]:
+            body = {"timestamp": now_ms(), "instrument_name": instrument, **data}
+            params = {"channel": channel, "data": body}
+            return {"jsonrpc": "2.0", "method": "subscription", "params": params}
+
+        if replay:  # the whole book, then changes chained by prev_change_id
+            price = float(self._stream(stream).price)
+            levels = [["new", round(price + i * 0.5, 2), 10.0] for i in range(1, 6)]
+            bids = [["new", round(price - i * 0.5, 2), 10.0] for i in range(1, 6)]
+            snap = {"type": "snapshot", "change_id": self.last_sequence(stream) or 0}
+            return [(note({**snap, "bids": bids, "asks": levels}), [])]
+        frames: list[Frame] = []
+        for it in items:
+            level = [["change", float(it.price), float(it.qty) * 10_000]]
+            change = {
+                "type": "change",
+                "change_id": it.seq,
+                "prev_change_id": it.seq - 1,
+                "bids": level if it.side == "buy" else [],
+                "asks": level if it.side == "sell" else [],
+            }
+            frames.append((note(change), [it.seq]))
+        return frames
 
     def _unknown_message(self) -> object:
         return {"jsonrpc": "2.0", "method": "announcement", "params": {"body": "new feature"}}
@@ -222,8 +262,8 @@ class DeribitVenue(VenueServer):
             )
             await self._reply(session, err)
             return
-        accepted = [c for c in dict.fromkeys(channels) if self._instrument(c) is not None]
-        new = [c for c in accepted if session.streams.get(self._instrument(c) or "") != c]
+        accepted = [c for c in dict.fromkeys(channels) if self._stream_key(c) is not None]
+        new = [c for c in accepted if session.streams.get(self._stream_key(c) or "") != c]
         answer = self._result(req_id, accepted, t_in)
         if not new:
             await self._reply(session, answer)
@@ -233,9 +273,10 @@ class DeribitVenue(VenueServer):
             return await self._send(session, answer)
 
         for i, channel in enumerate(new):
-            instrument = self._instrument(channel)
-            assert instrument is not None
-            await self._subscribe(session, instrument, channel, ack=ack if i == 0 else None)
+            key = self._stream_key(channel)
+            assert key is not None
+            replay = 1 if key.startswith("book.") else 0  # a book starts with its snapshot
+            await self._subscribe(session, key, channel, ack=ack if i == 0 else None, replay=replay)
 
     def _stop_heartbeat(self, session: VenueSession) -> None:
         task = session.state.pop("hb_task", None)

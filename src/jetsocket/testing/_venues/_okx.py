@@ -20,12 +20,17 @@ Real URLs: ``wss://ws.okx.com:8443/ws/v5/public`` and ``.../ws/v5/private``.
 * **Pushes** ``{"arg": {"channel", "instId"}, "data": [row]}``; a ``trades`` row's
   ``tradeId`` is the stream's sequence (consecutive per instrument), ``tickers`` rows carry
   ``last``, ``lastSz``, ``ts``.
+* ``books``: on subscribe ``{"arg", "action": "snapshot", "data": [{"asks", "bids", "ts",
+  "prevSeqId": -1, "seqId": S}]}``, then ``"action": "update"`` messages whose
+  ``prevSeqId`` is the ``seqId`` of the update before: a gap shows as a ``prevSeqId`` that
+  is not the last ``seqId`` seen (OKX's seqIds need not be consecutive; the fake's are).
 
 **Simpler than the real venue**: login is required for every subscription (OKX requires it
-on ``/ws/v5/private`` only) to exercise login-before-subscribe; no ``books`` channel
-(``seqId``/``prevSeqId``), no ``notice`` events.
+on ``/ws/v5/private`` only) to exercise login-before-subscribe; ``books`` carries no
+``checksum`` and its snapshot is a made-up five levels; no ``notice`` events.
 
-**Reconnects**: nothing is replayed for ``trades``; ``tradeId`` continues, so a client that
+**Reconnects**: ``books`` starts again from a fresh snapshot; nothing is replayed for
+``trades``; ``tradeId`` continues, so a client that
 was away sees a jump. Stream keys are ``"<channel>:<instId>"``, e.g. ``"trades:BTC-USDT"``.
 """
 
@@ -36,9 +41,10 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
-from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession
+from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession, now_ms
 
 __all__ = ["OkxVenue", "okx_sign"]
 
@@ -127,6 +133,8 @@ class OkxVenue(VenueServer):
     ) -> list[Frame]:
         channel, _, inst = stream.partition(":")
         arg = {"channel": channel, "instId": inst}
+        if channel == "books":
+            return self._render_book(stream, arg, items, replay=replay)
         frames: list[Frame] = []
         for it in items:
             if channel == "trades":
@@ -140,6 +148,33 @@ class OkxVenue(VenueServer):
             else:
                 row = {"instId": inst, "last": it.price, "lastSz": it.qty}
             frames.append(({"arg": arg, "data": [{**row, "ts": str(it.ts_ms)}]}, [it.seq]))
+        return frames
+
+    def _render_book(
+        self, stream: str, arg: dict[str, str], items: Sequence[Item], *, replay: bool
+    ) -> list[Frame]:
+        if replay:  # the whole book as of the last update, then updates chain on it
+            price = self._stream(stream).price
+            tick = Decimal("0.1")
+            book = {
+                "asks": [[f"{price + tick * i:.1f}", "1.0", "0", "1"] for i in range(1, 6)],
+                "bids": [[f"{price - tick * i:.1f}", "1.0", "0", "1"] for i in range(1, 6)],
+                "ts": str(now_ms()),
+                "prevSeqId": -1,
+                "seqId": self.last_sequence(stream) or 0,
+            }
+            return [({"arg": arg, "action": "snapshot", "data": [book]}, [])]
+        frames: list[Frame] = []
+        for it in items:
+            level = [[it.price, it.qty, "0", "1"]]
+            update = {
+                "asks": level if it.side == "sell" else [],
+                "bids": level if it.side == "buy" else [],
+                "ts": str(it.ts_ms),
+                "prevSeqId": it.seq - 1,
+                "seqId": it.seq,
+            }
+            frames.append(({"arg": arg, "action": "update", "data": [update]}, [it.seq]))
         return frames
 
     def _unknown_message(self) -> object:
@@ -185,7 +220,7 @@ class OkxVenue(VenueServer):
                 reply = _okx_error("60011", "Please log in.", conn_id)
             elif (
                 not isinstance(arg, dict)
-                or arg.get("channel") not in ("trades", "tickers")
+                or arg.get("channel") not in ("trades", "tickers", "books")
                 or arg.get("instId") not in self.inst_ids
             ):
                 reply = _okx_error(
@@ -207,7 +242,8 @@ class OkxVenue(VenueServer):
                         return await self._send(session, answer)
 
                     # After the answer: no push of a channel precedes its subscribe event.
-                    await self._subscribe(session, key, ack=ack)
+                    book = arg["channel"] == "books"
+                    await self._subscribe(session, key, ack=ack, replay=1 if book else 0)
                     continue
             await self._reply(session, {**reply, "arg": arg, **extra})
 
