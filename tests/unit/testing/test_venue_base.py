@@ -186,3 +186,20 @@ async def test_background_ticker_and_constructor_checks() -> None:
         assert seen == list(range(seen[0], seen[0] + len(seen)))
         with pytest.raises(RuntimeError, match="already running"):
             await venue.start()
+
+
+async def test_freeze_goes_silent_and_thaw_resumes_with_a_gap() -> None:
+    async with KrakenVenue(heartbeat_interval=60) as venue, connect(venue.uri) as ws:
+        await recv(ws)
+        await subscribe(ws, "BTC/USD")
+        venue.freeze()
+        await venue.publish("BTC/USD", 2)  # produced, never delivered
+        await ws.send(json.dumps({"method": "ping", "req_id": 1}))  # not even read
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.2)
+        assert venue.sent_seqs("BTC/USD") == []
+        venue.thaw()
+        pong = await recv(ws)  # the ping is read once thawed
+        assert (pong["method"], pong["req_id"]) == ("pong", 1)
+        await venue.publish("BTC/USD")
+        assert trade_ids(await recv(ws)) == [3]

@@ -53,3 +53,17 @@ async def test_kill_mid_response_and_a_fresh_session_after_it() -> None:
             assert await venue.send_malformed() == 1
             with pytest.raises(json.JSONDecodeError):
                 json.loads(await asyncio.wait_for(ws.recv(), T))
+
+
+async def test_ga_event_names() -> None:
+    async with RealtimeVenue(event_names="ga") as venue, connect(venue.uri) as ws:
+        await recv(ws)
+        await ws.send(json.dumps({"type": "session.update", "session": {}}))
+        await recv(ws)
+        await ws.send(json.dumps({"type": "response.create"}))
+        kinds = []
+        while not kinds or kinds[-1] != "response.done":
+            kinds.append((await recv(ws))["type"])
+        assert "response.output_text.delta" in kinds
+        assert "response.output_text.done" in kinds
+        assert "response.text.delta" not in kinds

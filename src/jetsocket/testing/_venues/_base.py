@@ -16,8 +16,8 @@ module holds the venue-neutral parts:
 * **Fault injection**: :meth:`kill_all` (every connection dies mid-stream, the server keeps
   listening so clients come back at once), :meth:`restart`, :meth:`reject` (a subscription
   gets the venue's own error), :meth:`send_malformed`, :meth:`send_unknown`, :meth:`skip`
-  (a sequence gap on one stream) and, per venue, a snapshot of recent items replayed on
-  every (re)subscribe.
+  (a sequence gap on one stream), :meth:`freeze` (silence without a close: a half-open
+  connection) and, per venue, a snapshot of recent items replayed on every (re)subscribe.
 
 Deliveries, acknowledgements with their snapshot, heartbeats and kills are serialised by
 one lock, so a kill always falls between two whole messages and no live item can slip in
@@ -215,6 +215,7 @@ class VenueServer(ServerLifecycle, abc.ABC):
         self._streams: dict[str, _Stream] = {}
         self._active: dict[str, None] = {}
         self._rejected: dict[str, str | None] = {}
+        self._frozen = False
         self._changes = Changes()
         self._lock = asyncio.Lock()
         self.received: list[Any] = []
@@ -359,6 +360,24 @@ class VenueServer(ServerLifecycle, abc.ABC):
         await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
         return len(conns)
 
+    def freeze(self) -> None:
+        """Go silent without closing anything (a half-open connection, a stalled feed).
+
+        Nothing is sent (data, acks, heartbeats; items produced meanwhile are not delivered
+        nor recorded, so a client sees them as a gap) and nothing is read, so WebSocket
+        pings go unanswered as well: what a client's dead-peer detection must notice.
+        """
+        self._frozen = True
+        for conn in self._by_conn:
+            conn.transport.pause_reading()
+
+    def thaw(self) -> None:
+        """Undo :meth:`freeze`: read and send again."""
+        self._frozen = False
+        for conn in self._by_conn:
+            with contextlib.suppress(RuntimeError):  # already closed
+                conn.transport.resume_reading()
+
     def reject(self, *streams: str, reason: str | None = None) -> None:
         """Refuse every later subscription to these streams with the venue's error.
 
@@ -483,7 +502,12 @@ class VenueServer(ServerLifecycle, abc.ABC):
         return items[-n:] if n else []
 
     async def _send(self, session: VenueSession, obj: object) -> bool:
-        """Send one message (JSON-encoded unless str/bytes); False if the connection is gone."""
+        """Send one message (JSON-encoded unless str/bytes); False if not sent.
+
+        Nothing goes out while the venue is frozen (see :meth:`freeze`).
+        """
+        if self._frozen:
+            return False
         try:
             if isinstance(obj, str):
                 await session.conn.send(obj)
@@ -605,6 +629,8 @@ class VenueServer(ServerLifecycle, abc.ABC):
         session = VenueSession(len(self.sessions) + 1, conn)
         self.sessions.append(session)
         self._by_conn[conn] = session
+        if self._frozen:
+            conn.transport.pause_reading()
         self._notify()
         try:
             await self._session(session)

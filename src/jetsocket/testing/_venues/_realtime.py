@@ -14,7 +14,8 @@ so a client must send its ``session.update`` again); text responses streamed wor
 wrong key.
 
 **Simpler / different**: text only (no audio buffers, no function calls), the beta event
-names (``response.text.delta``/``done``; the GA API names them ``response.output_text.*``),
+names by default (``response.text.delta``/``done``; ``event_names="ga"`` uses the GA names
+``response.output_text.*``; the other GA renames are not modelled),
 and ``response.create`` is refused (``session_not_configured``) until the session was
 updated on this connection, which shows that a client re-runs its initialisation after a
 reconnect. The answer is deterministic: the instructions, then ``You said: <text>``.
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
@@ -67,6 +68,8 @@ class RealtimeVenue(VenueServer):
         api_key: When set, the opening handshake must carry ``Authorization: Bearer
             <api_key>`` (else HTTP 401, which clients treat as fatal).
         model: The model named in the session.
+        event_names: ``"beta"`` streams ``response.text.delta``/``done``, ``"ga"``
+            ``response.output_text.delta``/``done`` (the names of the GA API).
         host: Interface to listen on.
         port: Port (0: a free one).
     """
@@ -78,6 +81,7 @@ class RealtimeVenue(VenueServer):
         *,
         api_key: str | None = None,
         model: str = "gpt-realtime",
+        event_names: Literal["beta", "ga"] = "beta",
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -85,6 +89,7 @@ class RealtimeVenue(VenueServer):
         self._ids = itertools.count(1)
         self._api_key = api_key
         self._model = model
+        self._text = "response.text" if event_names == "beta" else "response.output_text"
         self.session_updates = 0
         self.responses = 0
 
@@ -167,8 +172,8 @@ class RealtimeVenue(VenueServer):
         words = text.split(" ")
         for i, word in enumerate(words):
             delta = word if i == 0 else f" {word}"
-            await send("response.text.delta", **where, content_index=0, delta=delta)
-        await send("response.text.done", **where, content_index=0, text=text)
+            await send(f"{self._text}.delta", **where, content_index=0, delta=delta)
+        await send(f"{self._text}.done", **where, content_index=0, text=text)
         usage = {"input_tokens": len(user_text.split()), "output_tokens": len(words)}
         output = [
             {
