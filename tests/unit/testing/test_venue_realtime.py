@@ -61,7 +61,7 @@ async def test_ga_event_names() -> None:
         await ws.send(json.dumps({"type": "session.update", "session": {}}))
         await recv(ws)
         await ws.send(json.dumps({"type": "response.create"}))
-        kinds = []
+        kinds: list[str] = []
         while not kinds or kinds[-1] != "response.done":
             kinds.append((await recv(ws))["type"])
         assert "response.output_text.delta" in kinds
