@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Literal, Self, TypeVar, overload
 
@@ -676,7 +676,7 @@ class WebSocket(EventSource, Generic[T]):
 
     # -- sending ------------------------------------------------------------------------
 
-    async def send(self, message: Any) -> None:
+    def send(self, message: Any) -> Coroutine[Any, Any, None]:
         """Send a message.
 
         ``str`` is sent as a text frame and ``bytes`` as a binary frame, unchanged; any
@@ -691,9 +691,13 @@ class WebSocket(EventSource, Generic[T]):
             ConnectionClosedError: The connection is closed.
             TimeoutError: Waited ``send_timeout`` for a reconnect.
             TypeError: The serializer cannot encode the object.
+
+        Returns:
+            An awaitable: ``await ws.send(message)``.
         """
+        # A plain method returning the outbox's coroutine: no coroutine layer of its own.
         outbox = self._outbox
-        await outbox.send(*outbox.encode(message))
+        return outbox.send(*outbox.encode(message))
 
     async def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
         """Send ``data`` unchanged in one frame.
@@ -732,7 +736,7 @@ class WebSocket(EventSource, Generic[T]):
         """
         return self._queue.batches()
 
-    async def recv(self, timeout: float | None = None) -> T:
+    def recv(self, timeout: float | None = None) -> Coroutine[Any, Any, T]:
         """Return the next message.
 
         Messages received before a close stay readable; once they are consumed ``recv()``
@@ -750,8 +754,11 @@ class WebSocket(EventSource, Generic[T]):
                 (strict mode).
             BufferOverflowError: Messages were dropped under the ``error`` policy.
             InvalidStateError: ``connect()`` was never called.
+
+        Returns:
+            An awaitable of the message: ``await ws.recv()``.
         """
-        return await self._queue.recv(timeout)
+        return self._queue.recv(timeout)  # no coroutine layer of its own
 
     # -- stats --------------------------------------------------------------------------
 
