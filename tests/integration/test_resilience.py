@@ -558,7 +558,9 @@ async def test_retry_after_is_honoured() -> None:
         [Send({"back": True})],
     ]
     async with ScriptedServer(scripts) as server:
-        ws = jetsocket.WebSocket(server.uri, backoff=BackoffConfig(base=0.01, cap=0.02, seed=3))
+        # Retry-After is honoured up to max_retry_after (default: the cap, issue 11).
+        backoff = BackoffConfig(base=0.01, cap=0.02, seed=3, max_retry_after=5.0)
+        ws = jetsocket.WebSocket(server.uri, backoff=backoff)
         rec = Recorder(ws, "reconnecting", "reconnected")
         async with asyncio.timeout(10), ws:
             await ws.send("drop me")

@@ -48,6 +48,7 @@ from websockets.proxy import parse_proxy
 from websockets.uri import WebSocketURI
 
 from jetsocket._exceptions import ConnectionError, TimeoutError
+from jetsocket._protocol._redact import MASK, redact_text
 
 __all__ = [
     "ProxyError",
@@ -121,11 +122,8 @@ class _Proxy:
 
     def scrub(self, text: str) -> str:
         """Remove the credentials from a third-party error message, should it echo them."""
-        for secret in (self.password, self.username):
-            # Shorter values would mangle ordinary words and are no secret anyway.
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "***")
-        return text
+        # Shorter values would mangle ordinary words and are no secret anyway.
+        return redact_text(text, [s for s in (self.password, self.username) if s and len(s) >= 3])
 
 
 def redact_proxy(proxy: str) -> str:
@@ -133,15 +131,20 @@ def redact_proxy(proxy: str) -> str:
 
     The user name is hidden too: some providers put an API key there.
     """
+    if not isinstance(proxy, str):
+        return "<invalid proxy URL>"
     try:
         parts = urllib.parse.urlsplit(proxy)
         host = parts.hostname
-        port = parts.port
     except ValueError:
         return "<invalid proxy URL>"
     if not parts.scheme or not host:
         return "<invalid proxy URL>"
-    auth = "***@" if "@" in parts.netloc else ""
+    try:
+        port: int | str | None = parts.port
+    except ValueError:
+        port = "<invalid port>"  # still show which proxy: the host is no secret
+    auth = f"{MASK}@" if "@" in parts.netloc else ""
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{auth}{host}" + (f":{port}" if port is not None else "")
 
@@ -150,13 +153,18 @@ def _parse(proxy: str) -> _Proxy:
     if not isinstance(proxy, str):
         raise TypeError(f"proxy must be a str, got {type(proxy).__name__}")
     redacted = redact_proxy(proxy)
+    problem = None
     try:
         parsed = parse_proxy(proxy)
     except InvalidProxy as exc:
         # InvalidProxy's str() repeats the whole URL, credentials included: keep its reason.
-        raise ValueError(f"invalid proxy URL {redacted}: {exc.msg}") from None
+        problem = exc.msg
     except ValueError:  # a bad port or percent-encoding; the text may quote the URL
-        raise ValueError(f"invalid proxy URL {redacted}: bad port or encoding") from None
+        problem = "bad port or encoding"
+    if problem is not None:
+        # Raised outside the except blocks: "from None" only hides the context from
+        # tracebacks, __context__ would still hold the URL with its password.
+        raise ValueError(f"invalid proxy URL {redacted}: {problem}")
     return _Proxy(
         parsed.scheme, parsed.host, parsed.port, parsed.username, parsed.password, redacted
     )
