@@ -63,6 +63,9 @@ def _uri_problem(uri: str) -> str | None:
         parts = urllib.parse.urlsplit(uri)
     except ValueError:
         # The only ValueError urlsplit raises for a str: "Invalid IPv6 URL".
+        authority = uri.partition("://")[2].partition("/")[0].partition("?")[0]
+        if "[" in authority and "]" in authority:
+            return "the host in brackets is not a valid IPv6 address"
         return "an IPv6 address must be enclosed in '[' and ']' (unclosed bracket)"
     scheme = parts.scheme.lower()
     if scheme not in ("ws", "wss"):
@@ -76,7 +79,7 @@ def _uri_problem(uri: str) -> str | None:
         try:
             ipaddress.IPv6Address(literal)
         except ValueError:
-            return f"{literal!r} is not a valid IPv6 address"
+            return "the host in brackets is not a valid IPv6 address"
     elif netloc.count(":") > 1:
         return "an IPv6 address must be enclosed in '[' and ']' (ws://[::1]:8080/)"
     if not parts.hostname:
