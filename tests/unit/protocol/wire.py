@@ -148,3 +148,42 @@ async def outcome(conn: WireConnection, rec: Recorder) -> tuple[object, ...]:
             str(exc),
         )
     return ("open", conn.subprotocol, list(rec.messages))
+
+
+def handshake_101(accept: str) -> bytes:
+    return (
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    ).encode()
+
+
+async def open_wire(**kwargs: Any) -> tuple[WireConnection, FakeTransport, Recorder]:
+    """An open connection (101 accepted) on a fake transport; writes so far are cleared."""
+    conn, transport, rec = make_connection(**kwargs)
+    conn.data_received(handshake_101(accept_for(bytes(transport.written))))
+    await conn.wait_open(1)
+    transport.drain_all()
+    transport.written.clear()
+    return conn, transport, rec
+
+
+def client_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Parse masked client frames: ``[(opcode, unmasked payload), ...]``."""
+    out = []
+    i = 0
+    while i < len(data):
+        b0, b1 = data[i], data[i + 1]
+        n = b1 & 0x7F
+        i += 2
+        if n == 126:
+            n = int.from_bytes(data[i : i + 2])
+            i += 2
+        elif n == 127:
+            n = int.from_bytes(data[i : i + 8])
+            i += 8
+        mask = data[i : i + 4]
+        i += 4
+        payload = bytes(b ^ mask[j % 4] for j, b in enumerate(data[i : i + n]))
+        i += n
+        out.append((b0 & 0xF, payload))
+    return out
