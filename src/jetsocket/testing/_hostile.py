@@ -99,7 +99,8 @@ def http_response(
         reason: The reason phrase (default: the standard one).
         headers: Header lines as (name, value) pairs, sent as they are.
         body: The body.
-        content_length: Add a ``Content-Length`` header for the body (only if non-empty).
+        content_length: Add a ``Content-Length`` header (statuses that have a body);
+            without it, the client reads the body until the connection closes.
     """
     if reason is None:
         try:
@@ -108,7 +109,7 @@ def http_response(
             reason = "Unknown"
     lines = [f"HTTP/1.1 {status} {reason}"]
     lines += [f"{name}: {value}" for name, value in headers]
-    if content_length and body:
+    if content_length and status >= 200 and status not in (204, 304):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -274,10 +275,16 @@ class HostileConnection:
                     return int.from_bytes(payload[:2]), payload[2:].decode(errors="replace")
 
     async def wait_closed(self, timeout: float = 30.0) -> None:
-        """Read and discard until the client closes the TCP connection."""
-        async with asyncio.timeout(timeout):
-            while await self._reader.read(65536):
-                pass
+        """Read the client's frames until its close frame (echoed, RFC 6455 5.5.1) or EOF."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    opcode, payload = await self.read_frame(timeout)
+                    if opcode == 0x8:
+                        await self._write(raw_frame(0x8, payload[:2]))
+                        return
+        except asyncio.IncompleteReadError:
+            return  # the client dropped the connection
 
     def abort(self) -> None:
         """Drop the TCP connection (RST) now."""
