@@ -398,6 +398,10 @@ class WireConnection(asyncio.Protocol):
         )
 
     def _fail_handshake(self, err: Exception) -> None:
+        redactor = self._redactor
+        if redactor is not None and err.args:
+            # A server may echo what we sent (a token in a reason phrase or header).
+            err.args = (redactor(str(err.args[0])), *err.args[1:])
         if not self._hs_done.done():
             self._hs_done.set_exception(err)
         if self._transport is not None:

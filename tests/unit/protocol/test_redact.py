@@ -10,6 +10,7 @@ import pytest
 from tests.unit.protocol.wire import accept_for, make_connection, server_frame
 from websockets.uri import parse_uri
 
+from jetsocket import HandshakeError
 from jetsocket._protocol._connection import redact_uri as connection_redact_uri
 from jetsocket._protocol._proxy import redact_proxy, resolve_proxy
 from jetsocket._protocol._redact import (
@@ -286,3 +287,14 @@ def test_a_proxy_with_a_bad_port_is_still_named() -> None:
         == "http://***@proxy.example:<invalid port>"
     )
     assert redact_proxy(None) == "<invalid proxy URL>"  # type: ignore[arg-type]
+
+
+async def test_handshake_errors_hide_declared_values() -> None:
+    conn, _, _ = make_connection(secrets=["acct-0042-private"])
+    conn.data_received(
+        b"HTTP/1.1 403 account acct-0042-private is banned\r\nContent-Length: 0\r\n\r\n"
+    )
+    with pytest.raises(HandshakeError) as info:
+        await conn.wait_open(1)
+    assert "acct-0042-private" not in str(info.value)
+    assert "account *** is banned" in str(info.value)
