@@ -141,9 +141,9 @@ def redact_proxy(proxy: str) -> str:
     if not parts.scheme or not host:
         return "<invalid proxy URL>"
     try:
-        port: int | str | None = parts.port
+        port = parts.port
     except ValueError:
-        port = "<invalid port>"  # still show which proxy: the host is no secret
+        return "<invalid proxy URL>"
     auth = f"{MASK}@" if "@" in parts.netloc else ""
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{auth}{host}" + (f":{port}" if port is not None else "")

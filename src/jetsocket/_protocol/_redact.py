@@ -155,8 +155,8 @@ def _redact_parsed_uri(uri: str) -> str:
     if port is None:
         port = 443 if scheme == "wss" else 80
     shown_host = f"[{host}]" if ":" in host else host
-    auth = f"{MASK}@" if "@" in parts.netloc else ""
-    out = f"{scheme}://{auth}{shown_host}:{port}{_redact_path(parts.path) or '/'}"
+    # User info is left out entirely (not even "***@"): the host is what identifies.
+    out = f"{scheme}://{shown_host}:{port}{_redact_path(parts.path) or '/'}"
     if parts.query or uri.endswith("?"):
         out += "?" + _redact_query(parts.query)
     return out
@@ -235,7 +235,7 @@ def _safe_str(value: object) -> str:
 def redact_uri(uri: object, secrets: Iterable[str] | Redactor = ()) -> str:
     """Return ``uri`` with every credential hidden; never raises.
 
-    User info is replaced by ``***@``, every query value by ``***`` (a bare ``?TOKEN`` by
+    User info is left out, every query value by ``***`` (a bare ``?TOKEN`` by
     ``?***``), credential-looking path segments by ``***`` (see the module documentation),
     and declared ``secrets`` wherever they appear. The port is always shown. An invalid URI
     (bad scheme, no host, bad port, unclosed IPv6 bracket, not a ``str``) is shown as

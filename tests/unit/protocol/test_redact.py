@@ -89,7 +89,7 @@ def test_query_values_and_user_info_are_hidden() -> None:
     shown = redact_uri(f"ws://user:{TOKEN}@h:8080/")
     assert TOKEN not in shown
     assert "user" not in shown
-    assert shown == "ws://***@h:8080/"
+    assert shown == "ws://h:8080/"
 
 
 def test_a_listen_key_in_the_path_is_hidden() -> None:
@@ -281,11 +281,8 @@ def test_unsupported_proxy_scheme_keeps_no_password_in_the_context() -> None:
     assert info.value.__context__ is None
 
 
-def test_a_proxy_with_a_bad_port_is_still_named() -> None:
-    assert (
-        redact_proxy("http://user:pw@proxy.example:99999")
-        == "http://***@proxy.example:<invalid port>"
-    )
+def test_redact_proxy_never_raises() -> None:
+    assert redact_proxy("http://user:pw@proxy.example:99999") == "<invalid proxy URL>"
     assert redact_proxy(None) == "<invalid proxy URL>"  # type: ignore[arg-type]
 
 
