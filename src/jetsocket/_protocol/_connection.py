@@ -664,7 +664,7 @@ async def open_connection(
     close_timeout: float = 5.0,
     proxy: str | bool | None = None,
     proxy_ssl_context: _ssl.SSLContext | None = None,
-    secrets: Iterable[str] = (),
+    secrets: Iterable[str] | Redactor = (),
 ) -> WireConnection:
     """Open a TCP (or TLS) connection and run the opening handshake.
 
@@ -685,7 +685,8 @@ async def open_connection(
             ``NO_PROXY``; False or ``""``: connect directly.
         proxy_ssl_context: TLS settings for an ``https://`` proxy.
         secrets: Secret values (API keys, passphrases...) hidden wherever this
-            connection logs or raises (see :class:`~jetsocket._protocol._redact.Redactor`).
+            connection logs or raises, or a ready
+            :class:`~jetsocket._protocol._redact.Redactor` (built once per client).
 
     Returns:
         The open connection.
@@ -703,7 +704,7 @@ async def open_connection(
     wsuri = validate_uri(uri)
     headers = validate_headers(extra_headers)
     offered = validate_subprotocols(subprotocols)
-    redactor = Redactor(secrets)
+    redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
     loop = asyncio.get_running_loop()
     ssl_arg: _ssl.SSLContext | None = None
     if wsuri.secure:

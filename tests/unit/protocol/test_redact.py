@@ -7,10 +7,12 @@ import logging
 import math
 
 import pytest
-from tests.unit.protocol.wire import accept_for, make_connection, server_frame
+from tests.unit.protocol.wire import Recorder, accept_for, make_connection, server_frame
 from websockets.uri import parse_uri
 
+import jetsocket
 from jetsocket import HandshakeError
+from jetsocket._protocol._connection import open_connection
 from jetsocket._protocol._connection import redact_uri as connection_redact_uri
 from jetsocket._protocol._proxy import redact_proxy, resolve_proxy
 from jetsocket._protocol._redact import (
@@ -295,3 +297,18 @@ async def test_handshake_errors_hide_declared_values() -> None:
         await conn.wait_open(1)
     assert "acct-0042-private" not in str(info.value)
     assert "account *** is banned" in str(info.value)
+
+
+@pytest.mark.parametrize("secrets", [["acct-0042"], Redactor(["acct-0042"])])
+async def test_connect_errors_hide_declared_values(secrets: list[str] | Redactor) -> None:
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    with pytest.raises(jetsocket.ConnectionError) as info:
+        await open_connection(
+            "ws://127.0.0.1:1/feeds/acct-0042",
+            Recorder(),
+            text_as_str=True,
+            max_message_size=1 << 20,
+            secrets=secrets,
+        )
+    assert "acct-0042" not in str(info.value)
+    assert "ws://127.0.0.1:1/feeds/***" in str(info.value)
