@@ -397,11 +397,15 @@ class WireConnection(asyncio.Protocol):
             headers=head.headers(),
         )
 
-    def _fail_handshake(self, err: Exception) -> None:
+    def _redacted(self, err: Exception) -> Exception:
         redactor = self._redactor
         if redactor is not None and err.args:
             # A server may echo what we sent (a token in a reason phrase or header).
             err.args = (redactor(str(err.args[0])), *err.args[1:])
+        return err
+
+    def _fail_handshake(self, err: Exception) -> None:
+        self._redacted(err)
         if not self._hs_done.done():
             self._hs_done.set_exception(err)
         if self._transport is not None:
@@ -420,7 +424,7 @@ class WireConnection(asyncio.Protocol):
             self.abort()
             refusal = self._unfinished_refusal(timeout)
             if refusal is not None:
-                raise refusal from None
+                raise self._redacted(refusal) from None
             raise TimeoutError(f"opening handshake timed out after {timeout:.3g}s") from None
         except BaseException:
             self.abort()
