@@ -454,7 +454,7 @@ async def test_connect_heartbeat_detects_half_open() -> None:
         cli = await Cli.start("connect", proxy.uri_for("/"), "--heartbeat", "0.2")
         await cli.expect_err("connected to")
         proxy.blackhole()  # TCP stays up, nothing flows: only the heartbeat can tell
-        line = await cli.expect_err("disconnected: code 1006", timeout=5.0)
+        line = await cli.expect_err("disconnected: code 1011", timeout=5.0)
         proxy.restore()
         code, _, err = await cli.finish()
     assert "will reconnect" in line
