@@ -8,7 +8,9 @@ DOCS_STAMP := $(VENV)/.installed-docs
 
 .PHONY: demo test lint typecheck pytest conformance bench docs clean
 
-$(STAMP): pyproject.toml
+# hatch_build.py compiles the frame scanner in place: rebuild when it or its source changes
+# (a stale build is ignored at import anyway, see src/jetsocket/_protocol/_reader.py).
+$(STAMP): pyproject.toml hatch_build.py src/jetsocket/_protocol/_speedups.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
