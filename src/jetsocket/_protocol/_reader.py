@@ -236,9 +236,10 @@ class FrameReader:
         # used for 8 because zlib < 1.2.9 silently compressed with 9 when asked for 8.
         self._remote_bits = max(9, deflate.remote_max_window_bits) if deflate is not None else 15
         self._inflater: zlib._Decompress | None = None
-        # Leftover: an incomplete frame from its first byte. _need is its total size when
-        # the header is known (0 while the header itself is incomplete).
-        self._buf = bytearray()
+        # Leftover: an incomplete frame from its first byte (None when there is none: an
+        # idle connection keeps no empty buffer). _need is its total size when the header
+        # is known (0 while the header itself is incomplete).
+        self._buf: bytearray | None = None
         self._need = 0
         self._pend_b0 = 0
         self._pend_start = 0
@@ -248,7 +249,8 @@ class FrameReader:
         # Fragmented message in progress (RFC 6455 section 5.4): opcode (0 = none).
         self._frag_op = 0
         self._frag_comp = False
-        self._frag_parts: list[Any] = []  # str (text_as_str) or bytes
+        # str (text_as_str) or bytes; None outside a fragmented message.
+        self._frag_parts: list[Any] | None = None
         self._frag_size = 0
         self._frag_count = 0
         self._frag_dec: codecs.IncrementalDecoder | None = None
@@ -285,7 +287,7 @@ class FrameReader:
                 buf_ += memoryview(data)[:missing]
                 with memoryview(buf_) as view:
                     payload = bytes(view[self._pend_start :])
-                self._buf = bytearray()
+                self._buf = None
                 self._need = 0
                 self._pend_dec = None
                 self._pend_text = False
@@ -296,7 +298,7 @@ class FrameReader:
             else:
                 # Only part of a header was buffered: small, so concatenating is cheap.
                 buf = bytes(self._buf) + data
-                self._buf = bytearray()
+                self._buf = None
         else:
             buf = data
 
@@ -487,7 +489,9 @@ class FrameReader:
             else:
                 self._frag_parts = [payload]
             return True
-        # Continuation.
+        # Continuation (only reached inside a fragmented message: _check_header).
+        parts = self._frag_parts
+        assert parts is not None
         self._frag_count += 1
         if self._frag_comp:
             inflated = self._inflate(payload, bool(fin), self._max - self._frag_size)
@@ -504,20 +508,19 @@ class FrameReader:
             # Empty parts are not kept: a flood of empty continuations costs no memory.
             if self._text_as_str:
                 if text:
-                    self._frag_parts.append(text)
+                    parts.append(text)
             elif payload:
-                self._frag_parts.append(payload)
+                parts.append(payload)
         elif payload:
-            self._frag_parts.append(payload)
+            parts.append(payload)
         if fin:
-            parts = self._frag_parts
             if self._frag_op == 1 and self._text_as_str:
                 out.append("".join(parts))
             else:
                 out.append(parts[0] if len(parts) == 1 else b"".join(parts))
             self._frag_op = 0
             self._frag_comp = False
-            self._frag_parts = []
+            self._frag_parts = None
             self._frag_size = 0
             self._frag_count = 0
             self._frag_dec = None
@@ -650,10 +653,10 @@ class FrameReader:
 
     def _stop(self) -> None:
         self._done = True
-        self._buf = bytearray()
+        self._buf = None
         self._need = 0
         self._pend_dec = None
         self._pend_text = False
-        self._frag_parts = []
+        self._frag_parts = None
         self._frag_dec = None
         self._inflater = None
