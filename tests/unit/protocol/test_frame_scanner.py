@@ -10,12 +10,14 @@ the build hook's fallback and ``python -m jetsocket --version``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import subprocess
 import sys
 import sysconfig
 import tracemalloc
+import types
 import zlib
 from pathlib import Path
 from typing import Any
@@ -104,13 +106,7 @@ def run_reader(
     return outs, r.control, r.close, error
 
 
-@needs_compiled
-@settings(
-    max_examples=400,
-    deadline=None,
-    # reader_path only selects which run does the comparison; it never changes per input.
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     frames=st.lists(any_frame(), max_size=14),
     data=st.data(),
@@ -119,8 +115,7 @@ def run_reader(
     deflate=st.booleans(),
     max_fragments=st.sampled_from([DEFAULT_MAX_FRAGMENTS, 1, 3]),
 )
-def test_compiled_and_pure_agree(
-    reader_path: str,
+def _compiled_and_pure_agree(
     frames: list[bytes],
     data: st.DataObject,
     text_as_str: bool,
@@ -128,8 +123,6 @@ def test_compiled_and_pure_agree(
     deflate: bool,
     max_fragments: int,
 ) -> None:
-    if reader_path == "pure":
-        return  # one run compares both paths
     stream = b"".join(frames)
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=12).map(sorted))
     chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
@@ -143,6 +136,14 @@ def test_compiled_and_pure_agree(
     )
     pure = run_reader(None, chunks, {**kw, "deflate": deflate_params()} if deflate else kw)
     assert compiled == pure
+
+
+@needs_compiled
+def test_compiled_and_pure_agree(reader_path: str) -> None:
+    """Random frame streams, random chunking: identical messages, controls, close, error."""
+    if reader_path == "pure":
+        pytest.skip("one run compares both paths")
+    _compiled_and_pure_agree()
 
 
 # ---------------------------------------------------------------- the scanner's contract
@@ -223,7 +224,7 @@ def test_five_million_empty_continuations_are_refused_early() -> None:
 def test_empty_continuations_keep_no_memory_without_a_cap() -> None:
     r = FrameReader(max_message_size=None, text_as_str=False, max_fragments=None)
     r.feed(sframe(BINARY, b"x", fin=False))
-    chunk = sframe(CONT, b"", fin=False) * 20_000
+    chunk = sframe(CONT, b"", fin=False) * 5_000
     r.feed(chunk)
     tracemalloc.start()
     try:
@@ -286,16 +287,45 @@ def test_cli_version_names_the_reader(reader_path: str, pure: bool) -> None:
 # ---------------------------------------------------------------- the build hook
 
 
-def _load_hook() -> Any:
+class _FakeApp:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def display_info(self, text: str) -> None:
+        self.messages.append(text)
+
+    def display_warning(self, text: str) -> None:
+        self.messages.append(text)
+
+
+class _FakeHookBase:
+    """Stands in for hatchling's BuildHookInterface (hatchling is only in build envs)."""
+
+    def __init__(self, root: str, directory: str, target_name: str) -> None:
+        self.root = root
+        self.directory = directory
+        self.target_name = target_name
+        self.app = _FakeApp()
+
+
+def _load_hook(monkeypatch: pytest.MonkeyPatch) -> Any:
+    fake = types.ModuleType("hatchling.builders.hooks.plugin.interface")
+    fake.BuildHookInterface = _FakeHookBase  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "hatchling.builders.hooks.plugin.interface", fake)
     spec = importlib.util.spec_from_file_location("_jetsocket_hatch_build", ROOT / "hatch_build.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except ImportError as exc:  # hatchling is only in the build environment
-        pytest.skip(f"hatchling not installed: {exc}")
+    spec.loader.exec_module(module)
     return module
+
+
+def _project(tmp_path: Path) -> Path:
+    """A project root holding a copy of the scanner's source (edited: a fresh hash)."""
+    pkg = tmp_path / "src" / "jetsocket" / "_protocol"
+    pkg.mkdir(parents=True)
+    (pkg / "_speedups.c").write_bytes(_reader._SOURCE.read_bytes() + b"\n/* copy */\n")
+    return pkg
 
 
 def test_build_without_a_compiler_fails_softly(
@@ -303,13 +333,54 @@ def test_build_without_a_compiler_fails_softly(
 ) -> None:
     if reader_path == "pure":
         pytest.skip("runs once")
-    hook = _load_hook()
+    hook = _load_hook(monkeypatch)
+    pkg = _project(tmp_path)
+    built = pkg / f"_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
+    built.write_bytes(b"an earlier build")
     monkeypatch.setenv("CC", "/bin/false")
-    target = tmp_path / f"_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
-    why = hook._compile(_reader._SOURCE, target)
+    why = hook._compile(pkg / "_speedups.c", built)
     assert why is not None
     assert "compiler failed" in why
-    assert not target.exists()
-    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    assert built.read_bytes() == b"an earlier build"  # untouched by a failed compile
+    assert sorted(p.name for p in pkg.iterdir()) == ["_speedups.c", built.name]  # no temp
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
-    assert "not usable" in hook._compile(_reader._SOURCE, target)
+    assert "not usable" in hook._compile(pkg / "_speedups.c", built)
+    # The editable build: the install goes on, and the stale in-place module is removed.
+    plugin = hook.SpeedupsBuildHook(str(tmp_path), str(tmp_path / "dist"), "wheel")
+    build_data: dict[str, Any] = {"force_include": {}}
+    plugin.initialize("editable", build_data)
+    assert not built.exists()
+    assert build_data == {"force_include": {}}
+    assert any("compiler" in m for m in plugin.app.messages)
+    monkeypatch.delenv("CC")
+    monkeypatch.setenv("JETSOCKET_PURE", "1")
+    built.write_bytes(b"an earlier build")
+    plugin.initialize("editable", build_data)
+    assert not built.exists()
+
+
+@needs_compiled
+def test_build_embeds_the_source_hash(
+    reader_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook compiles a module that carries the SHA-256 of the source it came from."""
+    if reader_path == "pure":
+        pytest.skip("runs once")
+    hook = _load_hook(monkeypatch)
+    pkg = _project(tmp_path)
+    monkeypatch.delenv("JETSOCKET_PURE", raising=False)
+    plugin = hook.SpeedupsBuildHook(str(tmp_path), str(tmp_path / "dist"), "wheel")
+    plugin.initialize("editable", {"force_include": {}})
+    built = pkg / f"_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
+    assert built.exists(), plugin.app.messages
+    spec = importlib.util.spec_from_file_location("jetsocket._protocol._speedups", built)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    source = (pkg / "_speedups.c").read_bytes()
+    assert hashlib.sha256(source).hexdigest() == module.SOURCE_HASH
+    assert module.SOURCE_HASH != COMPILED_SCAN.__self__.SOURCE_HASH  # type: ignore[union-attr]
+    out: list[bytes | str] = []
+    assert module.scan(sframe(TEXT, b"ok"), 0, out, True, 10) == 4
+    assert out == ["ok"]
