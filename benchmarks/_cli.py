@@ -303,6 +303,13 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             at_least=True,
         ),
         Target.from_spreads(
+            "feed: jetsocket raw / picows raw str (same output)",
+            res.by_rate(raw, "picows-raw-str"),
+            res.by_cpu(raw, "picows-raw-str"),
+            None,
+            at_least=True,
+        ),
+        Target.from_spreads(
             "feed: jetsocket typed / websockets+msgspec",
             res.by_rate(typed, "websockets-typed"),
             res.by_cpu(typed, "websockets-typed"),

@@ -197,7 +197,7 @@ async def _jetsocket_raw_pure(uri: str, n: int) -> FeedRun:
 
 
 # -- picows -------------------------------------------------------------------------------
-async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
+async def _picows(uri: str, n: int, *, typed: bool, text: bool = False) -> FeedRun:
     """picows as its documentation recommends for throughput.
 
     Work happens in ``on_ws_frame`` itself (no task, no queue); the payload is read without
@@ -238,7 +238,18 @@ async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
                     clock.stop()
                     done.set_result(msg)
 
-    listener = Typed if typed else Raw
+    class RawText(Typed):
+        # The same output as jetsocket's raw=True: UTF-8 validated str.
+        def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+            nonlocal count
+            if count < n:
+                msg = frame.get_payload_as_utf8_text()
+                count += 1
+                if count == n:
+                    clock.stop()
+                    done.set_result(msg)
+
+    listener = Typed if typed else RawText if text else Raw
     transport, _ = await picows.ws_connect(listener, uri, enable_auto_ping=False)
     try:
         last = await asyncio.wait_for(done, _TIMEOUT)
@@ -257,6 +268,10 @@ async def _picows_typed(uri: str, n: int) -> FeedRun:
 
 async def _picows_raw(uri: str, n: int) -> FeedRun:
     return await _picows(uri, n, typed=False)
+
+
+async def _picows_raw_str(uri: str, n: int) -> FeedRun:
+    return await _picows(uri, n, typed=False, text=True)
 
 
 # -- websockets ---------------------------------------------------------------------------
@@ -308,6 +323,7 @@ FEED_CLIENTS: dict[str, tuple[FeedClient, str, str]] = {
     "aiohttp-typed": (_aiohttp_typed, "jetsocket-typed", "aiohttp + msgspec Trade"),
     "jetsocket-raw": (_jetsocket_raw, "jetsocket-raw", "jetsocket raw=True (str)"),
     "picows-raw": (_picows_raw, "jetsocket-raw", "picows raw (bytes payload)"),
+    "picows-raw-str": (_picows_raw_str, "jetsocket-raw", "picows raw, validated str (utf8)"),
     "jetsocket-typed-pure": (
         _jetsocket_typed_pure,
         "jetsocket-typed",
