@@ -296,6 +296,13 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             at_least=True,
         ),
         Target.from_spreads(
+            "feed: jetsocket typed batches() / picows+msgspec",
+            res.by_rate("jetsocket-typed-batches", "picows-typed"),
+            res.by_cpu("jetsocket-typed-batches", "picows-typed"),
+            1.5,
+            at_least=True,
+        ),
+        Target.from_spreads(
             "feed: jetsocket raw / picows raw",
             res.by_rate(raw, "picows-raw"),
             res.by_cpu(raw, "picows-raw"),

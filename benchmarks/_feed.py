@@ -188,6 +188,27 @@ async def _jetsocket_raw(uri: str, n: int) -> FeedRun:
     return await _jetsocket(uri, n, typed=False)
 
 
+async def _jetsocket_typed_batches(uri: str, n: int) -> FeedRun:
+    """``ws.batches()``: one step per socket read instead of one per message."""
+    ws_cls = jetsocket_attr("WebSocket")
+    if ws_cls is None:
+        raise RuntimeError("jetsocket.WebSocket is not importable")
+    clock = RunClock(n)
+    last: object = None
+    async with ws_cls(uri, message_type=Trade, reconnect=False, compress=False) as ws:
+        count = 0
+        async for batch in ws.batches():
+            count += len(batch)
+            if count >= n:
+                clock.stop()
+                last = batch[len(batch) - 1 - (count - n)]
+                count = n
+                break
+        clock.count = count
+    check_typed(last, n)
+    return clock.result()
+
+
 async def _jetsocket_typed_pure(uri: str, n: int) -> FeedRun:
     return await _jetsocket(uri, n, typed=True, pure=True)
 
@@ -318,6 +339,11 @@ FeedClient = Callable[[str, int], Awaitable[FeedRun]]
 # name -> (client, what it is compared with, label). Order = table order.
 FEED_CLIENTS: dict[str, tuple[FeedClient, str, str]] = {
     "jetsocket-typed": (_jetsocket_typed, "jetsocket-typed", "jetsocket message_type=Trade"),
+    "jetsocket-typed-batches": (
+        _jetsocket_typed_batches,
+        "jetsocket-typed-batches",
+        "jetsocket message_type=Trade, batches()",
+    ),
     "picows-typed": (_picows_typed, "jetsocket-typed", "picows + msgspec Trade"),
     "websockets-typed": (_websockets_typed, "jetsocket-typed", "websockets + msgspec Trade"),
     "aiohttp-typed": (_aiohttp_typed, "jetsocket-typed", "aiohttp + msgspec Trade"),
