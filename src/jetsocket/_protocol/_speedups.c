@@ -207,6 +207,10 @@ speedups_exec(PyObject *module)
 
 static PyModuleDef_Slot speedups_slots[] = {
     {Py_mod_exec, (void *)speedups_exec},
+#ifdef Py_mod_gil
+    /* Free-threaded CPython: scan() keeps no state and only touches its arguments. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
     {0, NULL},
 };
 
