@@ -62,6 +62,19 @@ _JSON_TOKEN = re.compile(
 # -- argument parsing -------------------------------------------------------------------
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version, then which frame reader runs (compiled or pure)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from jetsocket._protocol._reader import _SCAN_STATUS  # noqa: PLC0415
+
+        print(f"{jetsocket.__version__}\nreader: {_SCAN_STATUS}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``jetsocket`` command."""
     parser = argparse.ArgumentParser(
@@ -69,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="jetsocket: typed, resilient, fast WebSocket client (tools).",
         epilog="`jetsocket URL` is short for `jetsocket connect URL`.",
     )
-    parser.add_argument("--version", action="version", version=jetsocket.__version__)
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo_parser(commands)
     _add_connect_parser(commands)

@@ -266,7 +266,10 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_console_script_entry_point() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == jetsocket.__version__
+    # The version, then the frame reader in use (issue 12: compiled scanner or pure).
+    from jetsocket._protocol._reader import _SCAN_STATUS  # noqa: PLC0415
+
+    assert result.stdout.splitlines() == [jetsocket.__version__, f"reader: {_SCAN_STATUS}"]
 
 
 # -- output formatting ------------------------------------------------------------------
