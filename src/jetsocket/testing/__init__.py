@@ -29,6 +29,8 @@ modelled on the venues' public protocol documentation (:class:`BinanceVenue`,
 
 from jetsocket.testing._hostile import HostileConnection, HostileServer
 from jetsocket.testing._messages import (
+    BookDelta,
+    BookSnapshot,
     BookTicker,
     FeedMessage,
     Kline,
@@ -75,6 +77,8 @@ from jetsocket.testing._venues import (
 __all__ = [
     "BinanceVenue",
     "BitfinexVenue",
+    "BookDelta",
+    "BookSnapshot",
     "BookTicker",
     "BybitVenue",
     "Call",

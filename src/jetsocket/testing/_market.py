@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Market", "StreamKind", "StreamSpec", "parse_stream"]
+__all__ = ["BookModel", "Market", "StreamKind", "StreamSpec", "parse_stream"]
 
 # Price of the well-known symbols; others get a deterministic price derived from the name.
 _DEFAULT_PRICES = {
@@ -36,6 +36,8 @@ _INV_MEAN_LOTS = 1.0 / 1500.0  # mean trade size 0.15
 # Largest relative price step of one trade (0.025 %; standard deviation about 0.01 %).
 _STEP = 2.5e-4
 _INTERVAL_RE = re.compile(r"(\d+)([smhdw])")
+_BOOK_DEPTH = 20  # levels per side of the simulated order book
+_BOOK_QTY_MEAN = 1.0 / 8000.0  # mean level size 0.8
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 _encode = msgspec.json.Encoder().encode
@@ -47,6 +49,7 @@ class StreamKind(Enum):
     TRADE = "trade"
     KLINE = "kline"
     BOOK_TICKER = "bookTicker"
+    BOOK = "book"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +78,15 @@ def parse_stream(name: object, symbols: frozenset[str]) -> StreamSpec | str:
         return StreamSpec(name, symbol, StreamKind.TRADE)
     if kind == "bookTicker":
         return StreamSpec(name, symbol, StreamKind.BOOK_TICKER)
+    if kind == "book":
+        return StreamSpec(name, symbol, StreamKind.BOOK)
     if kind.startswith("kline_"):
         interval = kind[len("kline_") :]
         match = _INTERVAL_RE.fullmatch(interval)
         if match and int(match[1]) > 0:
             interval_ms = int(match[1]) * _UNIT_MS[match[2]]
             return StreamSpec(name, symbol, StreamKind.KLINE, interval, interval_ms)
-    return f"unknown stream {name!r} (kinds: trade, kline_<n><s|m|h|d|w>, bookTicker)"
+    return f"unknown stream {name!r} (kinds: trade, kline_<n><s|m|h|d|w>, bookTicker, book)"
 
 
 def default_price(symbol: str) -> str:
@@ -130,6 +135,7 @@ class Market:
     """
 
     __slots__ = (
+        "_book",
         "_book_tpl",
         "_candles",
         "_pscale",
@@ -156,6 +162,7 @@ class Market:
         self.qty = 0
         self.buyer_is_maker = False
         self._candles: dict[int, _Candle] = {}
+        self._book: BookModel | None = None
         # The hot path fills %-templates (symbols are validated, safe to embed in JSON):
         # several times faster than building a dict for the JSON encoder.
         px = f"%d.%0{self.decimals}d"
@@ -169,6 +176,13 @@ class Market:
             f'{{"e":"bookTicker","u":%d,"E":%d,"s":"{symbol}","b":"{px}","B":"{qx}",'
             f'"a":"{px}","A":"{qx}","seq":%d}}'
         )
+
+    @property
+    def book(self) -> BookModel:
+        """The market's order book (created on first use, from the random generator)."""
+        if self._book is None:
+            self._book = BookModel(self)
+        return self._book
 
     def trade(self) -> None:
         """Advance the market by one trade: move the price, draw quantity and side."""
@@ -267,3 +281,112 @@ class Market:
         candle.trades = 1
         candle.volume = self.qty
         candle.quote_volume = self.price * self.qty
+
+
+class BookModel:
+    """The L2 order book of one :class:`Market`: ``depth`` levels a side around its price.
+
+    Levels sit on a grid of :attr:`step` ticks, bids strictly below the last trade price
+    and asks strictly above, so the book never crosses. Each :meth:`delta` (after the
+    market's trade moved the price) removes the levels the price ran over, adds the ones
+    it uncovered and changes the size of one or two others, like a venue's incremental
+    depth stream; :attr:`version` counts the deltas (the ``"u"`` of the messages).
+
+    Args:
+        market: The market whose price (and random generator) the book follows.
+        depth: Levels per side.
+    """
+
+    __slots__ = ("asks", "bids", "depth", "market", "step", "version")
+
+    def __init__(self, market: Market, depth: int = _BOOK_DEPTH) -> None:
+        self.market = market
+        self.depth = depth
+        # About 0.005 % of the price per level (at least a tick): a trade moves the price
+        # by a level or two, so most deltas touch the top of the book.
+        self.step = max(1, market.price // 20_000)
+        self.version = 0
+        self.bids: dict[int, int] = {}  # price in ticks -> quantity in lots
+        self.asks: dict[int, int] = {}
+        bids, asks = self._grid()
+        rng = market._rng
+        for px in bids:
+            self.bids[px] = 1 + int(rng.expovariate(_BOOK_QTY_MEAN))
+        for px in asks:
+            self.asks[px] = 1 + int(rng.expovariate(_BOOK_QTY_MEAN))
+
+    def _grid(self) -> tuple[list[int], list[int]]:
+        price, step = self.market.price, self.step
+        top_bid = (price - 1) // step * step
+        bids = [px for k in range(self.depth) if (px := top_bid - k * step) > 0]
+        top_ask = (price // step + 1) * step
+        return bids, [top_ask + k * step for k in range(self.depth)]
+
+    def delta(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Move the book to the market's price; return the changed ``(price, qty)`` levels.
+
+        A quantity of 0 removes the level. Bids come best (highest) first, asks lowest first.
+        """
+        rng = self.market._rng
+        grid_bids, grid_asks = self._grid()
+        changes: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        for side, grid, changed in (
+            (self.bids, grid_bids, changes[0]),
+            (self.asks, grid_asks, changes[1]),
+        ):
+            wanted = set(grid)
+            for px in [px for px in side if px not in wanted]:
+                del side[px]
+                changed[px] = 0
+            for px in grid:
+                if px not in side:
+                    side[px] = changed[px] = 1 + int(rng.expovariate(_BOOK_QTY_MEAN))
+        # Resting orders come and go: one or two sizes change on every update.
+        for _ in range(1 + rng.randrange(2)):
+            index = rng.randrange(2) if self.bids else 1
+            side, changed = (self.bids, changes[0]) if index == 0 else (self.asks, changes[1])
+            px = rng.choice(list(side))
+            side[px] = changed[px] = 1 + int(rng.expovariate(_BOOK_QTY_MEAN))
+        self.version += 1
+        return (
+            sorted(changes[0].items(), reverse=True),
+            sorted(changes[1].items()),
+        )
+
+    def levels(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The whole book: bids best first, asks best first."""
+        return sorted(self.bids.items(), reverse=True), sorted(self.asks.items())
+
+    def _encode_side(self, levels: list[tuple[int, int]]) -> list[list[str]]:
+        decimals = self.market.decimals
+        return [[_fmt(px, decimals), _fmt(qty, _QTY_DECIMALS)] for px, qty in levels]
+
+    def delta_message(self, seq: int, now_ms: int) -> bytes:
+        """Apply a :meth:`delta` and encode it (``"e": "bookDelta"``)."""
+        bids, asks = self.delta()
+        return _encode(
+            {
+                "e": "bookDelta",
+                "E": now_ms,
+                "s": self.market.symbol,
+                "u": self.version,
+                "b": self._encode_side(bids),
+                "a": self._encode_side(asks),
+                "seq": seq,
+            }
+        )
+
+    def snapshot_message(self, seq: int, now_ms: int) -> bytes:
+        """Encode the whole book (``"e": "bookSnapshot"``) at its current :attr:`version`."""
+        bids, asks = self.levels()
+        return _encode(
+            {
+                "e": "bookSnapshot",
+                "E": now_ms,
+                "s": self.market.symbol,
+                "u": self.version,
+                "b": self._encode_side(bids),
+                "a": self._encode_side(asks),
+                "seq": seq,
+            }
+        )

@@ -16,6 +16,8 @@ from typing import Any, TypeAlias
 import msgspec
 
 __all__ = [
+    "BookDelta",
+    "BookSnapshot",
     "BookTicker",
     "FeedMessage",
     "Kline",
@@ -127,6 +129,55 @@ class BookTicker(msgspec.Struct, frozen=True, tag="bookTicker", tag_field="e"):
     seq: int
 
 
+class BookSnapshot(msgspec.Struct, frozen=True, tag="bookSnapshot", tag_field="e"):
+    """The whole order book (``"e": "bookSnapshot"``), first on the ``<symbol>@book`` stream.
+
+    A subscription to ``<symbol>@book`` starts with a snapshot, then sends a
+    :class:`BookDelta` per update; a resumed subscription (see
+    :class:`~jetsocket.testing.ExchangeSimulator`) replays the deltas instead.
+
+    Attributes:
+        event_time: Time the message was sent, in ms since the epoch (``"E"``).
+        symbol: Upper-case symbol (``"s"``).
+        version: The book's update id: the ``version`` of the last delta it contains
+            (``"u"``); the next delta has ``version + 1``.
+        bids: ``(price, quantity)`` levels, best (highest) first (``"b"``).
+        asks: ``(price, quantity)`` levels, best (lowest) first (``"a"``).
+        seq: Sequence number of the message (``"seq"``): with ``sequence="stream"``, the
+            stream's sequence of the last delta included (a snapshot takes no number of its
+            own); per connection otherwise.
+    """
+
+    event_time: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    version: int = msgspec.field(name="u")
+    bids: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="b")
+    asks: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="a")
+    seq: int
+
+
+class BookDelta(msgspec.Struct, frozen=True, tag="bookDelta", tag_field="e"):
+    """Changed order-book levels (``"e": "bookDelta"``), on the ``<symbol>@book`` stream.
+
+    Attributes:
+        event_time: Time the message was sent, in ms since the epoch (``"E"``).
+        symbol: Upper-case symbol (``"s"``).
+        version: The book's update id after this delta (``"u"``): the previous delta's + 1,
+            so a client sees a lost delta whatever the sequence scheme.
+        bids: ``(price, new quantity)`` of the changed bid levels; quantity 0 removes the
+            level (``"b"``).
+        asks: Same for the asks (``"a"``).
+        seq: Sequence number of the message (``"seq"``).
+    """
+
+    event_time: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    version: int = msgspec.field(name="u")
+    bids: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="b")
+    asks: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="a")
+    seq: int
+
+
 class ResponseError(msgspec.Struct, frozen=True):
     """The ``"error"`` object of a rejected request.
 
@@ -145,8 +196,8 @@ class Response(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     Attributes:
         id: The ``id`` of the request (None if the request had none or was unreadable).
-        result: ``None`` for SUBSCRIBE/UNSUBSCRIBE, the list of streams for
-            LIST_SUBSCRIPTIONS.
+        result: ``None`` for SUBSCRIBE/UNSUBSCRIBE (for a SUBSCRIBE that asked to resume,
+            ``{"recovered": {stream: bool}}``), the list of streams for LIST_SUBSCRIPTIONS.
         error: Set when the request was rejected.
     """
 
@@ -155,7 +206,7 @@ class Response(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     error: ResponseError | None = None
 
 
-FeedMessage: TypeAlias = Trade | Kline | BookTicker
+FeedMessage: TypeAlias = Trade | Kline | BookTicker | BookSnapshot | BookDelta
 """Any message pushed on a subscribed stream (a msgspec tagged union on ``"e"``)."""
 
 _feed_decoder: msgspec.json.Decoder[FeedMessage] = msgspec.json.Decoder(FeedMessage)
@@ -172,7 +223,8 @@ def decode_message(data: bytes | str) -> FeedMessage | Response:
         data: The JSON payload of one WebSocket message.
 
     Returns:
-        A :class:`Trade`, :class:`Kline`, :class:`BookTicker` or :class:`Response`.
+        A :class:`Trade`, :class:`Kline`, :class:`BookTicker`, :class:`BookSnapshot`,
+        :class:`BookDelta` or :class:`Response`.
 
     Raises:
         msgspec.ValidationError: The payload matches none of these types.

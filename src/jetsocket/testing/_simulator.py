@@ -16,17 +16,19 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from jetsocket.testing._channels import Cursor, SharedFeed
 from jetsocket.testing._lifecycle import Changes, ServerLifecycle
 from jetsocket.testing._market import Market, StreamKind, StreamSpec, default_price, parse_stream
 
-__all__ = ["ExchangeSimulator", "SimulatorStats"]
+__all__ = ["ExchangeSimulator", "SimulatedBook", "SimulatorStats"]
 
 _log = logging.getLogger("jetsocket.testing")
 
@@ -57,6 +59,13 @@ class SimulatorStats:
         messages_by_stream: Feed messages pushed per stream name, over all connections.
         feed_errors: Connections closed with 1011 because the feed failed (a simulator
             bug; the traceback is logged on the ``jetsocket.testing`` logger).
+        messages_replayed: Feed messages sent again to a connection that resumed a stream
+            (included in ``messages_sent``; ``sequence="stream"`` only).
+        messages_withheld: Feed messages not sent to a subscribed connection because of
+            :meth:`ExchangeSimulator.inject_gap`.
+        messages_produced: Messages produced by the streams (``sequence="stream"``: once
+            per stream, however many connections receive them; otherwise equal to the
+            messages sent plus those withheld).
     """
 
     connections_accepted: int
@@ -66,12 +75,32 @@ class SimulatorStats:
     bytes_sent: int
     messages_by_stream: Mapping[str, int]
     feed_errors: int
+    messages_replayed: int = 0
+    messages_withheld: int = 0
+    messages_produced: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedBook:
+    """The simulator's order book of one symbol, as :meth:`ExchangeSimulator.book` returns it.
+
+    Attributes:
+        symbol: Upper-case symbol.
+        version: Update id of the last delta applied (the ``"u"`` of the messages).
+        bids: ``(price, quantity)`` levels, best (highest) first.
+        asks: ``(price, quantity)`` levels, best (lowest) first.
+    """
+
+    symbol: str
+    version: int
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
 
 
 class _Stream:
     """A stream subscribed on one connection, with its place in the send schedule."""
 
-    __slots__ = ("market", "period", "slot", "spec", "start")
+    __slots__ = ("market", "period", "slot", "snapshot", "spec", "start")
 
     def __init__(self, spec: StreamSpec, market: Market, rate: float, now: float) -> None:
         self.spec = spec
@@ -79,6 +108,8 @@ class _Stream:
         self.period = 1.0 / rate if rate > 0 else 0.0
         self.start = now
         self.slot = 0
+        # A book stream starts with a snapshot of the connection's book, then deltas.
+        self.snapshot = spec.kind is StreamKind.BOOK
 
     def due(self) -> float:
         # start + slot * period rather than a running sum: no accumulated float drift, so
@@ -87,22 +118,35 @@ class _Stream:
 
     def render(self, seq: int, now_ms: int) -> bytes:
         market = self.market
+        if self.snapshot:
+            self.snapshot = False
+            return market.book.snapshot_message(seq, now_ms)
         market.trade()
         kind = self.spec.kind
         if kind is StreamKind.TRADE:
             return market.trade_message(seq, now_ms)
         if kind is StreamKind.KLINE:
             return market.kline_message(self.spec, seq, now_ms)
+        if kind is StreamKind.BOOK:
+            return market.book.delta_message(seq, now_ms)
         return market.book_message(seq, now_ms)
 
 
 class _Session:
-    """One client connection: its subscriptions, markets, schedule and sequence counter."""
+    """One client connection: its subscriptions, markets, schedule and sequence counter.
+
+    With ``sequence="stream"`` the streams, markets and sequences belong to the simulator
+    (:class:`~jetsocket.testing._channels.SharedFeed`); the session only keeps a
+    :class:`~jetsocket.testing._channels.Cursor` per subscribed stream in :attr:`cursors`.
+    """
 
     def __init__(self, sim: ExchangeSimulator, conn: ServerConnection) -> None:
         self.sim = sim
         self.conn = conn
         self.seq = 0
+        self.shared = sim._shared
+        self.cursors: dict[str, Cursor] = {}  # sequence="stream" only
+        self.withhold: dict[str, int] = {}  # stream -> messages to skip (inject_gap)
         self.streams: dict[str, _Stream] = {}  # insertion order = subscription order
         self.markets: dict[str, Market] = {}
         self.bursts: dict[str, int] = {}
@@ -116,10 +160,19 @@ class _Session:
 
     # -- requests ------------------------------------------------------------------------
 
+    def names(self) -> list[str]:
+        """The subscribed streams, in subscription order."""
+        return list(self.cursors if self.shared is not None else self.streams)
+
     async def serve(self) -> None:
         async for raw in self.conn:
             self.sim._requests += 1
             await self.handle(raw)
+
+    def close(self) -> None:
+        for cursor in self.cursors.values():
+            cursor.channel.subscribers.pop(self, None)
+        self.cursors.clear()
 
     async def handle(self, raw: str | bytes) -> None:
         if isinstance(raw, bytes):
@@ -141,30 +194,38 @@ class _Session:
                 await self.reply(request_id, error=(_ERR_REQUEST, "params must be a list"))
                 return
             if method == "SUBSCRIBE":
-                await self.subscribe(request_id, params)
+                await self.subscribe(request_id, params, request.get("resume"))
             else:
                 await self.unsubscribe(request_id, params)
         elif method == "LIST_SUBSCRIPTIONS":
-            await self.reply(request_id, result=list(self.streams))
+            await self.reply(request_id, result=self.names())
         else:
             await self.reply(request_id, error=(_ERR_REQUEST, f"unknown method {method!r}"))
 
-    async def subscribe(self, request_id: object, params: list[Any]) -> None:
+    async def subscribe(self, request_id: object, params: list[Any], resume: object) -> None:
         sim = self.sim
         specs: list[StreamSpec] = []
+        subscribed = self.names()
         for name in params:
             spec = parse_stream(name, sim._symbol_set)
             if isinstance(spec, str):
                 # All or nothing, so a client never has to guess which streams are live.
                 await self.reply(request_id, error=(_ERR_VALUE, spec))
                 return
-            if spec.name not in self.streams and spec.name not in {s.name for s in specs}:
+            if spec.name not in subscribed and spec.name not in {s.name for s in specs}:
                 specs.append(spec)
         limit = sim._max_streams
-        if limit is not None and len(self.streams) + len(specs) > limit:
+        if limit is not None and len(subscribed) + len(specs) > limit:
             await self.reply(
                 request_id, error=(_ERR_VALUE, f"too many streams (max {limit} per connection)")
             )
+            return
+        positions = _check_resume(resume, params, shared=self.shared is not None)
+        if isinstance(positions, tuple):
+            await self.reply(request_id, error=positions)
+            return
+        if self.shared is not None:
+            await self._subscribe_shared(request_id, specs, positions)
             return
         async with self.lock:
             await self._send(_encode({"result": None, "id": request_id}))
@@ -183,12 +244,53 @@ class _Session:
         self.wakeup.set()
         sim._notify()
 
+    async def _subscribe_shared(
+        self, request_id: object, specs: list[StreamSpec], positions: dict[str, int]
+    ) -> None:
+        """Subscribe in ``sequence="stream"`` mode: join the channels, replay if asked."""
+        shared = self.shared
+        assert shared is not None
+        recovered: dict[str, bool] = {}
+        snapshots: list[tuple[str, bytes]] = []
+        now_ms = time.time_ns() // 1_000_000
+        async with self.lock:
+            # Nothing is awaited until every cursor is placed: a snapshot and the position
+            # after it are taken at the same sequence number.
+            for spec in specs:
+                channel = shared.channel(spec)
+                last = positions.get(spec.name)
+                head = channel.seq
+                if last is not None and channel.base - 1 <= last <= head:
+                    cursor = Cursor(channel, last + 1, replay_to=head)
+                    recovered[spec.name] = True
+                else:
+                    if last is not None:
+                        recovered[spec.name] = False  # older than the history (or unknown)
+                    cursor = Cursor(channel, head + 1)
+                    if spec.kind is StreamKind.BOOK:
+                        snapshots.append((spec.name, channel.snapshot(now_ms)))
+                    elif last is not None:
+                        cursor.next = channel.base  # what is left: the client sees the gap
+                self.cursors[spec.name] = cursor
+                channel.subscribers[self] = self.wakeup
+            result = {"recovered": recovered} if positions else None
+            batch = [_encode({"result": result, "id": request_id})]
+            for name, payload in snapshots:
+                self._count(name, payload)
+                batch.append(payload)
+            await self._send_batch(batch)
+        self.wakeup.set()
+        self.sim._notify()
+
     async def unsubscribe(self, request_id: object, params: list[Any]) -> None:
         for name in params:
             if isinstance(name, str):
                 # Stale heap entries are skipped by the sender (identity check).
                 self.streams.pop(name, None)
                 self.bursts.pop(name, None)
+                cursor = self.cursors.pop(name, None)
+                if cursor is not None:
+                    cursor.channel.subscribers.pop(self, None)
         await self.reply(request_id, result=None)
         self.sim._notify()
 
@@ -216,7 +318,10 @@ class _Session:
 
     async def run_feed(self) -> None:
         try:
-            await self._feed()
+            if self.shared is not None:
+                await self._feed_shared()
+            else:
+                await self._feed()
         except ConnectionClosed:
             pass
         except Exception:
@@ -263,7 +368,7 @@ class _Session:
                 _, _, stream = heapq.heappop(heap)
                 if self.streams.get(stream.spec.name) is not stream:
                     continue  # unsubscribed since it was scheduled
-                batch.append(self._render(stream))
+                self._render(stream, batch)
                 stream.slot += 1
                 if stream.due() < now - _MAX_LAG:
                     stream.start, stream.slot = now, 0
@@ -276,7 +381,7 @@ class _Session:
             while self.bursts and len(batch) < _BATCH:
                 # One round: one message per bursting stream, in subscription order.
                 for name in [n for n in self.streams if n in self.bursts]:
-                    batch.append(self._render(self.streams[name]))
+                    self._render(self.streams[name], batch)
                     left = self.bursts[name] - 1
                     if left > 0:
                         self.bursts[name] = left
@@ -286,6 +391,43 @@ class _Session:
                     del self.bursts[name]
             await self._send_batch(batch)
 
+    async def _feed_shared(self) -> None:
+        """Send what the subscribed channels produced, from each cursor, in batches."""
+        sim = self.sim
+        while True:
+            self.wakeup.clear()
+            batch: list[bytes] = []
+            async with self.lock:
+                for name, cursor in self.cursors.items():
+                    channel = cursor.channel
+                    # Further behind than the history (a stalled connection): what is left
+                    # goes on, the client sees the gap.
+                    cursor.next = max(cursor.next, channel.base)
+                    end = min(channel.seq, cursor.next + _BATCH - len(batch) - 1)
+                    for seq in range(cursor.next, end + 1):
+                        payload = channel.entry(seq)
+                        if seq <= cursor.replay_to:
+                            sim._replayed += 1
+                        elif seq in channel.withheld:
+                            sim._withheld += 1
+                            continue
+                        batch.append(payload)
+                        self._count(name, payload)
+                    cursor.next = max(cursor.next, end + 1)
+                    if len(batch) >= _BATCH:
+                        break
+                await self._send_batch(batch)
+            if batch:
+                await asyncio.sleep(0)  # let requests and other connections in
+            else:
+                await self.wakeup.wait()
+
+    def _count(self, name: str, payload: bytes) -> None:
+        sim = self.sim
+        sim._messages += 1
+        sim._bytes += len(payload)
+        sim._by_stream[name] = sim._by_stream.get(name, 0) + 1
+
     def _rebase(self, now: float) -> None:
         # After a burst the paced schedule restarts from now instead of catching up.
         self.heap = []
@@ -294,15 +436,23 @@ class _Session:
                 stream.start, stream.slot = now, 0
                 heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
 
-    def _render(self, stream: _Stream) -> bytes:
+    def _render(self, stream: _Stream, batch: list[bytes]) -> None:
+        """Render the next message of ``stream`` into ``batch`` (unless it is withheld)."""
         self.seq += 1
         payload = stream.render(self.seq, time.time_ns() // 1_000_000)
-        sim = self.sim
-        sim._messages += 1
-        sim._bytes += len(payload)
         name = stream.spec.name
-        sim._by_stream[name] = sim._by_stream.get(name, 0) + 1
-        return payload
+        if self.withhold:
+            left = self.withhold.get(name, 0)
+            if left:
+                # An injected gap: the message exists (its number is taken), never sent.
+                if left > 1:
+                    self.withhold[name] = left - 1
+                else:
+                    del self.withhold[name]
+                self.sim._withheld += 1
+                return
+        self._count(name, payload)
+        batch.append(payload)
 
     async def _send(self, payload: bytes) -> None:
         # text=True sends the UTF-8 bytes as a text frame without decoding them first.
@@ -335,6 +485,26 @@ class _Session:
             conn.transport.write(b"".join(chunks))
             if b"" in chunks:  # end-of-stream marker: only after a close, keep its meaning
                 conn.transport.close()
+
+
+def _check_resume(
+    resume: object, params: list[Any], *, shared: bool
+) -> dict[str, int] | tuple[int, str]:
+    """Validate a SUBSCRIBE's ``"resume"``: ``{stream: last sequence seen}``, or an error."""
+    if resume is None:
+        return {}
+    if not shared:
+        return (_ERR_VALUE, "resume needs one sequence per stream (sequence='stream')")
+    if not isinstance(resume, dict):
+        return (_ERR_REQUEST, "resume must be an object {stream: last sequence seen}")
+    positions: dict[str, int] = {}
+    for name, last in resume.items():
+        if name not in params:
+            return (_ERR_VALUE, f"resume names {name!r}, which is not in params")
+        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+            return (_ERR_REQUEST, f"resume position of {name!r} must be an int >= 0")
+        positions[name] = last
+    return positions
 
 
 def _frame(payload: bytes) -> bytes:
@@ -412,6 +582,8 @@ class ExchangeSimulator(ServerLifecycle):
         max_streams_per_connection: int | None = None,
         compression: str | None = None,
         ping_interval: float | None = None,
+        sequence: Literal["connection", "stream"] = "connection",
+        history: int = 10_000,
     ) -> None:
         self._symbols = tuple(dict.fromkeys(s.upper() for s in symbols))
         if not self._symbols:
@@ -445,6 +617,18 @@ class ExchangeSimulator(ServerLifecycle):
         self._messages = 0
         self._bytes = 0
         self._by_stream: dict[str, int] = {}
+        self._replayed = 0
+        self._withheld = 0
+        if sequence not in ("connection", "stream"):
+            raise ValueError(f"sequence must be 'connection' or 'stream', got {sequence!r}")
+        if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+            raise ValueError(f"history must be an int >= 1, got {history!r}")
+        self._sequence = sequence
+        self._markets: dict[str, Market] = {}
+        self._shared: SharedFeed | None = None
+        if sequence == "stream":
+            self._shared = SharedFeed(self._rate, history, self._market)
+        self._producer: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -466,6 +650,8 @@ class ExchangeSimulator(ServerLifecycle):
             close_timeout=2.0,
         )
         self._port = self._server.sockets[0].getsockname()[1]
+        if self._shared is not None and self._producer is None:
+            self._producer = asyncio.create_task(self._shared.run())
 
     async def stop(self) -> None:
         """Close every connection (code 1001) and stop listening. Idempotent."""
@@ -473,6 +659,13 @@ class ExchangeSimulator(ServerLifecycle):
         if server is not None:
             server.close()
             await server.wait_closed()
+        # The market pauses while the simulator is stopped (its streams, sequences and
+        # history are kept: a restart on the same port goes on from where it was).
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
 
     # -- properties ----------------------------------------------------------------------
 
@@ -523,7 +716,7 @@ class ExchangeSimulator(ServerLifecycle):
 
     def subscriptions(self) -> list[list[str]]:
         """Return the subscribed streams of each open connection (in subscription order)."""
-        return [list(session.streams) for session in self._sessions.values()]
+        return [session.names() for session in self._sessions.values()]
 
     def stats(self) -> SimulatorStats:
         """Return a snapshot of the counters."""
@@ -535,6 +728,13 @@ class ExchangeSimulator(ServerLifecycle):
             bytes_sent=self._bytes,
             messages_by_stream=MappingProxyType(dict(self._by_stream)),
             feed_errors=self._errors,
+            messages_replayed=self._replayed,
+            messages_withheld=self._withheld,
+            messages_produced=(
+                self._shared.produced
+                if self._shared is not None
+                else self._messages + self._withheld
+            ),
         )
 
     # -- control -------------------------------------------------------------------------
@@ -551,7 +751,86 @@ class ExchangeSimulator(ServerLifecycle):
         """
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count}")
+        shared = self._shared
+        if shared is not None:
+            subscribed = {n for s in self._sessions.values() for n in s.cursors}
+            channels = [
+                c
+                for name, c in shared.channels.items()
+                if name in subscribed and (streams is None or name in streams)
+            ]
+            for channel in channels:
+                shared.burst(channel, count)
+            return len(channels)
         return sum(s.add_burst(count, streams) for s in self._sessions.values())
+
+    def inject_gap(self, stream: str, count: int = 1) -> int:
+        """Withhold the next ``count`` messages of ``stream`` from its subscribed connections.
+
+        The messages are produced and numbered as usual but not sent to the connections
+        subscribed to ``stream`` now, as if they were lost on the way: those clients see a
+        sequence gap (for a ``book`` stream: a book version gap, the cue to resync). With
+        ``sequence="stream"`` the messages stay in the history, so a resumed subscription
+        gets them again.
+
+        Args:
+            stream: The stream name, e.g. ``"btcusdt@book"``.
+            count: Messages to withhold.
+
+        Returns:
+            The number of connections subscribed to the stream (0: nothing will happen).
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be an int >= 1, got {count!r}")
+        shared = self._shared
+        if shared is not None:
+            channel = shared.channels.get(stream)
+            if channel is None or not channel.subscribers:
+                return 0
+            channel.withhold += count
+            return len(channel.subscribers)
+        affected = 0
+        for session in self._sessions.values():
+            if stream in session.streams:
+                session.withhold[stream] = session.withhold.get(stream, 0) + count
+                affected += 1
+        return affected
+
+    def sequence_of(self, stream: str) -> int:
+        """The sequence number of the last message ``stream`` produced (``sequence="stream"``).
+
+        Returns:
+            0 when the stream has not been subscribed yet.
+
+        Raises:
+            RuntimeError: The simulator numbers messages per connection.
+        """
+        shared = self._require_shared("sequence_of()")
+        channel = shared.channels.get(stream)
+        return 0 if channel is None else channel.seq
+
+    def book(self, symbol: str) -> SimulatedBook:
+        """The order book of ``symbol`` as the ``<symbol>@book`` stream last described it.
+
+        With ``sequence="stream"`` the book is the simulator's own (one per symbol), so a
+        client can compare its book with it once it has seen version :attr:`SimulatedBook.version`.
+
+        Raises:
+            RuntimeError: The simulator keeps one market per connection.
+            ValueError: ``symbol`` is not served.
+        """
+        self._require_shared("book()")
+        market = self._market(symbol.upper())
+        model = market.book
+        bids, asks = model.levels()
+        scale = Decimal(1).scaleb(-market.decimals)
+        lot = Decimal("0.0001")
+        return SimulatedBook(
+            symbol=market.symbol,
+            version=model.version,
+            bids=tuple((px * scale, qty * lot) for px, qty in bids),
+            asks=tuple((px * scale, qty * lot) for px, qty in asks),
+        )
 
     async def drop_all(self, *, timeout: float = 5.0) -> int:
         """Abort every client connection at the TCP level: no close frame, no FIN handshake.
@@ -625,13 +904,28 @@ class ExchangeSimulator(ServerLifecycle):
             TimeoutError: No connection subscribed in time.
         """
         await self.wait_for(
-            lambda: any(stream in s.streams for s in self._sessions.values()), timeout=timeout
+            lambda: any(stream in s.names() for s in self._sessions.values()), timeout=timeout
         )
 
     # -- internals -----------------------------------------------------------------------
 
     def _notify(self) -> None:
         self._changes.notify()
+
+    def _market(self, symbol: str) -> Market:
+        """The simulator-wide market of ``symbol`` (``sequence="stream"``)."""
+        if symbol not in self._symbol_set:
+            raise ValueError(f"unknown symbol {symbol!r}")
+        market = self._markets.get(symbol)
+        if market is None:
+            market = Market(symbol, self._prices[symbol], self._seed)
+            self._markets[symbol] = market
+        return market
+
+    def _require_shared(self, what: str) -> SharedFeed:
+        if self._shared is None:
+            raise RuntimeError(f"{what} needs sequence='stream' (markets are per connection)")
+        return self._shared
 
     async def _handler(self, conn: ServerConnection) -> None:
         session = _Session(self, conn)
@@ -647,5 +941,6 @@ class ExchangeSimulator(ServerLifecycle):
             feed.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feed
+            session.close()
             del self._sessions[conn]
             self._notify()
