@@ -1,49 +1,37 @@
 """An embedded exchange feed server for tests, demos and benchmarks.
 
-See :class:`ExchangeSimulator`. The server is `websockets`' asyncio server; everything
-else (streams, schedule, market model) is here and in ``_market``.
+See :class:`ExchangeSimulator`. The server is `websockets`' asyncio server; the
+connections are in ``_session``, the ``sequence="stream"`` streams in ``_channels`` and
+the market model in ``_market``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 import random
 import re
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
-import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from jetsocket.testing._channels import Cursor, SharedFeed
+from jetsocket.testing._channels import SharedFeed
 from jetsocket.testing._lifecycle import Changes, ServerLifecycle
-from jetsocket.testing._market import Market, StreamKind, StreamSpec, default_price, parse_stream
+from jetsocket.testing._market import Market, default_price
+from jetsocket.testing._session import Session
 
 __all__ = ["ExchangeSimulator", "SimulatedBook", "SimulatorStats"]
 
 _log = logging.getLogger("jetsocket.testing")
 
-# Messages sent before the sender yields to the event loop, so that a burst or a catch-up
-# never starves the request reader (UNSUBSCRIBE must take effect) or other connections.
-_BATCH = 512
-# A stream that falls further behind its schedule than this (slow client, busy loop)
-# forgets the missed slots instead of catching up with an unbounded burst.
-_MAX_LAG = 1.0
-_ERR_VALUE = 1  # Binance: invalid value
-_ERR_REQUEST = 2  # Binance: invalid request
 _DEFAULT_KINDS = ("trade", "kline_1m", "bookTicker")
 _SYMBOL_RE = re.compile(r"[A-Z0-9_-]{1,32}")
-
-_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,426 +85,6 @@ class SimulatedBook:
     asks: tuple[tuple[Decimal, Decimal], ...]
 
 
-class _Stream:
-    """A stream subscribed on one connection, with its place in the send schedule."""
-
-    __slots__ = ("market", "period", "slot", "snapshot", "spec", "start")
-
-    def __init__(self, spec: StreamSpec, market: Market, rate: float, now: float) -> None:
-        self.spec = spec
-        self.market = market
-        self.period = 1.0 / rate if rate > 0 else 0.0
-        self.start = now
-        self.slot = 0
-        # A book stream starts with a snapshot of the connection's book, then deltas.
-        self.snapshot = spec.kind is StreamKind.BOOK
-
-    def due(self) -> float:
-        # start + slot * period rather than a running sum: no accumulated float drift, so
-        # streams with the same rate stay exactly tied and interleave deterministically.
-        return self.start + self.slot * self.period
-
-    def render(self, seq: int, now_ms: int) -> bytes:
-        market = self.market
-        if self.snapshot:
-            self.snapshot = False
-            return market.book.snapshot_message(seq, now_ms)
-        market.trade()
-        kind = self.spec.kind
-        if kind is StreamKind.TRADE:
-            return market.trade_message(seq, now_ms)
-        if kind is StreamKind.KLINE:
-            return market.kline_message(self.spec, seq, now_ms)
-        if kind is StreamKind.BOOK:
-            return market.book.delta_message(seq, now_ms)
-        return market.book_message(seq, now_ms)
-
-
-class _Session:
-    """One client connection: its subscriptions, markets, schedule and sequence counter.
-
-    With ``sequence="stream"`` the streams, markets and sequences belong to the simulator
-    (:class:`~jetsocket.testing._channels.SharedFeed`); the session only keeps a
-    :class:`~jetsocket.testing._channels.Cursor` per subscribed stream in :attr:`cursors`.
-    """
-
-    def __init__(self, sim: ExchangeSimulator, conn: ServerConnection) -> None:
-        self.sim = sim
-        self.conn = conn
-        self.seq = 0
-        self.shared = sim._shared
-        self.cursors: dict[str, Cursor] = {}  # sequence="stream" only
-        self.withhold: dict[str, int] = {}  # stream -> messages to skip (inject_gap)
-        self.streams: dict[str, _Stream] = {}  # insertion order = subscription order
-        self.markets: dict[str, Market] = {}
-        self.bursts: dict[str, int] = {}
-        self.heap: list[tuple[float, int, _Stream]] = []
-        self.order = itertools.count()  # heap tie-break: earlier scheduled goes first
-        self.wakeup = asyncio.Event()
-        # Held while sending: a reply can't overtake or be overtaken by a feed message
-        # that was already decided on, so no message of a stream follows its UNSUBSCRIBE
-        # reply and none precedes its SUBSCRIBE reply.
-        self.lock = asyncio.Lock()
-
-    # -- requests ------------------------------------------------------------------------
-
-    def names(self) -> list[str]:
-        """The subscribed streams, in subscription order."""
-        return list(self.cursors if self.shared is not None else self.streams)
-
-    async def serve(self) -> None:
-        async for raw in self.conn:
-            self.sim._requests += 1
-            await self.handle(raw)
-
-    def close(self) -> None:
-        for cursor in self.cursors.values():
-            cursor.channel.subscribers.pop(self, None)
-        self.cursors.clear()
-
-    async def handle(self, raw: str | bytes) -> None:
-        if isinstance(raw, bytes):
-            await self.reply(None, error=(_ERR_REQUEST, "requests must be text messages"))
-            return
-        try:
-            request = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            await self.reply(None, error=(_ERR_REQUEST, "invalid JSON"))
-            return
-        if not isinstance(request, dict):
-            await self.reply(None, error=(_ERR_REQUEST, "a request must be a JSON object"))
-            return
-        request_id = request.get("id")
-        method = request.get("method")
-        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
-            params = request.get("params")
-            if not isinstance(params, list) or not params:
-                await self.reply(request_id, error=(_ERR_REQUEST, "params must be a list"))
-                return
-            if method == "SUBSCRIBE":
-                await self.subscribe(request_id, params, request.get("resume"))
-            else:
-                await self.unsubscribe(request_id, params)
-        elif method == "LIST_SUBSCRIPTIONS":
-            await self.reply(request_id, result=self.names())
-        else:
-            await self.reply(request_id, error=(_ERR_REQUEST, f"unknown method {method!r}"))
-
-    async def subscribe(self, request_id: object, params: list[Any], resume: object) -> None:
-        sim = self.sim
-        specs: list[StreamSpec] = []
-        subscribed = self.names()
-        for name in params:
-            spec = parse_stream(name, sim._symbol_set)
-            if isinstance(spec, str):
-                # All or nothing, so a client never has to guess which streams are live.
-                await self.reply(request_id, error=(_ERR_VALUE, spec))
-                return
-            if spec.name not in subscribed and spec.name not in {s.name for s in specs}:
-                specs.append(spec)
-        limit = sim._max_streams
-        if limit is not None and len(subscribed) + len(specs) > limit:
-            await self.reply(
-                request_id, error=(_ERR_VALUE, f"too many streams (max {limit} per connection)")
-            )
-            return
-        positions = _check_resume(resume, params, shared=self.shared is not None)
-        if isinstance(positions, tuple):
-            await self.reply(request_id, error=positions)
-            return
-        if self.shared is not None:
-            await self._subscribe_shared(request_id, specs, positions)
-            return
-        async with self.lock:
-            await self._send(_encode({"result": None, "id": request_id}))
-            now = asyncio.get_running_loop().time()
-            for spec in specs:
-                market = self.markets.get(spec.symbol)
-                if market is None:
-                    market = Market(spec.symbol, sim._prices[spec.symbol], sim.seed)
-                    self.markets[spec.symbol] = market
-                stream = _Stream(spec, market, sim._rate, now)
-                self.streams[spec.name] = stream
-                if stream.period:
-                    heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
-                if sim._burst:
-                    self.bursts[spec.name] = self.bursts.get(spec.name, 0) + sim._burst
-        self.wakeup.set()
-        sim._notify()
-
-    async def _subscribe_shared(
-        self, request_id: object, specs: list[StreamSpec], positions: dict[str, int]
-    ) -> None:
-        """Subscribe in ``sequence="stream"`` mode: join the channels, replay if asked."""
-        shared = self.shared
-        assert shared is not None
-        recovered: dict[str, bool] = {}
-        snapshots: list[tuple[str, bytes]] = []
-        now_ms = time.time_ns() // 1_000_000
-        async with self.lock:
-            # Nothing is awaited until every cursor is placed: a snapshot and the position
-            # after it are taken at the same sequence number.
-            for spec in specs:
-                channel = shared.channel(spec)
-                last = positions.get(spec.name)
-                head = channel.seq
-                if last is not None and channel.base - 1 <= last <= head:
-                    cursor = Cursor(channel, last + 1, replay_to=head)
-                    recovered[spec.name] = True
-                else:
-                    if last is not None:
-                        recovered[spec.name] = False  # older than the history (or unknown)
-                    cursor = Cursor(channel, head + 1)
-                    if spec.kind is StreamKind.BOOK:
-                        snapshots.append((spec.name, channel.snapshot(now_ms)))
-                    elif last is not None:
-                        cursor.next = channel.base  # what is left: the client sees the gap
-                self.cursors[spec.name] = cursor
-                channel.subscribers[self] = self.wakeup
-            result = {"recovered": recovered} if positions else None
-            batch = [_encode({"result": result, "id": request_id})]
-            for name, payload in snapshots:
-                self._count(name, payload)
-                batch.append(payload)
-            await self._send_batch(batch)
-        self.wakeup.set()
-        self.sim._notify()
-
-    async def unsubscribe(self, request_id: object, params: list[Any]) -> None:
-        for name in params:
-            if isinstance(name, str):
-                # Stale heap entries are skipped by the sender (identity check).
-                self.streams.pop(name, None)
-                self.bursts.pop(name, None)
-                cursor = self.cursors.pop(name, None)
-                if cursor is not None:
-                    cursor.channel.subscribers.pop(self, None)
-        await self.reply(request_id, result=None)
-        self.sim._notify()
-
-    async def reply(
-        self, request_id: object, *, result: object = None, error: tuple[int, str] | None = None
-    ) -> None:
-        if error is None:
-            payload = _encode({"result": result, "id": request_id})
-        else:
-            payload = _encode({"error": {"code": error[0], "msg": error[1]}, "id": request_id})
-        async with self.lock:
-            await self._send(payload)
-
-    # -- feed ----------------------------------------------------------------------------
-
-    def add_burst(self, count: int, names: Collection[str] | None) -> int:
-        added = 0
-        for name in self.streams:
-            if names is None or name in names:
-                self.bursts[name] = self.bursts.get(name, 0) + count
-                added += 1
-        if added:
-            self.wakeup.set()
-        return added
-
-    async def run_feed(self) -> None:
-        try:
-            if self.shared is not None:
-                await self._feed_shared()
-            else:
-                await self._feed()
-        except ConnectionClosed:
-            pass
-        except Exception:
-            # A bug here must not leave the client waiting forever for messages: log it
-            # and close with 1011 (internal error, RFC 6455 section 7.4.1).
-            _log.exception("simulator feed failed")
-            self.sim._errors += 1
-            await self.conn.close(1011, "simulator feed failed")
-
-    async def _feed(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            # Cleared before the state is inspected: a subscribe or burst that happens
-            # while we are awaiting below sets it again, so no wake-up is lost.
-            self.wakeup.clear()
-            if self.bursts:
-                await self._send_burst()
-                if not self.bursts:
-                    self._rebase(loop.time())
-                await asyncio.sleep(0)
-                continue
-            heap = self.heap
-            while heap and self.streams.get(heap[0][2].spec.name) is not heap[0][2]:
-                heapq.heappop(heap)
-            if not heap:
-                await self.wakeup.wait()
-                continue
-            now = loop.time()
-            if heap[0][0] > now:
-                handle = loop.call_at(heap[0][0], self.wakeup.set)
-                try:
-                    await self.wakeup.wait()
-                finally:
-                    handle.cancel()
-                continue
-            await self._send_due(now)
-            await asyncio.sleep(0)
-
-    async def _send_due(self, now: float) -> None:
-        heap = self.heap
-        batch: list[bytes] = []
-        async with self.lock:
-            while heap and heap[0][0] <= now and len(batch) < _BATCH:
-                _, _, stream = heapq.heappop(heap)
-                if self.streams.get(stream.spec.name) is not stream:
-                    continue  # unsubscribed since it was scheduled
-                self._render(stream, batch)
-                stream.slot += 1
-                if stream.due() < now - _MAX_LAG:
-                    stream.start, stream.slot = now, 0
-                heapq.heappush(heap, (stream.due(), next(self.order), stream))
-            await self._send_batch(batch)
-
-    async def _send_burst(self) -> None:
-        batch: list[bytes] = []
-        async with self.lock:
-            while self.bursts and len(batch) < _BATCH:
-                # One round: one message per bursting stream, in subscription order.
-                for name in [n for n in self.streams if n in self.bursts]:
-                    self._render(self.streams[name], batch)
-                    left = self.bursts[name] - 1
-                    if left > 0:
-                        self.bursts[name] = left
-                    else:
-                        del self.bursts[name]
-                for name in [n for n in self.bursts if n not in self.streams]:
-                    del self.bursts[name]
-            await self._send_batch(batch)
-
-    async def _feed_shared(self) -> None:
-        """Send what the subscribed channels produced, from each cursor, in batches."""
-        sim = self.sim
-        while True:
-            self.wakeup.clear()
-            batch: list[bytes] = []
-            async with self.lock:
-                for name, cursor in self.cursors.items():
-                    channel = cursor.channel
-                    # Further behind than the history (a stalled connection): what is left
-                    # goes on, the client sees the gap.
-                    cursor.next = max(cursor.next, channel.base)
-                    end = min(channel.seq, cursor.next + _BATCH - len(batch) - 1)
-                    for seq in range(cursor.next, end + 1):
-                        payload = channel.entry(seq)
-                        if seq <= cursor.replay_to:
-                            sim._replayed += 1
-                        elif seq in channel.withheld:
-                            sim._withheld += 1
-                            continue
-                        batch.append(payload)
-                        self._count(name, payload)
-                    cursor.next = max(cursor.next, end + 1)
-                    if len(batch) >= _BATCH:
-                        break
-                await self._send_batch(batch)
-            if batch:
-                await asyncio.sleep(0)  # let requests and other connections in
-            else:
-                await self.wakeup.wait()
-
-    def _count(self, name: str, payload: bytes) -> None:
-        sim = self.sim
-        sim._messages += 1
-        sim._bytes += len(payload)
-        sim._by_stream[name] = sim._by_stream.get(name, 0) + 1
-
-    def _rebase(self, now: float) -> None:
-        # After a burst the paced schedule restarts from now instead of catching up.
-        self.heap = []
-        for stream in self.streams.values():
-            if stream.period:
-                stream.start, stream.slot = now, 0
-                heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
-
-    def _render(self, stream: _Stream, batch: list[bytes]) -> None:
-        """Render the next message of ``stream`` into ``batch`` (unless it is withheld)."""
-        self.seq += 1
-        payload = stream.render(self.seq, time.time_ns() // 1_000_000)
-        name = stream.spec.name
-        if self.withhold:
-            left = self.withhold.get(name, 0)
-            if left:
-                # An injected gap: the message exists (its number is taken), never sent.
-                if left > 1:
-                    self.withhold[name] = left - 1
-                else:
-                    del self.withhold[name]
-                self.sim._withheld += 1
-                return
-        self._count(name, payload)
-        batch.append(payload)
-
-    async def _send(self, payload: bytes) -> None:
-        # text=True sends the UTF-8 bytes as a text frame without decoding them first.
-        await self.conn.send(payload, text=True)
-
-    async def _send_batch(self, payloads: list[bytes]) -> None:
-        """Send many text messages with one socket write.
-
-        ``ServerConnection.send`` writes every frame separately, one system call each,
-        which caps a feed at a few ten thousand messages per second. Here the frames are
-        built by the websockets protocol object (so extensions such as permessage-deflate
-        still apply) and written at once, inside websockets' own ``send_context`` so that
-        state checks, flow control (drain) and error handling stay those of ``send``.
-        """
-        if not payloads:
-            return
-        conn = self.conn
-        async with conn.send_context():
-            protocol = conn.protocol
-            if protocol.extensions:
-                for payload in payloads:
-                    protocol.send_text(payload)
-                chunks = protocol.data_to_send()
-            else:
-                # Without extensions a server frame is a plain header plus the payload
-                # (RFC 6455 section 5.2: FIN + text opcode, no mask from a server), cheaper
-                # to build here than through the protocol's frame objects.
-                chunks = protocol.data_to_send()  # anything queued goes first
-                chunks.extend(_frame(payload) for payload in payloads)
-            conn.transport.write(b"".join(chunks))
-            if b"" in chunks:  # end-of-stream marker: only after a close, keep its meaning
-                conn.transport.close()
-
-
-def _check_resume(
-    resume: object, params: list[Any], *, shared: bool
-) -> dict[str, int] | tuple[int, str]:
-    """Validate a SUBSCRIBE's ``"resume"``: ``{stream: last sequence seen}``, or an error."""
-    if resume is None:
-        return {}
-    if not shared:
-        return (_ERR_VALUE, "resume needs one sequence per stream (sequence='stream')")
-    if not isinstance(resume, dict):
-        return (_ERR_REQUEST, "resume must be an object {stream: last sequence seen}")
-    positions: dict[str, int] = {}
-    for name, last in resume.items():
-        if name not in params:
-            return (_ERR_VALUE, f"resume names {name!r}, which is not in params")
-        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
-            return (_ERR_REQUEST, f"resume position of {name!r} must be an int >= 0")
-        positions[name] = last
-    return positions
-
-
-def _frame(payload: bytes) -> bytes:
-    """Return an unmasked, unfragmented text frame carrying ``payload``."""
-    size = len(payload)
-    if size < 126:
-        return b"\x81" + size.to_bytes(1, "big") + payload
-    if size < 65536:
-        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
-    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
-
-
 class ExchangeSimulator(ServerLifecycle):
     """An embedded exchange feed server speaking a Binance-like JSON protocol.
 
@@ -534,25 +102,60 @@ class ExchangeSimulator(ServerLifecycle):
     reply) and ``LIST_SUBSCRIPTIONS`` answers ``{"result": [streams], "id": N}``. A bad
     request is answered ``{"error": {"code": 1 or 2, "msg": ...}, "id": N}`` and changes
     nothing. Streams are ``<symbol>@trade``, ``<symbol>@kline_<interval>`` (``1s``, ``1m``,
-    ``4h``, ...) and ``<symbol>@bookTicker``, symbol in any case; the messages are
-    described by :class:`~jetsocket.testing.Trade`, :class:`~jetsocket.testing.Kline` and
-    :class:`~jetsocket.testing.BookTicker`.
+    ``4h``, ...), ``<symbol>@bookTicker`` and ``<symbol>@book``, symbol in any case; the
+    messages are described by :class:`~jetsocket.testing.Trade`,
+    :class:`~jetsocket.testing.Kline`, :class:`~jetsocket.testing.BookTicker` and, for
+    ``book``, :class:`~jetsocket.testing.BookSnapshot` then
+    :class:`~jetsocket.testing.BookDelta` (an L2 order book of 20 levels a side: a snapshot
+    on subscribe, then one delta per update, each with the book's update id ``"u"``, the
+    previous one's + 1, as on Coinbase ``level2``, Kraken v2 ``book`` or OKX ``books``).
 
-    **Sequence numbers.** Every feed message carries ``"seq"``: 1, 2, 3, ... per
-    connection, over all its streams. A client that sees a jump lost messages. A new
-    connection starts again at 1.
+    **Sequence numbers.** Every feed message carries ``"seq"``. With
+    ``sequence="connection"`` (the default) it is 1, 2, 3, ... per connection, over all
+    its streams, and a new connection starts again at 1; every connection has markets of
+    its own (see *Determinism*).
+
+    With ``sequence="stream"`` the simulator behaves like a venue with replay: each stream
+    exists once, with its own sequence 1, 2, 3, ... over every connection, created by its
+    first subscription and producing ``rate`` messages a second from then on whether
+    anybody is subscribed or not (the market goes on while a client reconnects). The last
+    ``history`` messages of each stream are kept, and a SUBSCRIBE may ask to *resume*::
+
+        {"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 7,
+         "resume": {"btcusdt@trade": 1234}}
+
+    ``1234`` is the last sequence number the client has: the reply
+    ``{"result": {"recovered": {"btcusdt@trade": true}}, "id": 7}`` is followed by the
+    messages 1235, 1236, ... from the history, then the live feed, without a gap or a
+    duplicate. The design follows Centrifugo's stream recovery (a subscribe carries the
+    position last seen; the reply says whether the history still covered it). When the
+    history no longer reaches back that far (or the position is unknown), the reply says
+    ``false`` and the stream goes on from the oldest message kept, so the client sees the
+    gap; a ``book`` stream sends a fresh snapshot instead. Without ``resume`` a stream
+    starts with its next message (a ``book`` with a snapshot numbered with the stream's
+    last sequence, which the first delta follows). A ``resume`` with
+    ``sequence="connection"`` is refused (code 1).
+
+    **Injected gaps.** :meth:`inject_gap` withholds the next messages of a stream from the
+    connections subscribed to it: they see a jump in ``seq`` (and, on a ``book`` stream, in
+    ``"u"``), which is the cue for an order book to resync.
 
     **Determinism.** Prices, quantities and trade ids come from a random walk seeded with
-    ``(seed, symbol)``; every connection sees the same market from the start. Streams with
-    the same rate subscribed in one request interleave in request order, so two
-    connections sending the same requests receive the same messages (timestamps and kline
-    boundaries follow the wall clock and are the only difference).
+    ``(seed, symbol)``. With ``sequence="connection"`` every connection sees the same
+    market from the start, and streams with the same rate subscribed in one request
+    interleave in request order, so two connections sending the same requests receive the
+    same messages (timestamps and kline boundaries follow the wall clock and are the only
+    difference). With ``sequence="stream"`` there is one market per symbol for the whole
+    simulator; how its streams interleave depends on timing.
 
     **Rate and bursts.** Each subscribed stream sends ``rate`` messages per second on a
     fixed schedule (``rate=0``: none). ``burst=N`` makes every newly subscribed stream
     first send N messages as fast as the connection takes them; :meth:`burst` does the
     same on demand. Sending applies backpressure: a slow client slows the server down, and
-    a stream more than a second behind its schedule skips the missed slots.
+    a stream more than a second behind its schedule skips the missed slots. With
+    ``sequence="stream"`` a burst is produced at once into the history (keep it below
+    ``history``) and each connection is sent it as fast as it takes it; ``burst=N`` makes
+    a stream's first subscription produce N messages at once.
 
     Args:
         symbols: The symbols served (upper case).
@@ -567,6 +170,10 @@ class ExchangeSimulator(ServerLifecycle):
             connection (to test sharding); None for no limit.
         compression: ``"deflate"`` to offer permessage-deflate, None (default) for none.
         ping_interval: Seconds between server pings; None (default) sends none.
+        sequence: ``"connection"`` (default): ``seq`` numbers the messages of each
+            connection, every connection has its own markets. ``"stream"``: one sequence,
+            market and history per stream, resume on SUBSCRIBE (see above).
+        history: Messages kept per stream for resumes (``sequence="stream"``).
     """
 
     def __init__(
@@ -609,7 +216,7 @@ class ExchangeSimulator(ServerLifecycle):
         self._compression = compression
         self._ping_interval = ping_interval
         self._server: Server | None = None
-        self._sessions: dict[ServerConnection, _Session] = {}
+        self._sessions: dict[ServerConnection, Session] = {}
         self._changes = Changes()
         self._errors = 0
         self._accepted = 0
@@ -928,7 +535,7 @@ class ExchangeSimulator(ServerLifecycle):
         return self._shared
 
     async def _handler(self, conn: ServerConnection) -> None:
-        session = _Session(self, conn)
+        session = Session(self, conn)
         self._sessions[conn] = session
         self._accepted += 1
         self._notify()
