@@ -146,12 +146,20 @@ class SharedFeed:
         rate: Messages per second per channel.
         history: Messages kept per channel for replays.
         make_market: Returns the (shared) market of a symbol.
+        notify: Called after every batch produced (the simulator's ``wait_for`` re-checks).
     """
 
-    def __init__(self, rate: float, history: int, make_market: Callable[[str], Market]) -> None:
+    def __init__(
+        self,
+        rate: float,
+        history: int,
+        make_market: Callable[[str], Market],
+        notify: Callable[[], None],
+    ) -> None:
         self.rate = rate
         self.history = history
         self._make_market = make_market
+        self._notify = notify
         self.channels: dict[str, Channel] = {}
         self._heap: list[tuple[float, int, Channel]] = []
         self._order = itertools.count()
@@ -220,6 +228,7 @@ class SharedFeed:
         self.produced += produced
         for channel in touched.values():
             channel.wake()
+        self._notify()
 
     def _produce_bursts(self) -> None:
         now_ms = time.time_ns() // 1_000_000
@@ -235,3 +244,4 @@ class SharedFeed:
         self.produced += produced
         for channel in touched:
             channel.wake()
+        self._notify()

@@ -45,7 +45,7 @@ _encode = msgspec.json.Encoder().encode
 class _Stream:
     """A stream subscribed on one connection, with its place in the send schedule."""
 
-    __slots__ = ("market", "period", "slot", "snapshot", "spec", "start")
+    __slots__ = ("market", "period", "slot", "spec", "start")
 
     def __init__(self, spec: StreamSpec, market: Market, rate: float, now: float) -> None:
         self.spec = spec
@@ -53,8 +53,6 @@ class _Stream:
         self.period = 1.0 / rate if rate > 0 else 0.0
         self.start = now
         self.slot = 0
-        # A book stream starts with a snapshot of the connection's book, then deltas.
-        self.snapshot = spec.kind is StreamKind.BOOK
 
     def due(self) -> float:
         # start + slot * period rather than a running sum: no accumulated float drift, so
@@ -63,9 +61,6 @@ class _Stream:
 
     def render(self, seq: int, now_ms: int) -> bytes:
         market = self.market
-        if self.snapshot:
-            self.snapshot = False
-            return market.book.snapshot_message(seq, now_ms)
         market.trade()
         kind = self.spec.kind
         if kind is StreamKind.TRADE:
@@ -173,7 +168,7 @@ class Session:
             await self._subscribe_shared(request_id, specs, positions)
             return
         async with self.lock:
-            await self._send(_encode({"result": None, "id": request_id}))
+            batch = [_encode({"result": None, "id": request_id})]
             now = asyncio.get_running_loop().time()
             for spec in specs:
                 market = self.markets.get(spec.symbol)
@@ -182,10 +177,17 @@ class Session:
                     self.markets[spec.symbol] = market
                 stream = _Stream(spec, market, sim._rate, now)
                 self.streams[spec.name] = stream
+                if spec.kind is StreamKind.BOOK:
+                    # A book stream starts with a snapshot of the book, right after the reply.
+                    self.seq += 1
+                    snapshot = market.book.snapshot_message(self.seq, time.time_ns() // 1_000_000)
+                    self._count(spec.name, snapshot)
+                    batch.append(snapshot)
                 if stream.period:
                     heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
                 if sim._burst:
                     self.bursts[spec.name] = self.bursts.get(spec.name, 0) + sim._burst
+            await self._send_batch(batch)
         self.wakeup.set()
         sim._notify()
 

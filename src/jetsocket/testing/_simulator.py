@@ -51,9 +51,10 @@ class SimulatorStats:
             (included in ``messages_sent``; ``sequence="stream"`` only).
         messages_withheld: Feed messages not sent to a subscribed connection because of
             :meth:`ExchangeSimulator.inject_gap`.
-        messages_produced: Messages produced by the streams (``sequence="stream"``: once
-            per stream, however many connections receive them; otherwise equal to the
-            messages sent plus those withheld).
+        messages_produced: Messages produced by the streams. ``sequence="stream"``: the
+            numbered messages, once per stream however many connections receive them (book
+            snapshots are not numbered, so not included); otherwise every message rendered
+            for a connection, i.e. those sent plus those withheld.
     """
 
     connections_accepted: int
@@ -234,7 +235,7 @@ class ExchangeSimulator(ServerLifecycle):
         self._markets: dict[str, Market] = {}
         self._shared: SharedFeed | None = None
         if sequence == "stream":
-            self._shared = SharedFeed(self._rate, history, self._market)
+            self._shared = SharedFeed(self._rate, history, self._market, self._notify)
         self._producer: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -483,9 +484,10 @@ class ExchangeSimulator(ServerLifecycle):
     async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` is true.
 
-        The predicate is checked now and whenever a connection opens or closes or a
-        subscription changes, so it should depend on that state only (see
-        :meth:`subscriptions`, :attr:`connection_count`).
+        The predicate is checked now and whenever a connection opens or closes, a
+        subscription changes or (``sequence="stream"``) streams produced messages, so it
+        should depend on that state only (see :meth:`subscriptions`,
+        :attr:`connection_count`, :meth:`sequence_of`).
 
         Args:
             predicate: Condition on the simulator's state.
