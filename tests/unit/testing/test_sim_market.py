@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from jetsocket.testing import BookTicker, Kline, Trade, decode_message
+from jetsocket.testing import BookDelta, BookSnapshot, BookTicker, Kline, Trade, decode_message
 from jetsocket.testing._market import (
     Market,
     StreamKind,
@@ -167,3 +167,69 @@ def test_messages_are_valid_json() -> None:
     market.trade()
     for payload in (market.trade_message(1, 2), market.book_message(2, 3)):
         assert isinstance(msgspec.json.decode(payload), dict)
+
+
+def test_parse_stream_book() -> None:
+    spec = parse_stream("ETHUSDT@book", SYMBOLS)
+    assert isinstance(spec, StreamSpec)
+    assert spec.kind is StreamKind.BOOK
+    assert spec.symbol == "ETHUSDT"
+    assert "book" in str(parse_stream("btcusdt@nope", SYMBOLS))
+
+
+def test_book_model_deltas_rebuild_the_book() -> None:
+    market = Market("BTCUSDT", "43250.00", 11)
+    model = market.book
+    start = decode_message(model.snapshot_message(0, 0))
+    assert isinstance(start, BookSnapshot)
+    assert start.version == 0
+    bids, asks = dict(start.bids), dict(start.asks)
+    for version in range(1, 301):
+        market.trade()
+        msg = decode_message(model.delta_message(version, 0))
+        assert isinstance(msg, BookDelta)
+        assert msg.version == version
+        assert msg.bids or msg.asks
+        for side, changes in ((bids, msg.bids), (asks, msg.asks)):
+            for price, qty in changes:
+                if qty == 0:
+                    assert price in side  # only existing levels are removed
+                    del side[price]
+                else:
+                    side[price] = qty
+        # Never crossed, always 20 levels a side, around the last trade price.
+        assert max(bids) < min(asks)
+        assert len(bids) == len(asks) == 20
+        price = Decimal(market.price).scaleb(-2)
+        assert max(bids) < price < min(asks)
+    final = decode_message(model.snapshot_message(300, 0))
+    assert isinstance(final, BookSnapshot)
+    assert final.version == 300
+    assert dict(final.bids) == bids
+    assert dict(final.asks) == asks
+    assert list(final.bids) == sorted(final.bids, reverse=True)
+    assert list(final.asks) == sorted(final.asks)
+
+
+def test_book_model_is_deterministic() -> None:
+    def run(seed: int) -> list[bytes]:
+        market = Market("ETHUSDT", "2250.00", seed)
+        out = [market.book.snapshot_message(0, 0)]
+        for i in range(50):
+            market.trade()
+            out.append(market.book.delta_message(i + 1, 0))
+        return out
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_book_model_small_prices() -> None:
+    market = Market("DOGEUSDT", "0.08000", 1)
+    assert market.book.step >= 1
+    for i in range(200):
+        market.trade()
+        market.book.delta_message(i + 1, 0)
+    bids, asks = market.book.levels()
+    assert all(px > 0 for px, _ in bids)
+    assert bids[0][0] < asks[0][0]

@@ -8,6 +8,8 @@ import msgspec
 import pytest
 
 from jetsocket.testing import (
+    BookDelta,
+    BookSnapshot,
     BookTicker,
     Kline,
     Response,
@@ -86,3 +88,27 @@ def test_feed_messages_round_trip() -> None:
     for payload in (TRADE, KLINE, BOOK):
         msg = decode_message(payload)
         assert decode_message(msgspec.json.encode(msg)) == msg
+
+
+def test_decode_order_book_messages() -> None:
+    snapshot = decode_message(
+        b'{"e":"bookSnapshot","E":5,"s":"BTCUSDT","u":41,"b":[["43249.68","0.3737"]],'
+        b'"a":[["43251.84","1.2802"],["43254.00","0.3568"]],"seq":41}'
+    )
+    assert snapshot == BookSnapshot(
+        event_time=5,
+        symbol="BTCUSDT",
+        version=41,
+        bids=((Decimal("43249.68"), Decimal("0.3737")),),
+        asks=((Decimal("43251.84"), Decimal("1.2802")), (Decimal("43254.00"), Decimal("0.3568"))),
+        seq=41,
+    )
+    delta = decode_message(
+        b'{"e":"bookDelta","E":6,"s":"BTCUSDT","u":42,"b":[["43249.68","0.0000"]],"a":[],"seq":42}'
+    )
+    assert isinstance(delta, BookDelta)
+    assert delta.bids == ((Decimal("43249.68"), Decimal(0)),)
+    assert delta.asks == ()
+    assert decode_message(msgspec.json.encode(delta)) == delta
+    with pytest.raises(msgspec.ValidationError):
+        decode_message(b'{"e":"bookDelta","E":6,"s":"X","u":1,"b":[["1"]],"a":[],"seq":1}')
