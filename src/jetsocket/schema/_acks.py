@@ -1,0 +1,180 @@
+"""Pending subscribe/unsubscribe requests and the matching of acks to them.
+
+Every request that waits for an answer is a :class:`PendingRequest`: the subscriptions it
+carries, each resolved separately (one request may be answered by several acks: OKX acks a
+batched subscribe topic by topic, Kraken v2 symbol by symbol), and a future completed once
+every subscription of the request has its answer.
+
+An incoming message is offered to the pending requests whose answer is still awaited, oldest
+first. How an ack finds its request depends on the subscription's ``ack`` mode:
+
+* ``"id"``: the request whose id the answer carries (``Ack.request_id``);
+* ``"topic"``: the waiting subscriptions whose ``topic`` the answer names (``Ack.topics``);
+* ``"all"``: the same, with an answer listing every topic now subscribed (Coinbase);
+* ``"order"``: the oldest waiting request;
+* no mode, ``parse_ack`` overridden: the first request whose ``parse_ack`` recognises it.
+
+An answer that names nothing (a venue error without id or topic) answers the oldest waiting
+request of its mode. An ack that matches no waiting request (late, or a second
+``subscriptions`` message that confirms what was already confirmed) is consumed all the
+same, so it never surfaces as an unknown message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from jetsocket._exceptions import SubscriptionError
+from jetsocket.schema._subscription import Ack, Subscription
+
+__all__ = ["AckBook", "PendingRequest"]
+
+#: Called when an ack assigns a channel id to a subscription.
+OnChannel = Callable[[Subscription[Any], Hashable], None]
+
+
+class PendingRequest:
+    """One sent request awaiting its answer(s)."""
+
+    __slots__ = ("future", "mode", "request_id", "results", "subs", "unsubscribe", "waiting")
+
+    def __init__(
+        self,
+        request_id: int,
+        subs: list[Subscription[Any]],
+        future: asyncio.Future[None],
+        *,
+        unsubscribe: bool = False,
+    ) -> None:
+        self.request_id = request_id
+        self.subs = subs
+        self.mode = type(subs[0]).ack
+        self.unsubscribe = unsubscribe
+        self.waiting: list[Subscription[Any]] = list(subs)
+        self.results: dict[Subscription[Any], SubscriptionError | None] = {}
+        self.future = future
+
+    @property
+    def live(self) -> bool:
+        """Still awaiting an answer."""
+        return bool(self.waiting) and not self.future.done()
+
+    def resolve(self, sub: Subscription[Any], ack: Ack) -> None:
+        """Record ``ack`` as the answer for ``sub``."""
+        if sub not in self.waiting:
+            return
+        self.waiting.remove(sub)
+        ok = ack.ok and sub.topic not in ack.failed_topics
+        failed = ack.failed_topics if ack.failed_topics else ((sub.topic,) if not ok else ())
+        self.results[sub] = None if ok else SubscriptionError(sub, ack.reason or "refused", failed)
+        if not self.waiting and not self.future.done():
+            self.future.set_result(None)
+
+    def errors(self, missing: str) -> list[SubscriptionError]:
+        """The failures of this request (``missing`` for the subscriptions never answered)."""
+        out = [e for s in self.subs if (e := self.results.get(s)) is not None]
+        out.extend(SubscriptionError(s, missing) for s in self.subs if s in self.waiting)
+        return out
+
+
+class AckBook:
+    """The client's pending requests, by request id, in sending order."""
+
+    __slots__ = ("_on_channel", "_recent", "_recent_set", "pending")
+
+    def __init__(self, on_channel: OnChannel) -> None:
+        self.pending: dict[int, PendingRequest] = {}
+        self._on_channel = on_channel
+        # Ids of requests answered or timed out lately: their late acks are consumed.
+        self._recent: deque[str] = deque()
+        self._recent_set: set[str] = set()
+
+    def add(self, request: PendingRequest) -> None:
+        """Register a request (before it is sent, so a fast answer cannot be missed)."""
+        self.pending[request.request_id] = request
+
+    def remove(self, request: PendingRequest) -> None:
+        """Forget a request (answered, timed out, or its send failed)."""
+        self.pending.pop(request.request_id, None)
+        rid = str(request.request_id)
+        if rid not in self._recent_set:
+            self._recent.append(rid)
+            self._recent_set.add(rid)
+            if len(self._recent) > 1024:
+                self._recent_set.discard(self._recent.popleft())
+
+    def has_live(self) -> bool:
+        """True while some request awaits an answer."""
+        return any(r.live for r in self.pending.values())
+
+    def offer(self, msg: Any) -> bool:
+        """Give ``msg`` to the waiting requests; True if it was an ack (consumed)."""
+        tried: set[type] = set()
+        for request in list(self.pending.values()):
+            if not request.live:
+                continue
+            first = request.subs[0]
+            if request.mode is None:
+                ack = first.parse_ack(msg, request.request_id)
+                if ack is not None:
+                    self._apply(request, ack)
+                    return True
+                continue
+            cls = type(first)
+            if cls in tried:
+                continue
+            tried.add(cls)
+            ack = first.read_ack(msg)
+            if ack is not None:
+                self._dispatch(request.mode, ack)
+                return True
+        return False
+
+    def late(self, msg: Any, readers: tuple[Subscription[Any], ...]) -> bool:
+        """True if ``msg`` is an ack nobody awaits any more (consumed quietly)."""
+        for sub in readers:
+            ack = sub.read_ack(msg)
+            if ack is None:
+                continue
+            if type(sub).ack != "id":
+                return True
+            # An id answer is ours only if we issued that id: the others (answers to the
+            # user's own requests) go on to expect() and the client's iterator.
+            return ack.request_id is not None and str(ack.request_id) in self._recent_set
+        return False
+
+    def _apply(self, request: PendingRequest, ack: Ack) -> None:
+        subs = request.waiting
+        if ack.topics:
+            subs = [s for s in subs if s.topic in ack.topics]
+        for sub in list(subs):
+            self._resolve(request, sub, ack)
+
+    def _resolve(self, request: PendingRequest, sub: Subscription[Any], ack: Ack) -> None:
+        if ack.channel is not None and ack.ok and not request.unsubscribe:
+            self._on_channel(sub, ack.channel)
+        request.resolve(sub, ack)
+
+    def _dispatch(self, mode: str, ack: Ack) -> None:
+        live = [r for r in self.pending.values() if r.live and r.mode == mode]
+        if not live:
+            return
+        if mode == "id" and ack.request_id is not None:
+            rid = str(ack.request_id)
+            for request in live:
+                if str(request.request_id) == rid:
+                    self._apply(request, ack)
+            return
+        if mode in ("topic", "all") and ack.topics:
+            topics = set(ack.topics)
+            for request in live:
+                for sub in [s for s in request.waiting if s.topic in topics]:
+                    self._resolve(request, sub, ack)
+            return
+        # "order", or an answer naming neither id nor topic: the oldest waiting request.
+        oldest = live[0]
+        for sub in list(oldest.waiting):
+            self._resolve(oldest, sub, ack)
