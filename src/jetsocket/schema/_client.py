@@ -50,20 +50,19 @@ from jetsocket._engine._events import (
     UnsubscribedEvent,
 )
 from jetsocket._engine._options import OPTION_NAMES, WebSocketOptions
-from jetsocket._engine._queue import Failure
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._engine._websocket import WebSocket
 from jetsocket._exceptions import (
     ConnectionClosedError,
     InvalidStateError,
-    MessageDecodeError,
     SubscriptionError,
     TimeoutError,
 )
 from jetsocket.schema._acks import AckBook, PendingRequest
+from jetsocket.schema._routing import Router, Unmatched, error_text
 from jetsocket.schema._stream import Stream
-from jetsocket.schema._subscription import Subscription, message_types_of
+from jetsocket.schema._subscription import Subscription
 
 if TYPE_CHECKING:
     from jetsocket.schema._sync_client import SyncClient
@@ -76,31 +75,6 @@ M = TypeVar("M")
 _OPTION_NAMES = OPTION_NAMES
 
 
-class Unmatched:
-    """A message that decoded as JSON but matched none of the client's message types.
-
-    Acks and login answers arrive like this; :meth:`Client.expect` and
-    ``Subscription.parse_ack`` consume them. The rest follow ``unknown_messages``.
-
-    Attributes:
-        data: The decoded JSON value.
-        error: Why the typed decoder rejected it.
-    """
-
-    __slots__ = ("data", "error", "payload", "valid_json")
-
-    def __init__(
-        self, data: Any, payload: bytes | str, error: BaseException, valid_json: bool = True
-    ) -> None:
-        self.data = data
-        self.payload = payload
-        self.error = error
-        self.valid_json = valid_json
-
-    def __repr__(self) -> str:
-        return f"Unmatched({self.data!r})"
-
-
 class _Shard:
     __slots__ = ("index", "queued", "subs", "ws")
 
@@ -110,25 +84,6 @@ class _Shard:
         self.subs: list[Subscription[Any]] = []
         # subscribe() calls of one loop iteration, sent together (batched like a resubscribe).
         self.queued: list[tuple[Subscription[Any], asyncio.Future[SubscriptionError | None]]] = []
-
-
-def _tag_values(tp: Any) -> dict[str, set[object]]:
-    """The tag values of the tagged Structs of a union, by tag field."""
-    out: dict[str, set[object]] = {}
-    for cls in message_types_of(tp):
-        if isinstance(cls, type) and issubclass(cls, msgspec.Struct):
-            config = cls.__struct_config__
-            if config.tag_field is not None and config.tag is not None:
-                out.setdefault(config.tag_field, set()).add(config.tag)
-    return out
-
-
-def _error_text(value: Any) -> str:
-    if isinstance(value, dict):
-        for key in ("message", "msg", "reason"):
-            if value.get(key):
-                return str(value[key])
-    return str(value)
 
 
 class Client(EventSource, Generic[T]):
@@ -251,19 +206,17 @@ class Client(EventSource, Generic[T]):
         self._fallback = fallback
         self._shards: list[_Shard] = []
         self._streams: dict[Subscription[Any], Stream[Any]] = {}
-        self._route_cache: dict[type, tuple[Stream[Any], ...]] = {}
-        self._readers: tuple[Subscription[Any], ...] | None = None
         self._acks = AckBook(self._assign_channel)
         self._pending = self._acks.pending
         self._expect: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
         self._ids = itertools.count(1)
-        self._tags = _tag_values(msg_type)
-        self._unknown = 0
-        self._decode_failures = 0
-        self._duplicates = 0
         self._gaps = 0
         self._stale_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._router = Router(self, msg_type)
+        self._route = self._router.route
+        self._route_cache = self._router.cache
+        self._expected = self._router.expected
         self._primary: WebSocket[T] = self._new_engine(0)
         self._events = self._primary._events
 
@@ -277,7 +230,7 @@ class Client(EventSource, Generic[T]):
         shard = _Shard(index, ws)
         if index:
             ws.share_handlers(self._primary)  # one registry: handlers see every shard
-            ws.set_router(self._route_to_primary, self._fallback)
+            ws.set_router(self._router.route_to_primary, self._fallback)
         else:
             ws.set_router(self._route, self._fallback)
         ws.add_on_open(lambda _ws: self._on_open(shard))
@@ -310,19 +263,24 @@ class Client(EventSource, Generic[T]):
         ``messages_dropped`` and ``gaps`` include the subscriptions' dedup and gaps.
         """
         base = self._primary.stats()
+        router = self._router
         return dataclasses.replace(
             base,
-            errors=base.errors + self._decode_failures,
-            validation_errors=base.validation_errors + self._decode_failures,
-            duplicates=base.duplicates + self._duplicates,
-            messages_dropped=base.messages_dropped + self._duplicates,
+            errors=base.errors + router.decode_failures,
+            validation_errors=base.validation_errors + router.decode_failures,
+            duplicates=base.duplicates + router.duplicates,
+            messages_dropped=base.messages_dropped + router.duplicates,
             gaps=base.gaps + self._gaps,
         )
 
     @property
     def unmatched_count(self) -> int:
         """Messages that matched no declared type, no pending ack and no ``expect()``."""
-        return self._unknown
+        return self._router.unknown
+
+    @property
+    def _unknown(self) -> int:
+        return self._router.unknown
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._primary!r}, subscriptions={len(self._streams)})"
@@ -407,10 +365,10 @@ class Client(EventSource, Generic[T]):
             return None
         if msg.get("type") == "error" or msg.get("event") == "error":
             text = msg.get("message") or msg.get("msg") or msg.get("reason") or msg
-            return _error_text(text)
+            return error_text(text)
         error = msg.get("error")
         if error and not isinstance(error, bool):
-            return _error_text(error)
+            return error_text(error)
         return None
 
     async def expect(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
@@ -589,8 +547,7 @@ class Client(EventSource, Generic[T]):
         return tuple(self._streams)
 
     def _changed(self) -> None:
-        self._route_cache.clear()
-        self._readers = None
+        self._router.changed()
 
     def _forget(self, subscription: Subscription[Any]) -> None:
         self._streams.pop(subscription, None)
@@ -802,149 +759,6 @@ class Client(EventSource, Generic[T]):
             self._primary.report_error(exc, f"{type(sub).__name__} resync")
         finally:
             stream._resyncing = False
-
-    # -- routing (loop thread, once per received batch) -----------------------------------
-
-    def _streams_for(self, cls: type) -> tuple[Stream[Any], ...]:
-        streams = tuple(
-            st
-            for st in self._streams.values()
-            if any(issubclass(cls, t) for t in type(st.subscription)._message_types)
-        )
-        self._route_cache[cls] = streams
-        return streams
-
-    def _ack_readers(self) -> tuple[Subscription[Any], ...]:
-        readers = self._readers
-        if readers is None:
-            by_class: dict[type, Subscription[Any]] = {}
-            for sub in self._streams:
-                if type(sub).ack is not None:
-                    by_class.setdefault(type(sub), sub)
-            readers = self._readers = tuple(by_class.values())
-        return readers
-
-    def _route(self, batch: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        cache = self._route_cache
-        expect = self._expect
-        acks = self._acks
-        awaiting = bool(acks.pending) and acks.has_live()
-        touched: list[Stream[Any]] = []  # streams given messages from this batch
-        for msg in batch:
-            cls = msg.__class__
-            if cls is Unmatched:
-                self._unmatched(msg, out, awaiting)
-                continue
-            if cls is Failure:
-                out.append(msg)
-                continue
-            # A declared (typed) ack or error type is offered to the waiting requests.
-            if awaiting and acks.offer(msg):
-                continue
-            if expect and self._expected(msg):
-                continue
-            streams = cache.get(cls)
-            if streams is None:
-                streams = self._streams_for(cls)
-            claimed = False
-            for stream in streams:
-                if stream._plain:
-                    # matches(), sequence() etc. not overridden: no per-message hook calls.
-                    claimed = True
-                    if not stream._batch:
-                        touched.append(stream)
-                    stream._batch.append(msg)
-                    continue
-                sub = stream.subscription
-                item = msg
-                gap = None
-                try:
-                    if stream._by_channel:
-                        channel = sub.channel_of(msg)
-                        if channel is None or channel != stream.channel:
-                            continue
-                    if not sub.matches(msg):
-                        continue
-                    if stream._tracked:
-                        claimed = True
-                        item, gap = stream._admit(msg)
-                        if item is None:
-                            self._duplicates += 1
-                            continue
-                except Exception as exc:
-                    # A bug in user code must not kill the connection (on every reconnect).
-                    self._primary.report_error(exc, f"{type(sub).__name__} routing")
-                    continue
-                claimed = True
-                if not stream._batch:
-                    touched.append(stream)
-                stream._batch.append(item)
-                if gap is not None:
-                    self._on_gap(stream, gap)
-            if not claimed:
-                out.append(msg)
-        # One extend and one wake per stream and batch, not per message (and no walk over
-        # every subscription when a batch only concerned a few).
-        for stream in touched:
-            stream._flush()
-        return out
-
-    def _route_to_primary(self, batch: list[Any]) -> list[Any]:
-        rest = self._route(batch)
-        if rest:
-            self._primary.queue.push_batch(rest)
-        return []
-
-    def _expected(self, data: Any) -> bool:
-        for predicate, future in self._expect:
-            if not future.done() and predicate(data):
-                future.set_result(data)
-                return True
-        return False
-
-    def _unmatched(self, msg: Unmatched, out: list[Any], awaiting: bool) -> None:
-        data = msg.data
-        if awaiting and self._acks.offer(data):
-            return
-        if self._expect and self._expected(data):
-            return
-        if msg.valid_json and self._acks.late(data, self._ack_readers()):
-            return
-        self._unknown += 1
-        problem = self._problem(msg)
-        policy = self._unknown_policy
-        err = None
-        if problem is not None or policy == "error":
-            # Malformed, invalid or a venue error: reported and counted in every mode; an
-            # unknown type only under "error" (declared as noise by "ignore"/"deliver").
-            err = MessageDecodeError(problem or str(msg.error), msg.payload, self._message_type)
-            err.__cause__ = msg.error
-            self._decode_failures += 1
-            self._events.emit("error", ErrorEvent(error=err, context="decode"))
-        if policy == "deliver":
-            out.append(msg)
-        elif policy == "error" and err is not None:
-            out.append(Failure(err))
-
-    def _problem(self, msg: Unmatched) -> str | None:
-        """Why an unmatched message is an error, or None for a merely unknown message."""
-        if not msg.valid_json:
-            return f"malformed JSON: {msg.error}"
-        data = msg.data
-        try:
-            reason = self.venue_error(data)
-        except Exception as exc:
-            self._primary.report_error(exc, f"{type(self).__name__}.venue_error")
-            reason = None
-        if reason is not None:
-            return f"venue error: {reason}"
-        if isinstance(data, dict):
-            for tag_field, tags in self._tags.items():
-                value = data.get(tag_field)
-                if isinstance(value, (str, int)) and value in tags:
-                    return f"invalid {tag_field}={value!r} message: {msg.error}"
-        return None
 
     # -- sync facade ----------------------------------------------------------------------
 

@@ -145,7 +145,7 @@ def attach(client: Client[Any], sub: Subscription[Any]) -> Stream[Any]:
     stream: Stream[Any] = Stream(sub, client.unsubscribe, client._block)
     client._streams[sub] = stream
     client._shards[0].subs.append(sub)
-    client._route_cache.clear()
+    client._changed()
     return stream
 
 
