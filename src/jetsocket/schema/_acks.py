@@ -106,30 +106,24 @@ class AckBook:
             if len(self._recent) > 1024:
                 self._recent_set.discard(self._recent.popleft())
 
-    def has_live(self) -> bool:
-        """True while some request awaits an answer."""
-        return any(r.live for r in self.pending.values())
-
     def offer(self, msg: Any) -> bool:
         """Give ``msg`` to the waiting requests; True if it was an ack (consumed)."""
         tried: set[type] = set()
         for request in list(self.pending.values()):
-            if not request.live:
-                continue
             first = request.subs[0]
             if request.mode is None:
-                ack = first.parse_ack(msg, request.request_id)
-                if ack is not None:
-                    self._apply(request, ack)
-                    return True
+                if request.live:
+                    ack = first.parse_ack(msg, request.request_id)
+                    if ack is not None:
+                        self._apply(request, ack)
+                        return True
                 continue
             cls = type(first)
             if cls in tried:
                 continue
             tried.add(cls)
             ack = first.read_ack(msg)
-            if ack is not None:
-                self._dispatch(request.mode, ack)
+            if ack is not None and self._dispatch(request.mode, ack):
                 return True
         return False
 
@@ -137,14 +131,17 @@ class AckBook:
         """True if ``msg`` is an ack nobody awaits any more (consumed quietly)."""
         for sub in readers:
             ack = sub.read_ack(msg)
-            if ack is None:
-                continue
-            if type(sub).ack != "id":
-                return True
-            # An id answer is ours only if we issued that id: the others (answers to the
-            # user's own requests) go on to expect() and the client's iterator.
-            return ack.request_id is not None and str(ack.request_id) in self._recent_set
+            if ack is not None:
+                return self._ours(type(sub).ack, ack)
         return False
+
+    def _ours(self, mode: str | None, ack: Ack) -> bool:
+        if mode != "id" or ack.request_id is None:
+            return True
+        # An id answer is ours only if we issued that id: the others (answers to the
+        # user's own requests) go on to expect() and the client's iterator.
+        rid = str(ack.request_id)
+        return rid in self._recent_set or any(str(r) == rid for r in self.pending)
 
     def _apply(self, request: PendingRequest, ack: Ack) -> None:
         subs = request.waiting
@@ -158,23 +155,27 @@ class AckBook:
             self._on_channel(sub, ack.channel)
         request.resolve(sub, ack)
 
-    def _dispatch(self, mode: str, ack: Ack) -> None:
+    def _dispatch(self, mode: str, ack: Ack) -> bool:
+        """Resolve what ``ack`` answers; False if it is not an answer of ours."""
+        if not self._ours(mode, ack):
+            return False
         live = [r for r in self.pending.values() if r.live and r.mode == mode]
         if not live:
-            return
+            return True  # late, or confirming what was confirmed already
         if mode == "id" and ack.request_id is not None:
             rid = str(ack.request_id)
             for request in live:
                 if str(request.request_id) == rid:
                     self._apply(request, ack)
-            return
+            return True
         if mode in ("topic", "all") and ack.topics:
             topics = set(ack.topics)
             for request in live:
                 for sub in [s for s in request.waiting if s.topic in topics]:
                     self._resolve(request, sub, ack)
-            return
+            return True
         # "order", or an answer naming neither id nor topic: the oldest waiting request.
         oldest = live[0]
         for sub in list(oldest.waiting):
             self._resolve(oldest, sub, ack)
+        return True

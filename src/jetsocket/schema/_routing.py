@@ -127,7 +127,7 @@ class Router:
         cache = self.cache
         expect = client._expect
         acks = client._acks
-        awaiting = bool(acks.pending) and acks.has_live()
+        awaiting = bool(acks.pending)
         touched: list[Stream[Any]] = []  # streams given messages from this batch
         for msg in batch:
             cls = msg.__class__
