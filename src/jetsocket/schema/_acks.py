@@ -34,6 +34,8 @@ __all__ = ["AckBook", "PendingRequest"]
 
 #: Called when an ack assigns a channel id to a subscription.
 OnChannel = Callable[[Subscription[Any], Hashable], None]
+#: Reports an exception raised by user code (``read_ack``/``parse_ack``) with a context.
+OnError = Callable[[BaseException, str], None]
 
 
 class PendingRequest:
@@ -83,11 +85,12 @@ class PendingRequest:
 class AckBook:
     """The client's pending requests, by request id, in sending order."""
 
-    __slots__ = ("_on_channel", "_recent", "_recent_set", "pending")
+    __slots__ = ("_on_channel", "_on_error", "_recent", "_recent_set", "pending")
 
-    def __init__(self, on_channel: OnChannel) -> None:
+    def __init__(self, on_channel: OnChannel, on_error: OnError) -> None:
         self.pending: dict[int, PendingRequest] = {}
         self._on_channel = on_channel
+        self._on_error = on_error
         # Ids of requests answered or timed out lately: their late acks are consumed.
         self._recent: deque[str] = deque()
         self._recent_set: set[str] = set()
@@ -106,6 +109,30 @@ class AckBook:
             if len(self._recent) > 1024:
                 self._recent_set.discard(self._recent.popleft())
 
+    def supersede(self, subs: list[Subscription[Any]]) -> None:
+        """A new connection re-sends ``subs``: answers awaited on the old one never come.
+
+        Their waiting subscribe requests are settled as accepted (the subscription stays
+        declared; the resubscribe's own answer decides, reported like any resubscribe),
+        so a stale request can neither wait for ``ack_timeout`` nor take a new answer.
+        """
+        again = set(subs)
+        for request in self.pending.values():
+            if request.live:
+                for sub in [s for s in request.waiting if s in again]:
+                    request.resolve(sub, Ack(ok=True))
+
+    def _read(self, sub: Subscription[Any], msg: Any, request_id: int | None) -> Ack | None:
+        # User code: a bug in it is reported, never breaks the connection's reading.
+        try:
+            if request_id is None:
+                return sub.read_ack(msg)
+            return sub.parse_ack(msg, request_id)
+        except Exception as exc:
+            hook = "read_ack" if request_id is None else "parse_ack"
+            self._on_error(exc, f"{type(sub).__name__}.{hook}")
+            return None
+
     def offer(self, msg: Any) -> bool:
         """Give ``msg`` to the waiting requests; True if it was an ack (consumed)."""
         tried: set[type] = set()
@@ -113,7 +140,7 @@ class AckBook:
             first = request.subs[0]
             if request.mode is None:
                 if request.live:
-                    ack = first.parse_ack(msg, request.request_id)
+                    ack = self._read(first, msg, request.request_id)
                     if ack is not None:
                         self._apply(request, ack)
                         return True
@@ -122,7 +149,7 @@ class AckBook:
             if cls in tried:
                 continue
             tried.add(cls)
-            ack = first.read_ack(msg)
+            ack = self._read(first, msg, None)
             if ack is not None and self._dispatch(request.mode, ack):
                 return True
         return False
@@ -130,7 +157,7 @@ class AckBook:
     def late(self, msg: Any, readers: tuple[Subscription[Any], ...]) -> bool:
         """True if ``msg`` is an ack nobody awaits any more (consumed quietly)."""
         for sub in readers:
-            ack = sub.read_ack(msg)
+            ack = self._read(sub, msg, None)
             if ack is not None:
                 return self._ours(type(sub).ack, ack)
         return False

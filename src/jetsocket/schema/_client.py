@@ -206,7 +206,7 @@ class Client(EventSource, Generic[T]):
         self._fallback = fallback
         self._shards: list[_Shard] = []
         self._streams: dict[Subscription[Any], Stream[Any]] = {}
-        self._acks = AckBook(self._assign_channel)
+        self._acks = AckBook(self._assign_channel, self._report)
         self._pending = self._acks.pending
         self._expect: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
         self._ids = itertools.count(1)
@@ -585,6 +585,7 @@ class Client(EventSource, Generic[T]):
             stream = self._streams.get(sub)
             if stream is not None:
                 stream.channel = None  # channel ids are per connection: the acks reassign
+        self._acks.supersede(subs)
         failed = await self._send_subscriptions(shard.ws, subs)
         now = time.monotonic()
         for sub in subs:
@@ -652,6 +653,9 @@ class Client(EventSource, Generic[T]):
         finally:
             for request in created:
                 self._acks.remove(request)
+
+    def _report(self, exc: BaseException, context: str) -> None:
+        self._primary.report_error(exc, context)
 
     def _assign_channel(self, subscription: Subscription[Any], channel: Hashable) -> None:
         stream = self._streams.get(subscription)

@@ -665,3 +665,40 @@ def test_declares_ack() -> None:
     assert BinanceTrades.declares_ack()
     assert LegacyCoinbase.declares_ack()
     assert not Subscription.declares_ack()
+
+
+class BrokenReader(Subscription[Trade]):
+    ack = "order"
+
+    def subscribe_message(self, request_id: int) -> object:
+        return {"subscribe": 1}
+
+    def read_ack(self, msg: Any) -> Ack | None:
+        raise KeyError("bug in read_ack")
+
+
+async def test_failing_read_ack_is_reported_and_reading_goes_on() -> None:
+    client = Binance(ack_timeout=0.05)
+    errors: list[jetsocket.ErrorEvent] = []
+    client.on("error")(errors.append)
+    sender = FakeSender(client, lambda m: [{"status": "ok"}])
+    (error,) = await send(client, sender, [BrokenReader()])
+    assert error.reason == "no ack (timeout)"
+    assert "BrokenReader.read_ack" in [e.context for e in errors]
+
+
+async def test_a_reconnect_supersedes_requests_of_the_old_connection() -> None:
+    # A subscribe was in flight when the connection dropped: its answer never comes. The
+    # resubscribe re-sends it; the old request neither waits ack_timeout nor takes the
+    # new answer (with ids-less, in-order acks it would otherwise steal it).
+    client = Binance(ack_timeout=5.0)
+    lost = FakeSender(client, lambda m: [])
+    first = asyncio.ensure_future(send(client, lost, [Ordered(name="a")]))
+    while not lost.sent:
+        await asyncio.sleep(0)
+    client._acks.supersede([Ordered(name="a")])
+    fresh = FakeSender(client, lambda m: [{"status": "ok"}])
+    async with asyncio.timeout(1):
+        assert await send(client, fresh, [Ordered(name="a")]) == []
+        assert await first == []
+    assert client._pending == {}
