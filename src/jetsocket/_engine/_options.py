@@ -75,10 +75,11 @@ class WebSocketOptions(TypedDict, total=False):
             None,
             "connection",
             "Proxy URL: `http://`, `https://` (HTTP CONNECT; `https` means TLS to the proxy), "
-            "`socks4://`, `socks4a://`, `socks5://`, `socks5h://` (python-socks, the `socks` "
-            "extra); credentials as `scheme://user:password@host:port`. True or None: from "
-            "the environment (`WSS_PROXY`/`HTTPS_PROXY` for wss, `WS_PROXY`/`HTTP_PROXY` for "
-            "ws, then `ALL_PROXY`/`SOCKS_PROXY`, honouring `NO_PROXY`); False or `''`: direct.",
+            "`socks5://`, `socks5h://`, `socks4://`, `socks4a://` (python-socks, the `socks` "
+            "extra; `socks5h`/`socks4a` let the proxy resolve the host name); credentials as "
+            "`scheme://user:password@host:port`. True or None: from the environment, honouring "
+            "`NO_PROXY`: `WSS_PROXY` (`WS_PROXY` for `ws://`), then `SOCKS_PROXY`, "
+            "`HTTPS_PROXY`, `HTTP_PROXY` (`ws://` only), `ALL_PROXY`; False or `''`: direct.",
         ),
     ]
     proxy_ssl_context: Annotated[

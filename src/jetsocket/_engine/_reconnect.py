@@ -14,19 +14,22 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from jetsocket._engine._config import BackoffConfig
+from jetsocket._engine._config import BackoffConfig, ReplayConfig, ReplayMode
 from jetsocket._engine._events import (
     ConnectingEvent,
     ErrorEvent,
     EventRegistry,
     ReconnectedEvent,
     ReconnectingEvent,
+    ReplayCompletedEvent,
+    ReplayStartedEvent,
 )
+from jetsocket._engine._outbox import Outbox
 from jetsocket._engine._retry import Backoff, Classifier, is_fatal
 from jetsocket._engine._state import ConnectionState
 from jetsocket._exceptions import ConnectionClosedError
 
-__all__ = ["EngineHooks", "Reconnector"]
+__all__ = ["EngineHooks", "Reconnector", "replay_after_reconnect"]
 
 logger = logging.getLogger("jetsocket")
 
@@ -242,3 +245,24 @@ class Reconnector:
         )
         if old is not None:
             await hooks.retire(old)
+
+
+async def replay_after_reconnect(
+    replay: ReplayConfig | None, last_seq: int | None, outbox: Outbox, events: EventRegistry
+) -> None:
+    """After a reconnect: ask the user to replay from ``last_seq``, or send held messages."""
+    if replay is None or replay.mode is ReplayMode.NONE:
+        return
+    mode = ReplayMode(replay.mode)
+    events.emit(
+        "replay_started",
+        ReplayStartedEvent(mode=mode.value, last_sequence=last_seq, pending_sends=len(outbox.held)),
+    )
+    replayed = 0
+    if mode is ReplayMode.SEQUENCE_ID and replay.on_replay is not None:
+        result = replay.on_replay(last_seq)
+        if result is not None:
+            await result
+    elif mode is ReplayMode.FULL_BUFFER:
+        replayed = await outbox.replay_held()
+    events.emit("replay_completed", ReplayCompletedEvent(mode=mode.value, replayed=replayed))

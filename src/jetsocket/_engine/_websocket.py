@@ -18,8 +18,7 @@ from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from typing_extensions import Unpack
 
-from jetsocket._engine._codec import build_decoder
-from jetsocket._engine._config import ReplayMode
+from jetsocket._engine._codec import choose_decoder
 from jetsocket._engine._events import (
     BufferOverflowEvent,
     ClosedEvent,
@@ -31,15 +30,14 @@ from jetsocket._engine._events import (
     EventSource,
     PingEvent,
     PongEvent,
-    ReplayCompletedEvent,
-    ReplayStartedEvent,
 )
 from jetsocket._engine._heartbeat import Heartbeat
+from jetsocket._engine._link import Link
 from jetsocket._engine._options import Settings, WebSocketOptions, resolve
 from jetsocket._engine._outbox import Outbox, encode_raw
 from jetsocket._engine._queue import MessageQueue
 from jetsocket._engine._receiver import Fallback, Receiver, Router
-from jetsocket._engine._reconnect import EngineHooks, Reconnector
+from jetsocket._engine._reconnect import EngineHooks, Reconnector, replay_after_reconnect
 from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
@@ -56,48 +54,6 @@ M = TypeVar("M")
 _S = ConnectionState
 
 OnOpen = Callable[["WebSocket[Any]"], Awaitable[None]]
-
-
-class _Link:
-    """Listener of one wire connection; forwards to the engine.
-
-    Until the engine declares the connection connected (after its ``on_open`` hooks), the
-    messages it receives are decoded and routed (so hooks can await answers through the
-    schema layer) but held back from the engine's queue: ``recv()`` and iteration never
-    see a message before the hooks finished. ``on_messages`` is then the engine's own
-    bound method, so the hot path pays no extra call.
-    """
-
-    __slots__ = ("_ws", "conn", "held", "live", "lost", "on_messages")
-
-    def __init__(self, ws: WebSocket[Any]) -> None:
-        self._ws = ws
-        self.on_messages: Callable[[list[Any]], None] = self._hold
-        self.held: list[Any] = []
-        self.conn: WireConnection | None = None
-        self.live = False
-        # A loss before the connection is live (e.g. a close frame in the same chunk as
-        # the 101) is kept and handled once it is.
-        self.lost: ConnectionClosedError | None = None
-
-    def _hold(self, messages: list[Any]) -> None:
-        self.held.extend(self._ws._receiver.process(messages))
-
-    def go_live(self) -> None:
-        self.live = True
-        self.on_messages = self._ws._on_messages
-        held, self.held = self.held, []
-        if held:
-            self._ws._queue.push_batch(held)
-
-    def on_ping(self, payload: bytes) -> None:
-        self._ws._on_ping(payload)
-
-    def on_pong(self, payload: bytes) -> None:
-        self._ws._on_pong(payload)
-
-    def on_connection_lost(self, exc: ConnectionClosedError) -> None:
-        self._ws._on_lost(self, exc)
 
 
 class WebSocket(EventSource, Generic[T]):
@@ -194,22 +150,10 @@ class WebSocket(EventSource, Generic[T]):
             raise TypeError(f"uri must be a str, got {type(uri).__name__}")
         if not uri.startswith(("ws://", "wss://")):
             raise ValueError(f"uri must start with ws:// or wss://, got {redact_uri(uri)!r}")
-        if raw and (message_type is not None or deserializer is not None):
-            raise ValueError("raw=True cannot be combined with message_type or deserializer")
-        if message_type is not None and deserializer is not None:
-            raise ValueError("give message_type or deserializer, not both")
         settings = resolve(options, raw=raw)
         self._uri = uri
         self._settings = settings
-        decode: Callable[[Any], Any] | None
-        errors: tuple[type[BaseException], ...]
-        if raw:
-            decode, errors = None, ()
-        elif deserializer is not None:
-            decode, errors = deserializer, (Exception,)
-        else:
-            decode, err = build_decoder(message_type)
-            errors = (err, UnicodeDecodeError)
+        decode, errors = choose_decoder(raw, message_type, deserializer)
         self._events = EventRegistry(self.report_error)
         self._state = _S.IDLE
         self._end: BaseException | None = None
@@ -260,7 +204,7 @@ class WebSocket(EventSource, Generic[T]):
             ),
         )
         self._heartbeat: Heartbeat | None = None
-        self._link: _Link | None = None
+        self._link: Link | None = None
         self._conn: WireConnection | None = None
         # The connection whose on_open hooks are running (tests look at it).
         self._hook_conn: WireConnection | None = None
@@ -463,7 +407,14 @@ class WebSocket(EventSource, Generic[T]):
 
     async def _open(self) -> WireConnection:
         """Open a connection, run the on_open hooks on it, make it current; return it."""
-        link = _Link(self)
+        link = Link(
+            process=self._receiver.process,
+            deliver=self._on_messages,
+            push=self._queue.push_batch,
+            on_ping=self._on_ping,
+            on_pong=self._on_pong,
+            on_lost=self._on_lost,
+        )
         c = self._settings.connect
         conn = await open_connection(
             self._uri,
@@ -668,7 +619,7 @@ class WebSocket(EventSource, Generic[T]):
         loop = asyncio.get_running_loop()
         self._timers.append(loop.call_later(timeout - idle, self._check_idle))
 
-    def _on_lost(self, link: _Link, exc: ConnectionClosedError) -> None:
+    def _on_lost(self, link: Link, exc: ConnectionClosedError) -> None:
         if not link.live:
             link.lost = exc  # still opening: _declare_connected (or the failed open) decides
             return
@@ -719,26 +670,8 @@ class WebSocket(EventSource, Generic[T]):
         self._reconnector.start(exc)
 
     async def _replay_after_reconnect(self) -> None:
-        replay = self._settings.replay
-        if replay is None or replay.mode is ReplayMode.NONE:
-            return
-        mode = ReplayMode(replay.mode)
-        last_seq = self._last_seq
-        self._events.emit(
-            "replay_started",
-            ReplayStartedEvent(
-                mode=mode.value, last_sequence=last_seq, pending_sends=len(self._outbox.held)
-            ),
-        )
-        replayed = 0
-        if mode is ReplayMode.SEQUENCE_ID and replay.on_replay is not None:
-            result = replay.on_replay(last_seq)
-            if result is not None:
-                await result
-        elif mode is ReplayMode.FULL_BUFFER:
-            replayed = await self._outbox.replay_held()
-        self._events.emit(
-            "replay_completed", ReplayCompletedEvent(mode=mode.value, replayed=replayed)
+        await replay_after_reconnect(
+            self._settings.replay, self._last_seq, self._outbox, self._events
         )
 
     # -- sending ------------------------------------------------------------------------

@@ -106,7 +106,8 @@ class Client(EventSource, Generic[T]):
         ack_timeout: Seconds to wait for a subscription's ack.
     """
 
-    uri: ClassVar[str] = ""
+    # Not a ClassVar: ``Venue(uri=...)`` sets the instance's own (``venue.uri`` reads it).
+    uri: str = ""
     message_type: ClassVar[Any] = None
     unknown_messages: ClassVar[Literal["error", "ignore", "deliver"]] = "error"
     max_topics_per_message: ClassVar[int | None] = None
@@ -148,7 +149,7 @@ class Client(EventSource, Generic[T]):
         **options: Unpack[WebSocketOptions],
     ) -> None:
         cls = type(self)
-        self._uri = uri or cls.uri
+        self.uri = self._uri = uri or cls.uri
         self._unknown_policy = unknown_messages or cls.unknown_messages
         if self._unknown_policy not in ("error", "ignore", "deliver"):
             raise ValueError("unknown_messages must be 'error', 'ignore' or 'deliver'")

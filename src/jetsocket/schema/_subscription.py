@@ -122,15 +122,24 @@ class Subscription(Generic[M]):
     declare the venue's behaviour.
 
     Example:
+        >>> from jetsocket.schema import Message, field
+        >>> class Trade(Message, tag="trade", tag_field="e"):
+        ...     symbol: str = field(name="s")
         >>> class Trades(Subscription[Trade]):
         ...     ack = "id"  # answers carry the request id: {"result": null, "id": 7}
         ...     symbol: str
+        ...
+        ...     @property
+        ...     def topic(self) -> str:  # the venue's name; the default is the class name
+        ...         return f"{self.symbol.lower()}@trade"
         ...
         ...     def subscribe_message(self, request_id: int) -> object:
         ...         return {"method": "SUBSCRIBE", "params": [self.topic], "id": request_id}
         ...
         ...     def matches(self, msg: Trade) -> bool:
         ...         return msg.symbol == self.symbol.upper()
+        >>> Trades(symbol="BTCUSDT").subscribe_message(request_id=7)
+        {'method': 'SUBSCRIBE', 'params': ['btcusdt@trade'], 'id': 7}
 
     Attributes:
         ack: How the venue acknowledges a subscribe request, so ``subscribe()`` (and every

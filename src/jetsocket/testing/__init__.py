@@ -18,9 +18,11 @@ and :meth:`ExchangeSimulator.start` (restart on the same port).
 Also here: :class:`ScriptedServer` (a fake server playing a script of steps per
 connection: send, drop, close with a code, stop answering pings, refuse the handshake
 with a status), :class:`FaultProxy` (a TCP proxy that drops, black-holes, delays or
-throttles), fake venues (:class:`BybitVenue`, :class:`OkxVenue`, :class:`RealtimeVenue`),
-and pytest fixtures in :mod:`jetsocket.testing.fixtures`
-(``pytest_plugins = ["jetsocket.testing.fixtures"]``).
+throttles), fake venues modelled on the venues' public protocol documentation
+(:class:`BinanceVenue`, :class:`CoinbaseVenue`, :class:`KrakenVenue`, :class:`BybitVenue`,
+:class:`OkxVenue`, :class:`BitfinexVenue`, :class:`DeribitVenue`, :class:`RealtimeVenue`, on
+the shared :class:`VenueServer` with its fault injection and records), and pytest
+fixtures in :mod:`jetsocket.testing.fixtures` (``pytest_plugins = ["jetsocket.testing.fixtures"]``).
 """
 
 from jetsocket.testing._messages import (
@@ -52,13 +54,30 @@ from jetsocket.testing._scripted import (
     WaitUntil,
 )
 from jetsocket.testing._simulator import ExchangeSimulator, SimulatorStats
-from jetsocket.testing._venues import BybitVenue, OkxVenue, RealtimeVenue, VenueServer, okx_sign
+from jetsocket.testing._venues import (
+    BinanceVenue,
+    BitfinexVenue,
+    BybitVenue,
+    CoinbaseVenue,
+    DeribitVenue,
+    KrakenVenue,
+    OkxVenue,
+    RealtimeVenue,
+    Sent,
+    VenueServer,
+    VenueSession,
+    okx_sign,
+)
 
 __all__ = [
+    "BinanceVenue",
+    "BitfinexVenue",
     "BookTicker",
     "BybitVenue",
     "Call",
     "CloseWith",
+    "CoinbaseVenue",
+    "DeribitVenue",
     "Drop",
     "Echo",
     "ExchangeSimulator",
@@ -67,6 +86,7 @@ __all__ = [
     "Gate",
     "Kline",
     "KlineBar",
+    "KrakenVenue",
     "OkxVenue",
     "Pause",
     "RealtimeVenue",
@@ -77,11 +97,13 @@ __all__ = [
     "ScriptedServer",
     "Send",
     "SendMany",
+    "Sent",
     "SimulatorStats",
     "Step",
     "StopPongs",
     "Trade",
     "VenueServer",
+    "VenueSession",
     "WaitForClientMessage",
     "WaitUntil",
     "decode_message",

@@ -2,9 +2,10 @@
 
 The build runs ``mkdocs build --strict`` in a subprocess (mkdocs-material and mkdocstrings
 must be installed; the test is skipped otherwise). The sample checks are static and fast:
-every ``python`` code block must compile, and every ``jetsocket`` name it imports or reads
-as ``jetsocket.Name`` must exist, so a renamed or removed API breaks this test instead of
-silently leaving the docs wrong.
+every ``python`` code block of README.md and docs/ must compile, and every ``jetsocket``
+name it imports or reads as ``jetsocket.Name`` must exist, so a renamed or removed API
+breaks this test with a clear message. ``test_blocks.py`` goes further: it type-checks and
+runs every block.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
+from ._docblocks import PAGES, ROOT
+
 BUILD_TIMEOUT = 100.0
 
 _BLOCK = re.compile(r"^([ \t]*)```python\n(.*?)^\1```", re.M | re.S)
@@ -30,11 +31,11 @@ _BLOCK = re.compile(r"^([ \t]*)```python\n(.*?)^\1```", re.M | re.S)
 
 def _python_blocks() -> list[tuple[str, str]]:
     blocks: list[tuple[str, str]] = []
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in PAGES:
         text = page.read_text(encoding="utf-8")
         for n, match in enumerate(_BLOCK.finditer(text)):
             code = textwrap.dedent(match.group(2))
-            blocks.append((f"{page.relative_to(DOCS)}#{n}", code))
+            blocks.append((f"{page.relative_to(ROOT)}#{n}", code))
     return blocks
 
 
