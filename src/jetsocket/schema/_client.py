@@ -357,8 +357,8 @@ class Client(EventSource, Generic[T]):
     def venue_error(self, msg: Any) -> str | None:
         """The reason, if ``msg`` (the JSON of an unmatched message) is a venue error.
 
-        The default recognises ``{"type": "error", ...}`` (Coinbase), ``{"event": "error",
-        ...}`` (OKX, Bitfinex) and a non-empty ``"error"`` field (Binance, JSON-RPC). A
+        The default recognises a ``"type"`` (Coinbase) or ``"event"`` (OKX, Bitfinex)
+        equal to ``"error"``, and a non-empty ``"error"`` field (Binance, JSON-RPC). A
         venue error is reported as an ``error`` event (context ``"decode"``) and counted
         in every ``unknown_messages`` mode. Override for other shapes.
         """
