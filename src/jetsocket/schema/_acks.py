@@ -171,10 +171,17 @@ class AckBook:
         return rid in self._recent_set or any(str(r) == rid for r in self.pending)
 
     def _apply(self, request: PendingRequest, ack: Ack) -> None:
-        subs = request.waiting
+        subs = list(request.waiting)
         if ack.topics:
-            subs = [s for s in subs if s.topic in ack.topics]
-        for sub in list(subs):
+            listed = [s for s in subs if s.topic in ack.topics]
+            if ack.complete:
+                # The request's one answer: what it leaves out was refused.
+                refusal = Ack(ok=False, reason=ack.reason or "left out of the venue's answer")
+                for sub in subs:
+                    if sub not in listed:
+                        request.resolve(sub, refusal)
+            subs = listed
+        for sub in subs:
             self._resolve(request, sub, ack)
 
     def _resolve(self, request: PendingRequest, sub: Subscription[Any], ack: Ack) -> None:

@@ -54,6 +54,9 @@ class Ack:
             topic). Empty: the whole request.
         channel: A channel id assigned by the venue (Bitfinex ``chanId``): the
             subscription's later messages carry it (see ``Subscription.channel_of``).
+        complete: With ``request_id`` and ``topics``: this is the request's only answer,
+            and its subscriptions whose topic is not listed were refused (Deribit's
+            ``public/subscribe`` result leaves refused channels out).
     """
 
     ok: bool
@@ -62,6 +65,7 @@ class Ack:
     request_id: int | str | None = None
     topics: tuple[str, ...] = ()
     channel: Hashable | None = None
+    complete: bool = False
 
 
 def _reason(value: Any) -> str:

@@ -702,3 +702,48 @@ async def test_a_reconnect_supersedes_requests_of_the_old_connection() -> None:
         assert await send(client, fresh, [Ordered(name="a")]) == []
         assert await first == []
     assert client._pending == {}
+
+
+class DeribitChannels(DeribitTrades):
+    @property
+    def topic(self) -> str:
+        return f"trades.{self.instrument}.100ms"
+
+    def read_ack(self, msg: Any) -> Ack | None:
+        ack = read_id_ack(msg, "id")
+        if ack is None or not ack.ok:
+            return ack
+        return Ack(True, request_id=ack.request_id, topics=tuple(msg["result"]), complete=True)
+
+
+class DeribitBatched(Binance):
+    max_topics_per_message = 10
+
+    def batch_subscribe_message(
+        self, subscriptions: list[Subscription[Any]], request_id: int
+    ) -> object:
+        channels = [s.topic for s in subscriptions]
+        return {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "public/subscribe",
+            "params": {"channels": channels},
+        }
+
+
+async def test_deribit_result_leaving_a_channel_out_refuses_it() -> None:
+    client = DeribitBatched()
+
+    def answer(m: Any) -> list[object]:
+        accepted = [c for c in m["params"]["channels"] if "NOPE" not in c]
+        return [{"jsonrpc": "2.0", "id": m["id"], "result": accepted}]
+
+    sender = FakeSender(client, answer)
+    subs: list[Subscription[Any]] = [
+        DeribitChannels(instrument=i) for i in ("BTC-PERPETUAL", "NOPE", "ETH-PERPETUAL")
+    ]
+    async with asyncio.timeout(1):
+        (error,) = await send(client, sender, subs)
+    assert len(sender.sent) == 1
+    assert error.subscription == DeribitChannels(instrument="NOPE")
+    assert error.reason == "left out of the venue's answer"
