@@ -172,7 +172,7 @@ class AckBook:
 
     def _apply(self, request: PendingRequest, ack: Ack) -> None:
         subs = list(request.waiting)
-        if ack.topics:
+        if ack.topics or ack.complete:
             listed = [s for s in subs if s.topic in ack.topics]
             if ack.complete:
                 # The request's one answer: what it leaves out was refused.

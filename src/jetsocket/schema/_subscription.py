@@ -54,8 +54,8 @@ class Ack:
             topic). Empty: the whole request.
         channel: A channel id assigned by the venue (Bitfinex ``chanId``): the
             subscription's later messages carry it (see ``Subscription.channel_of``).
-        complete: With ``request_id`` and ``topics``: this is the request's only answer,
-            and its subscriptions whose topic is not listed were refused (Deribit's
+        complete: This is the request's only answer: its subscriptions whose topic is
+            not in ``topics`` (all of them, when it is empty) were refused (Deribit's
             ``public/subscribe`` result leaves refused channels out).
     """
 
