@@ -81,6 +81,10 @@ class Stream(Generic[M]):
         self._tracked = tracked
         self._by_channel = by_channel
         self._dedup = cls.dedup
+        # Hooks left at their defaults are not called per message.
+        self._keyed = cls._overrides("dedup_key")
+        self._sequenced = cls._overrides("sequence")
+        self._per_key = cls._overrides("sequence_key")
         # Consumer-position gap accounting: (index of the message after the gap, event).
         self._pushed = 0
         self._marks: deque[tuple[int, GapEvent]] = deque()
@@ -127,7 +131,7 @@ class Stream(Generic[M]):
     def _admit(self, msg: Any) -> tuple[Any, GapEvent | None]:
         """Sequence and dedup checks of one message: (message or None to drop, gap)."""
         sub = self.subscription
-        key_id = sub.dedup_key(msg)
+        key_id = sub.dedup_key(msg) if self._keyed else None
         if key_id is not None:
             seen = self._seen_keys
             if key_id in seen:
@@ -138,14 +142,14 @@ class Stream(Generic[M]):
             order.append(key_id)
             if len(order) > type(sub).dedup_window:
                 seen.discard(order.popleft())
-        seq = sub.sequence(msg)
+        seq = sub.sequence(msg) if self._sequenced else None
         if seq is None:
             return msg, None
         if isinstance(seq, tuple):
             first, last = seq
         else:
             first = last = seq
-        key = sub.sequence_key(msg)
+        key = sub.sequence_key(msg) if self._per_key else None
         prev = self.sequences.get(key)
         gap = None
         if prev is not None:

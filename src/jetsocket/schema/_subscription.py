@@ -285,6 +285,11 @@ class Subscription(Generic[M]):
     # -- classification (class-level, used by the client) -----------------------------------
 
     @classmethod
+    def _overrides(cls, hook: str) -> bool:
+        """True if the subclass overrides ``hook`` (default hooks are not called)."""
+        return getattr(cls, hook) is not getattr(Subscription, hook)
+
+    @classmethod
     def _hooks(cls) -> tuple[bool, bool, bool]:
         """(matches overridden, tracked, routed by channel)."""
         base = Subscription
