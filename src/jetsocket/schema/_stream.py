@@ -142,17 +142,23 @@ class Stream(Generic[M]):
             order.append(key_id)
             if len(order) > type(sub).dedup_window:
                 seen.discard(order.popleft())
-        seq = sub.sequence(msg) if self._sequenced else None
+        if not self._sequenced:
+            return msg, None
+        seq = sub.sequence(msg)
         if seq is None:
             return msg, None
         if isinstance(seq, tuple):
             first, last = seq
         else:
             first = last = seq
-        key = sub.sequence_key(msg) if self._per_key else None
-        prev = self.sequences.get(key)
+        if self._per_key:
+            key = sub.sequence_key(msg)
+            prev = self.sequences.get(key)
+        else:
+            key = None
+            prev = self.last_sequence
         gap = None
-        if prev is not None:
+        if prev is not None and first != prev + 1:  # the usual case skips all of this
             if last <= prev:
                 # Already delivered (a replayed snapshot) or late.
                 if self._dedup:
@@ -165,7 +171,7 @@ class Stream(Generic[M]):
                     if msg is None:
                         self.duplicates += 1
                         return None, None
-            elif first > prev + 1:
+            else:
                 gap = GapEvent(
                     first_missing=prev + 1, last_missing=first - 1, subscription=sub, key=key
                 )
