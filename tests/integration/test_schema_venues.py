@@ -359,7 +359,7 @@ def is_pong(msg: Any) -> bool:
 class Kraken(Client[KTrades | KHeartbeat]):
     heartbeat = jetsocket.HeartbeatConfig(
         interval=0.05,
-        timeout=2.0,
+        timeout=0.5,  # a ping every max(interval, timeout)
         payload=kraken_ping,
         use_ws_ping=False,
         use_application_ping=True,
@@ -393,8 +393,13 @@ async def test_kraken_batched_trades_reconnect_snapshot_and_gap() -> None:
     async with ws_server(venue.handler) as uri, Kraken(uri=uri) as kr:
         events = Recorder(kr)
         loop = asyncio.get_running_loop()
-        btc = await kr.subscribe(KrakenTrades(symbol="BTC/USD"))
-        eth = await kr.subscribe(KrakenTrades(symbol="ETH/USD"))
+        # Subscribed together: one batched request, as the resubscribe below.
+        btc, eth = await asyncio.gather(
+            kr.subscribe(KrakenTrades(symbol="BTC/USD")),
+            kr.subscribe(KrakenTrades(symbol="ETH/USD")),
+        )
+        first = [r for r in venue.requests if r.get("method") == "subscribe"]
+        assert [sorted(r["params"]["symbol"]) for r in first] == [["BTC/USD", "ETH/USD"]]
         with pytest.raises(jetsocket.SubscriptionError, match="not supported"):
             await kr.subscribe(KrakenTrades(symbol="XYZ/USD"))
         assert await collect(btc, 8) == list(range(1, 9))
