@@ -159,7 +159,8 @@ class AckBook:
         for sub in readers:
             ack = self._read(sub, msg, None)
             if ack is not None:
-                return self._ours(type(sub).ack, ack)
+                # A refusal nobody awaits is a venue error: reported, not swallowed.
+                return ack.ok and self._ours(type(sub).ack, ack)
         return False
 
     def _ours(self, mode: str | None, ack: Ack) -> bool:
@@ -190,26 +191,33 @@ class AckBook:
         request.resolve(sub, ack)
 
     def _dispatch(self, mode: str, ack: Ack) -> bool:
-        """Resolve what ``ack`` answers; False if it is not an answer of ours."""
+        """Resolve what ``ack`` answers; False if it is not an answer of ours.
+
+        A refusal that answers no waiting request is not consumed: it goes on to be
+        reported as a venue error.
+        """
         if not self._ours(mode, ack):
             return False
         live = [r for r in self.pending.values() if r.live and r.mode == mode]
+        resolved = 0
         if not live:
-            return True  # late, or confirming what was confirmed already
-        if mode == "id" and ack.request_id is not None:
+            pass  # late, or confirming what was confirmed already
+        elif mode == "id" and ack.request_id is not None:
             rid = str(ack.request_id)
             for request in live:
                 if str(request.request_id) == rid:
+                    resolved += len(request.waiting)
                     self._apply(request, ack)
-            return True
-        if mode in ("topic", "all") and ack.topics:
+        elif mode in ("topic", "all") and ack.topics:
             topics = set(ack.topics)
             for request in live:
                 for sub in [s for s in request.waiting if s.topic in topics]:
+                    resolved += 1
                     self._resolve(request, sub, ack)
-            return True
-        # "order", or an answer naming neither id nor topic: the oldest waiting request.
-        oldest = live[0]
-        for sub in list(oldest.waiting):
-            self._resolve(oldest, sub, ack)
-        return True
+        else:
+            # "order", or an answer naming neither id nor topic: the oldest waiting request.
+            oldest = live[0]
+            for sub in list(oldest.waiting):
+                resolved += 1
+                self._resolve(oldest, sub, ack)
+        return resolved > 0 or ack.ok

@@ -747,3 +747,16 @@ async def test_deribit_result_leaving_a_channel_out_refuses_it() -> None:
     assert len(sender.sent) == 1
     assert error.subscription == DeribitChannels(instrument="NOPE")
     assert error.reason == "left out of the venue's answer"
+
+
+def test_a_venue_error_nobody_awaits_is_reported_not_swallowed() -> None:
+    client = Coinbase()
+    errors: list[jetsocket.ErrorEvent] = []
+    client.on("error")(errors.append)
+    attach(client, CoinbaseMatches(product="BTC-USD"))
+    late_ack = {"type": "subscriptions", "channels": [{"name": "matches", "product_ids": []}]}
+    error = {"type": "error", "message": "Failed", "reason": "rate limited"}
+    rest = client._route([client._decode(payload(late_ack)), client._decode(payload(error))])
+    assert len(rest) == 1  # the error reaches the client's reader (unknown_messages="error")
+    assert [e.context for e in errors] == ["decode"]
+    assert "rate limited" in str(errors[0].error)
