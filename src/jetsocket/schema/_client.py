@@ -578,6 +578,9 @@ class Client(EventSource, Generic[T]):
 
     async def _on_open(self, shard: _Shard) -> None:
         """Login, then re-send the shard's subscriptions (after every (re)connect)."""
+        # Answers awaited on the old connection never come: settle those requests first,
+        # so none of them takes an answer meant for the login or the resubscribe.
+        self._acks.supersede(list(shard.subs))
         await self.on_connect(shard.ws)
         subs = list(shard.subs)
         if not subs:
@@ -586,7 +589,6 @@ class Client(EventSource, Generic[T]):
             stream = self._streams.get(sub)
             if stream is not None:
                 stream.channel = None  # channel ids are per connection: the acks reassign
-        self._acks.supersede(subs)
         failed = await self._send_subscriptions(shard.ws, subs)
         now = time.monotonic()
         for sub in subs:
