@@ -1,4 +1,9 @@
-"""``python -m benchmarks``: run the sections, print the tables, write the JSON results."""
+"""``python -m benchmarks``: run the sections, print the tables, write the JSON results.
+
+Ratios are computed **per round** (each round runs every client once, in a rotating
+order) and reported as the median over the rounds with their spread (min-max), both by
+wall clock and by client CPU time (steadier when other processes compete for the cores).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from benchmarks._common import (
     run_async,
     tick_payload,
 )
+from benchmarks._concurrent import CONCURRENT_CLIENTS, run_concurrent_client
 from benchmarks._echo import ECHO_CLIENTS, echo_client_available, run_echo_client
 from benchmarks._feed import FEED_CLIENTS, FeedRun, feed_client_available, run_feed_client
 from benchmarks._memory import MEMORY_CLIENTS, measure_memory
@@ -30,8 +36,39 @@ from benchmarks._sync import SYNC_CLIENTS, run_sync_client, sync_client_availabl
 
 __all__ = ["main"]
 
-SECTIONS = ("feed", "echo", "memory", "sync", "schema")
+SECTIONS = ("feed", "echo", "concurrent", "memory", "sync", "schema")
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
+
+
+@dataclass
+class Spread:
+    """A ratio measured once per round: median, min and max over the rounds."""
+
+    rounds: list[float]
+
+    @classmethod
+    def of(cls, values: list[float | None]) -> Spread | None:
+        kept = [v for v in values if v]
+        return cls(kept) if kept else None
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.rounds))
+
+    def fmt(self) -> str:
+        return f"{fmt_ratio(self.median)} ({min(self.rounds):.2f}-{max(self.rounds):.2f})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "median": self.median,
+            "min": min(self.rounds),
+            "max": max(self.rounds),
+            "rounds": self.rounds,
+        }
+
+
+def _median_of(spread: Spread | None) -> float | None:
+    return None if spread is None else spread.median
 
 
 @dataclass
@@ -44,6 +81,28 @@ class Target:
     at_least: bool
     unit: str = "x"
     by_cpu: float | None = None  # the same ratio computed from CPU time (steadier)
+    spread: Spread | None = None
+    cpu_spread: Spread | None = None
+
+    @classmethod
+    def from_spreads(
+        cls,
+        name: str,
+        by_rate: Spread | None,
+        by_cpu: Spread | None,
+        goal: float | None,
+        *,
+        at_least: bool,
+    ) -> Target:
+        return cls(
+            name,
+            _median_of(by_rate),
+            goal,
+            at_least,
+            by_cpu=_median_of(by_cpu),
+            spread=by_rate,
+            cpu_spread=by_cpu,
+        )
 
     def _fmt(self, value: float | None) -> str:
         if value is None:
@@ -60,8 +119,13 @@ class Target:
         if self.goal is not None:
             op = ">=" if self.at_least else "<="
             goal = f"(target {op} {self._fmt(self.goal)})"
-        cpu = f"  (by CPU: {self._fmt(self.by_cpu)})" if self.by_cpu is not None else ""
-        return f"{self.name:<46} {self._fmt(self.value):>10}  {goal:<22} {self.verdict():<4}{cpu}"
+        value = self.spread.fmt() if self.spread is not None else self._fmt(self.value)
+        cpu = ""
+        if self.cpu_spread is not None:
+            cpu = f"  (by CPU: {self.cpu_spread.fmt()})"
+        elif self.by_cpu is not None:
+            cpu = f"  (by CPU: {self._fmt(self.by_cpu)})"
+        return f"{self.name:<50} {value:>20}  {goal:<22} {self.verdict():<4}{cpu}"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +136,8 @@ class Target:
             "at_least": self.at_least,
             "verdict": self.verdict(),
             "by_cpu": self.by_cpu,
+            "spread": None if self.spread is None else self.spread.as_json(),
+            "cpu_spread": None if self.cpu_spread is None else self.cpu_spread.as_json(),
         }
 
 
@@ -88,10 +154,10 @@ def _progress(text: str) -> None:
     print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
-# -- throughput (feed and sync) -------------------------------------------------------------
+# -- throughput (feed, concurrent, sync, schema) ---------------------------------------------
 @dataclass
 class _Runs:
-    """Every run of every client of a throughput section."""
+    """Every run of every client of a throughput section, in round order."""
 
     runs: dict[str, list[FeedRun]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -103,9 +169,23 @@ class _Runs:
         runs = self.runs.get(name)
         return max(r.rate for r in runs) if runs else None
 
-    def best_cpu(self, name: str) -> float | None:
+    def median_rate(self, name: str) -> float | None:
         runs = self.runs.get(name)
-        return min(r.cpu_us for r in runs) if runs else None
+        return statistics.median(r.rate for r in runs) if runs else None
+
+    def median_cpu(self, name: str) -> float | None:
+        runs = self.runs.get(name)
+        return statistics.median(r.cpu_us for r in runs) if runs else None
+
+    def by_rate(self, ref: str, name: str) -> Spread | None:
+        """``ref`` rate / ``name`` rate, per round (> 1: ``ref`` is faster)."""
+        pairs = zip(self.runs.get(ref, []), self.runs.get(name, []), strict=False)
+        return Spread.of([ratio(a.rate, b.rate) for a, b in pairs])
+
+    def by_cpu(self, ref: str, name: str) -> Spread | None:
+        """``name`` CPU / ``ref`` CPU per message, per round (> 1: ``ref`` is cheaper)."""
+        pairs = zip(self.runs.get(ref, []), self.runs.get(name, []), strict=False)
+        return Spread.of([ratio(b.cpu_us, a.cpu_us) for a, b in pairs])
 
 
 def _throughput_table(
@@ -120,11 +200,11 @@ def _throughput_table(
         [
             "client",
             "id",
-            "best msg/s",
             "median msg/s",
+            "best msg/s",
             "CPU us/msg",
-            "jetsocket / client",
-            "(by CPU)",
+            "reference / client (rate)",
+            "reference / client (CPU)",
             "reference",
         ],
     )
@@ -137,36 +217,37 @@ def _throughput_table(
             table.add(label, name, status, "", "", "", "", why)
             data[name] = {"label": label, "error": why}
             continue
-        by_rate = ratio(res.best_rate(ref), res.best_rate(name))
-        by_cpu = ratio(res.best_cpu(name), res.best_cpu(ref))
+        by_rate = res.by_rate(ref, name)
+        by_cpu = res.by_cpu(ref, name)
         is_ref = name == ref
         table.add(
             label,
             name,
+            fmt_int(res.median_rate(name)),
             fmt_int(res.best_rate(name)),
-            fmt_int(statistics.median(r.rate for r in runs)),
-            fmt_float(res.best_cpu(name), 2),
-            "1.00x (ref)" if is_ref else fmt_ratio(by_rate),
-            "" if is_ref else fmt_ratio(by_cpu),
+            fmt_float(res.median_cpu(name), 2),
+            "1.00x (ref)" if is_ref or by_rate is None else by_rate.fmt(),
+            "" if is_ref or by_cpu is None else by_cpu.fmt(),
             ref,
         )
         data[name] = {
             "label": label,
             "rates": [r.rate for r in runs],
             "cpu_us_per_msg": [r.cpu_us for r in runs],
+            "median_rate": res.median_rate(name),
             "best_rate": res.best_rate(name),
-            "best_cpu_us": res.best_cpu(name),
+            "median_cpu_us": res.median_cpu(name),
             "reference": ref,
-            "ratio_by_rate": by_rate,
-            "ratio_by_cpu": by_cpu,
+            "ratio_by_rate": None if is_ref or by_rate is None else by_rate.as_json(),
+            "ratio_by_cpu": None if is_ref or by_cpu is None else by_cpu.as_json(),
         }
     table.note(
-        "jetsocket / client > 1: jetsocket is faster. Rates are wall clock from the first to "
-        "the last message;"
+        "reference / client > 1: the reference (a jetsocket client) is faster. Ratios are "
+        "computed per round; median (min-max) over the rounds."
     )
     table.note(
-        "CPU us/msg is the client process's CPU time (all threads) over the same span, and "
-        "(by CPU) its ratio: steadier under load."
+        "Clocks start before connecting and stop at the last message. CPU us/msg: the client "
+        "process's CPU time (all threads) over the same span; (CPU) = client CPU / reference CPU."
     )
     return table, data
 
@@ -198,37 +279,128 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     run_async(run_all(), args.loop)
     title = (
         f"Feed throughput: {n:,} trade ticks of {len(tick_payload(0)) + 4} B per run, "
-        f"best of {args.rounds} interleaved rounds (client loop={args.loop}; "
+        f"{args.rounds} interleaved rounds (client loop={args.loop}; "
         f"server: separate process, {srv.info})"
     )
     clients = {name: (label, ref) for name, (_, ref, label) in FEED_CLIENTS.items()}
     table, data = _throughput_table(title, clients, skipped, res)
     report.tables.append(table)
     report.data["feed"] = {"n": n, "rounds": args.rounds, "clients": data}
-    js = res.best_rate("jetsocket-typed")
+    typed, raw = "jetsocket-typed", "jetsocket-raw"
     report.targets += [
-        Target(
+        Target.from_spreads(
             "feed: jetsocket typed / picows+msgspec",
-            ratio(js, res.best_rate("picows-typed")),
-            1.0,
+            res.by_rate(typed, "picows-typed"),
+            res.by_cpu(typed, "picows-typed"),
+            1.2,
             at_least=True,
-            by_cpu=ratio(res.best_cpu("picows-typed"), res.best_cpu("jetsocket-typed")),
         ),
-        Target(
-            "feed: jetsocket typed / websockets+msgspec",
-            ratio(js, res.best_rate("websockets-typed")),
-            4.0,
+        Target.from_spreads(
+            "feed: jetsocket typed batches() / picows+msgspec",
+            res.by_rate("jetsocket-typed-batches", "picows-typed"),
+            res.by_cpu("jetsocket-typed-batches", "picows-typed"),
+            1.5,
             at_least=True,
-            by_cpu=ratio(res.best_cpu("websockets-typed"), res.best_cpu("jetsocket-typed")),
         ),
-        Target(
+        Target.from_spreads(
             "feed: jetsocket raw / picows raw",
-            ratio(res.best_rate("jetsocket-raw"), res.best_rate("picows-raw")),
+            res.by_rate(raw, "picows-raw"),
+            res.by_cpu(raw, "picows-raw"),
+            1.5,
+            at_least=True,
+        ),
+        Target.from_spreads(
+            "feed: jetsocket raw / picows raw str (same output)",
+            res.by_rate(raw, "picows-raw-str"),
+            res.by_cpu(raw, "picows-raw-str"),
             None,
             at_least=True,
-            by_cpu=ratio(res.best_cpu("picows-raw"), res.best_cpu("jetsocket-raw")),
+        ),
+        Target.from_spreads(
+            "feed: jetsocket typed / websockets+msgspec",
+            res.by_rate(typed, "websockets-typed"),
+            res.by_cpu(typed, "websockets-typed"),
+            4.0,
+            at_least=True,
+        ),
+        Target.from_spreads(
+            "feed: scanner effect, typed (compiled / pure)",
+            res.by_rate(typed, "jetsocket-typed-pure"),
+            res.by_cpu(typed, "jetsocket-typed-pure"),
+            None,
+            at_least=True,
+        ),
+        Target.from_spreads(
+            "feed: scanner effect, raw (compiled / pure)",
+            res.by_rate(raw, "jetsocket-raw-pure"),
+            res.by_cpu(raw, "jetsocket-raw-pure"),
+            None,
+            at_least=True,
+        ),
+        Target.from_spreads(
+            "feed: jetsocket typed, pure reader / picows+msgspec",
+            res.by_rate("jetsocket-typed-pure", "picows-typed"),
+            res.by_cpu("jetsocket-typed-pure", "picows-typed"),
+            None,
+            at_least=True,
         ),
     ]
+
+
+# -- concurrent feeds -----------------------------------------------------------------------
+def _concurrent(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
+    names = [
+        name
+        for name in CONCURRENT_CLIENTS
+        if not (name.startswith("jetsocket") and jetsocket_attr("WebSocket") is None)
+    ]
+    report.data["concurrent"] = {}
+    for conns in args.conns_list:
+        per = args.n // conns
+        uri = srv.uri(f"/feed?n={per}")
+        res = _Runs()
+
+        async def run_all(
+            conns: int = conns, per: int = per, uri: str = uri, res: _Runs = res
+        ) -> None:
+            for r, name in interleave(args.rounds, names):
+                if name in res.errors:
+                    continue
+                gc.collect()
+                try:
+                    run = await run_concurrent_client(name, uri, per, conns)
+                except Exception as exc:  # one failing client must not hide the rest
+                    res.errors[name] = f"{type(exc).__name__}: {exc}"
+                    continue
+                res.add(name, run)
+                _progress(
+                    f"concurrent x{conns} round {r + 1}/{args.rounds} {name}: "
+                    f"{run.rate:,.0f} msg/s, {run.cpu_us:.2f} us CPU/msg"
+                )
+
+        run_async(run_all(), args.loop)
+        title = (
+            f"Concurrent feeds: {conns} connections x {per:,} ticks, total msg/s, "
+            f"{args.rounds} interleaved rounds (client loop={args.loop}; server: {srv.info})"
+        )
+        clients = {name: (label, "jetsocket") for name, (_, label) in CONCURRENT_CLIENTS.items()}
+        table, data = _throughput_table(title, clients, {}, res)
+        report.tables.append(table)
+        report.data["concurrent"][str(conns)] = {
+            "conns": conns,
+            "per_connection": per,
+            "rounds": args.rounds,
+            "clients": data,
+        }
+        report.targets.append(
+            Target.from_spreads(
+                f"concurrent x{conns}: jetsocket / picows (total msg/s)",
+                res.by_rate("jetsocket", "picows"),
+                res.by_cpu("jetsocket", "picows"),
+                1.1,
+                at_least=True,
+            )
+        )
 
 
 # -- echo ---------------------------------------------------------------------------------
@@ -238,11 +410,13 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     skipped = {name: why for name in names if (why := echo_client_available(name))}
     runnable = [name for name in names if name not in skipped]
     samples: dict[str, list[int]] = {name: [] for name in runnable}
+    round_p50: dict[str, list[float]] = {name: [] for name in runnable}
+    round_cpu: dict[str, list[float]] = {name: [] for name in runnable}
     cpu: dict[str, float] = dict.fromkeys(runnable, 0.0)
     errors: dict[str, str] = {}
-    # Several shorter interleaved rounds, pooled: every client sees the same machine drift.
+    # Several shorter interleaved rounds: every client sees the same machine drift.
     rounds = args.echo_rounds
-    per_round = max(1, args.echo_count // rounds)
+    count = max(1, args.echo_count // rounds)
 
     async def run_all() -> None:
         for r, name in interleave(rounds, runnable):
@@ -250,36 +424,43 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
                 continue
             gc.collect()
             try:
-                got = await run_echo_client(name, uri, args.echo_warmup, per_round)
+                got = await run_echo_client(name, uri, args.echo_warmup, count)
             except Exception as exc:  # one failing client must not hide the rest
                 errors[name] = f"{type(exc).__name__}: {exc}"
                 continue
             samples[name].extend(got.samples)
             cpu[name] += got.cpu_seconds
             p50 = percentile(sorted(got.samples), 0.5) / 1e3
+            round_p50[name].append(p50)
+            round_cpu[name].append(got.cpu_us)
             _progress(
                 f"echo round {r + 1}/{rounds} {name}: p50 {p50:.1f} us, "
                 f"{got.cpu_us:.1f} us CPU/round trip"
             )
 
     run_async(run_all(), args.loop)
-
     stats: dict[str, dict[str, float]] = {}
     for name, values in samples.items():
-        if values:
-            values.sort()
-            stats[name] = {
-                "p50_us": percentile(values, 0.5) / 1e3,
-                "p90_us": percentile(values, 0.9) / 1e3,
-                "p99_us": percentile(values, 0.99) / 1e3,
-                "mean_us": statistics.fmean(values) / 1e3,
-                "cpu_us": cpu[name] / len(values) * 1e6,
-                "count": len(values),
-            }
+        if not values:
+            continue
+        values.sort()
+        stats[name] = {
+            "p50_us": percentile(values, 0.5) / 1e3,
+            "p90_us": percentile(values, 0.9) / 1e3,
+            "p99_us": percentile(values, 0.99) / 1e3,
+            "mean_us": statistics.fmean(values) / 1e3,
+            "cpu_us": cpu[name] / len(values) * 1e6,
+            "count": len(values),
+        }
+
+    def per_round(table: dict[str, list[float]], name: str) -> Spread | None:
+        pairs = zip(table.get("jetsocket", []), table.get(name, []), strict=False)
+        return Spread.of([ratio(a, b) for a, b in pairs])
+
     table = Table(
-        f'Echo round trip: {{"op":"ping","id":N}} text, {per_round * rounds:,} sequential round '
-        f"trips per client ({rounds} interleaved rounds, {args.echo_warmup} warm-up each; "
-        f"client loop={args.loop}, server: separate process, {srv.info})",
+        f'Echo round trip: {{"op":"ping","id":N}} text, {count * rounds:,} '
+        f"sequential round trips per client ({rounds} interleaved rounds, {args.echo_warmup} "
+        f"warm-up each; client loop={args.loop}; server: separate process, {srv.info})",
         [
             "client",
             "p50 us",
@@ -288,12 +469,10 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             "mean us",
             "CPU us/rt",
             "jetsocket p50 / client p50",
-            "(CPU)",
+            "jetsocket CPU / client CPU",
         ],
     )
-    js = stats.get("jetsocket", {}).get("p50_us")
-    js_cpu = stats.get("jetsocket", {}).get("cpu_us")
-    data: dict[str, Any] = {"rounds": rounds, "per_round": per_round, "clients": {}}
+    data: dict[str, Any] = {"rounds": rounds, "per_round": count, "clients": {}}
     for name, (_, label) in ECHO_CLIENTS.items():
         if name not in stats:
             why = skipped.get(name) or errors.get(name, "no samples")
@@ -301,8 +480,9 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             data["clients"][name] = {"label": label, "error": why}
             continue
         s = stats[name]
-        r_ = ratio(js, s["p50_us"])
-        r_cpu = ratio(js_cpu, s["cpu_us"])
+        r_p50 = per_round(round_p50, name)
+        r_cpu = per_round(round_cpu, name)
+        is_ref = name == "jetsocket"
         table.add(
             label,
             fmt_float(s["p50_us"]),
@@ -310,31 +490,47 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             fmt_float(s["p99_us"]),
             fmt_float(s["mean_us"]),
             fmt_float(s["cpu_us"]),
-            "1.00x (ref)" if name == "jetsocket" else fmt_ratio(r_),
-            "" if name == "jetsocket" else fmt_ratio(r_cpu),
+            "1.00x (ref)" if is_ref or r_p50 is None else r_p50.fmt(),
+            "" if is_ref or r_cpu is None else r_cpu.fmt(),
         )
         data["clients"][name] = {
             "label": label,
             **s,
-            "jetsocket_p50_over_client_p50": r_,
-            "jetsocket_cpu_over_client_cpu": r_cpu,
+            "round_p50_us": round_p50[name],
+            "round_cpu_us": round_cpu[name],
+            "p50_ratio": None if is_ref or r_p50 is None else r_p50.as_json(),
+            "cpu_ratio": None if is_ref or r_cpu is None else r_cpu.as_json(),
         }
-    table.note("jetsocket p50 / client p50 < 1 means jetsocket has the lower latency.")
     table.note(
-        "CPU us/rt: client process CPU time per round trip (Python work + syscalls), "
-        "(CPU) its ratio jetsocket / client."
+        "jetsocket / client < 1 means jetsocket has the lower latency (or uses less CPU); "
+        "ratios per round, median (min-max)."
     )
+    table.note("CPU us/rt: client process CPU time per round trip (Python work + syscalls).")
     report.tables.append(table)
     report.data["echo"] = data
-    report.targets.append(
-        Target(
+    report.targets += [
+        Target.from_spreads(
             "echo: jetsocket p50 / picows p50",
-            ratio(js, stats.get("picows", {}).get("p50_us")),
+            per_round(round_p50, "picows"),
+            None,
             1.05,
             at_least=False,
-            by_cpu=ratio(js_cpu, stats.get("picows", {}).get("cpu_us")),
-        )
-    )
+        ),
+        Target.from_spreads(
+            "echo: jetsocket CPU / picows CPU per round trip",
+            per_round(round_cpu, "picows"),
+            None,
+            1.1,
+            at_least=False,
+        ),
+        Target.from_spreads(
+            "echo: jetsocket p50 / jetsocket pure-reader p50",
+            per_round(round_p50, "jetsocket-pure"),
+            per_round(round_cpu, "jetsocket-pure"),
+            None,
+            at_least=False,
+        ),
+    ]
 
 
 # -- memory -------------------------------------------------------------------------------
@@ -376,7 +572,7 @@ def _memory(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
     report.tables.append(table)
     report.data["memory"] = {"count": args.conns, "clients": results}
     report.targets.append(
-        Target("memory: jetsocket per idle connection", js, 10.0, at_least=False, unit="KiB")
+        Target("memory: jetsocket per idle connection", js, 8.5, at_least=False, unit="KiB")
     )
 
 
@@ -417,17 +613,18 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     table, data = _throughput_table(title, clients, skipped, res)
     report.tables.append(table)
     report.data["sync"] = {"n": n, "rounds": args.rounds, "clients": data}
-    js = res.best_rate(ref)
     report.targets += [
-        Target(
+        Target.from_spreads(
             "sync: jetsocket sync / websockets.sync+msgspec",
-            ratio(js, res.best_rate("websockets-sync-typed")),
+            res.by_rate(ref, "websockets-sync-typed"),
+            res.by_cpu(ref, "websockets-sync-typed"),
             None,
             at_least=True,
         ),
-        Target(
+        Target.from_spreads(
             "sync: jetsocket sync / jetsocket async (typed)",
-            ratio(js, res.best_rate("jetsocket-async-typed")),
+            res.by_rate(ref, "jetsocket-async-typed"),
+            res.by_cpu(ref, "jetsocket-async-typed"),
             None,
             at_least=True,
         ),
@@ -482,33 +679,33 @@ def _schema(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
     report.data["schema"] = {"n": n, "rounds": args.rounds, "clients": data}
     routed = "schema-routed"
     report.targets += [
-        Target(
+        Target.from_spreads(
             "schema: Client->Stream / plain typed (trades)",
-            ratio(res.best_rate("schema-trades"), res.best_rate("plain-typed")),
+            res.by_rate("schema-trades", "plain-typed"),
+            res.by_cpu("schema-trades", "plain-typed"),
             0.85,
             at_least=True,
-            by_cpu=ratio(res.best_cpu("plain-typed"), res.best_cpu("schema-trades")),
         ),
-        Target(
+        Target.from_spreads(
             "schema: 3 Streams / plain union (mixed)",
-            ratio(res.best_rate(routed), res.best_rate("plain-union")),
+            res.by_rate(routed, "plain-union"),
+            res.by_cpu(routed, "plain-union"),
             0.85,
             at_least=True,
-            by_cpu=ratio(res.best_cpu("plain-union"), res.best_cpu(routed)),
         ),
-        Target(
+        Target.from_spreads(
             "schema: 3 Streams (mixed) / plain typed (trades)",
-            ratio(res.best_rate(routed), res.best_rate("plain-typed")),
+            res.by_rate(routed, "plain-typed"),
+            res.by_cpu(routed, "plain-typed"),
             None,
             at_least=True,
-            by_cpu=ratio(res.best_cpu("plain-typed"), res.best_cpu(routed)),
         ),
-        Target(
+        Target.from_spreads(
             "schema: jetsocket pydantic / websockets+pydantic",
-            ratio(res.best_rate("jetsocket-pydantic"), res.best_rate("websockets-pydantic")),
+            res.by_rate("jetsocket-pydantic", "websockets-pydantic"),
+            res.by_cpu("jetsocket-pydantic", "websockets-pydantic"),
             1.5,
             at_least=True,
-            by_cpu=ratio(res.best_cpu("websockets-pydantic"), res.best_cpu("jetsocket-pydantic")),
         ),
     ]
 
@@ -524,7 +721,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--only", default=",".join(SECTIONS), help=f"comma-separated sections: {','.join(SECTIONS)}"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test, < 60 s)")
-    parser.add_argument("--rounds", type=int, default=None, help="feed/sync rounds (3; quick 2)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="feed/concurrent/sync rounds (5; quick 2)"
+    )
+    parser.add_argument(
+        "--concurrent",
+        default=None,
+        help="comma-separated connection counts of the concurrent section (10,100)",
+    )
     parser.add_argument("--echo-count", type=int, default=None, help="measured round trips (5000)")
     parser.add_argument("--echo-rounds", type=int, default=None, help="interleaved echo rounds (5)")
     parser.add_argument("--echo-warmup", type=int, default=None, help="warm-up per round (200)")
@@ -547,7 +751,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         return value if value is not None else (small if quick else full)
 
     args.n = pick(args.n, 300_000, 20_000)
-    args.rounds = pick(args.rounds, 3, 2)
+    args.rounds = pick(args.rounds, 5, 2)
+    try:
+        args.conns_list = [int(c) for c in (args.concurrent or "10,100").split(",") if c]
+    except ValueError:
+        parser.error("--concurrent: comma-separated integers")
     args.echo_count = pick(args.echo_count, 5_000, 500)
     args.echo_rounds = pick(args.echo_rounds, 5, 2)
     args.echo_warmup = pick(args.echo_warmup, 200, 50)
@@ -562,6 +770,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if args.profile is not None and args.profile not in FEED_CLIENTS:
         parser.error(f"--profile: unknown client {args.profile!r}")
     return args
+
+
+def _reader_status() -> str:
+    try:
+        from jetsocket._protocol._reader import _SCAN_STATUS  # noqa: PLC0415
+    except Exception as exc:  # a broken package must not stop the peers' figures
+        return f"unavailable: {type(exc).__name__}"
+    return _SCAN_STATUS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -585,20 +801,30 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_start": os.getloadavg(),
         "jetsocket_websocket": jetsocket_attr("WebSocket") is not None,
         "jetsocket_syncwebsocket": jetsocket_attr("SyncWebSocket") is not None,
+        "jetsocket_reader": _reader_status(),
     }
     feed_n = [args.n] if {"feed", "sync", "schema"} & set(args.sections) else []
+    if "concurrent" in args.sections:
+        feed_n += [args.n // conns for conns in args.conns_list]
     mixed_n = [args.n] if "schema" in args.sections else []
+    sections = {
+        "feed": _feed,
+        "echo": _echo,
+        "concurrent": _concurrent,
+        "memory": _memory,
+        "sync": _sync,
+        "schema": _schema,
+    }
     with ServerProcess(feed_n=feed_n, mixed_n=mixed_n) as srv:
         meta["server"] = srv.info
-        sections = {
-            "feed": _feed,
-            "echo": _echo,
-            "memory": _memory,
-            "sync": _sync,
-            "schema": _schema,
-        }
         for name in args.sections:
             _progress(f"section {name}")
+            if name == "echo":
+                # Echo against picows' server (C transport), never a pure-Python one.
+                with ServerProcess(module="benchmarks._picows_server") as echo_srv:
+                    meta["echo_server"] = echo_srv.info
+                    _echo(args, echo_srv, report)
+                continue
             sections[name](args, srv, report)
     meta["load_avg_end"] = os.getloadavg()
     meta["seconds"] = round(clock.elapsed(), 1)

@@ -220,16 +220,23 @@ def jetsocket_attr(name: str) -> Any | None:
 
 
 class ServerProcess:
-    """A benchmark server (``python -m benchmarks._server``) in its own process.
+    """A benchmark server (``python -m benchmarks._server`` by default) in its own process.
+
+    ``module="benchmarks._picows_server"`` runs the picows (C transport) echo server.
 
     Running the server in another process keeps it off the client's core and GIL. It prints
     its port on stdout once listening and exits when its stdin is closed.
     """
 
     def __init__(
-        self, *, feed_n: list[int], mixed_n: Sequence[int] = (), loop: str = "auto"
+        self,
+        *,
+        feed_n: Sequence[int] = (),
+        mixed_n: Sequence[int] = (),
+        loop: str = "auto",
+        module: str = "benchmarks._server",
     ) -> None:
-        self._args = [sys.executable, "-m", "benchmarks._server", "--loop", loop]
+        self._args = [sys.executable, "-m", module, "--loop", loop]
         for n in feed_n:
             self._args += ["--feed-n", str(n)]
         for n in mixed_n:

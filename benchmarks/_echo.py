@@ -4,6 +4,11 @@ Every client sends ``{"op":"ping","id":N}`` as a text frame to ``/echo``, waits 
 echoed message, then sends the next one; each round trip is timed with
 ``perf_counter_ns``. The payload is encoded before the timer starts, so only the client's
 send and receive paths (and the server, identical for all) are measured.
+
+The server is picows' (``benchmarks/_picows_server.py``: Cython frames on aiofastnet's C
+transport), in its own process: a pure-Python server would add tens of µs to every round
+trip for every client alike and pull every ratio towards 1. ``jetsocket-pure`` is
+jetsocket with its compiled frame scanner off (the ``JETSOCKET_PURE=1`` path).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import msgspec
 
 from benchmarks._common import jetsocket_attr
+from benchmarks._feed import pure_reader
 
 __all__ = ["ECHO_CLIENTS", "EchoRun", "echo_client_available", "run_echo_client"]
 
@@ -62,28 +68,38 @@ def _check(reply: object, i: int) -> None:
         raise RuntimeError(f"echo mismatch at {i}: {reply!r:.100}")
 
 
-async def _jetsocket(uri: str, warmup: int, count: int) -> EchoRun:
+async def _jetsocket(uri: str, warmup: int, count: int, *, pure: bool = False) -> EchoRun:
     ws_cls = jetsocket_attr("WebSocket")
     if ws_cls is None:
         raise RuntimeError("jetsocket.WebSocket is not importable")
     run = EchoRun(warmup)
     clock = time.perf_counter_ns
-    async with ws_cls(uri, raw=True, reconnect=False, compress=False) as ws:
-        send = ws.send_raw
-        recv = ws.recv
-        for i in range(warmup + count):
-            data = _payload(i)
-            t0 = clock()
-            await send(data, binary=False)
-            reply = await recv()
-            t1 = clock()
-            run.add(i, t1 - t0)
-        run.finish()
-        _check(reply, warmup + count - 1)
+    with pure_reader(pure):
+        async with ws_cls(uri, raw=True, reconnect=False, compress=False) as ws:
+            send = ws.send_raw
+            recv = ws.recv
+            for i in range(warmup + count):
+                data = _payload(i)
+                t0 = clock()
+                await send(data, binary=False)
+                reply = await recv()
+                t1 = clock()
+                run.add(i, t1 - t0)
+            run.finish()
+            _check(reply, warmup + count - 1)
     return run
 
 
+async def _jetsocket_pure(uri: str, warmup: int, count: int) -> EchoRun:
+    return await _jetsocket(uri, warmup, count, pure=True)
+
+
 async def _picows(uri: str, warmup: int, count: int) -> EchoRun:
+    """picows as its examples do request/response: a future completed in ``on_ws_frame``.
+
+    ``frame.msg_type`` is not read (it builds an enum member per frame): the echo server
+    only ever answers with the text frame it got.
+    """
     import picows  # noqa: PLC0415 - peers are imported only when measured
 
     text = picows.WSMsgType.TEXT
@@ -92,7 +108,7 @@ async def _picows(uri: str, warmup: int, count: int) -> EchoRun:
 
     class Listener(picows.WSListener):
         def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
-            if frame.msg_type == text and waiter:
+            if waiter:
                 waiter.pop().set_result(frame.get_payload_as_bytes())
 
     transport, _ = await picows.ws_connect(Listener, uri, enable_auto_ping=False)
@@ -163,6 +179,7 @@ EchoClient = Callable[[str, int, int], Awaitable[EchoRun]]
 
 ECHO_CLIENTS: dict[str, tuple[EchoClient, str]] = {
     "jetsocket": (_jetsocket, "jetsocket raw send_raw()/recv()"),
+    "jetsocket-pure": (_jetsocket_pure, "jetsocket raw, pure reader"),
     "picows": (_picows, "picows send()/on_ws_frame future"),
     "websockets": (_websockets, "websockets send()/recv()"),
     "aiohttp": (_aiohttp, "aiohttp send_frame()/receive()"),
@@ -171,7 +188,7 @@ ECHO_CLIENTS: dict[str, tuple[EchoClient, str]] = {
 
 def echo_client_available(name: str) -> str | None:
     """Return why client ``name`` cannot run, or None when it can."""
-    if name == "jetsocket" and jetsocket_attr("WebSocket") is None:
+    if name.startswith("jetsocket") and jetsocket_attr("WebSocket") is None:
         return "jetsocket.WebSocket not importable"
     return None
 

@@ -1,16 +1,23 @@
 """Feed throughput: how many server-pushed trade ticks per second a client consumes.
 
 Each client connects to ``/feed?n=N``, receives N text frames pushed in bulk by the server
-process, and times from the first to the N-th message. Typed clients decode every message
-into :class:`~benchmarks._common.Trade` (msgspec, decoder built once); raw clients only
-materialise the text (``str``, UTF-8 validated, as jetsocket's ``raw=True`` yields).
+process, and is timed from **before it connects** to the N-th message (so a client cannot
+look faster by doing work before its first message). Typed clients decode every message
+into :class:`~benchmarks._common.Trade` (msgspec, decoder built once); jetsocket's raw
+client yields validated ``str``, picows' raw client takes the payload as ``bytes`` (what an
+expert would write: no UTF-8 decode, no message-type enum per frame).
+
+``jetsocket-*-pure`` are the same jetsocket clients with the compiled frame scanner turned
+off (the ``JETSOCKET_PURE=1`` path), measured in the same interleaved rounds: the scanner's
+effect, before/after, on one machine at one time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +31,7 @@ __all__ = [
     "RunClock",
     "check_typed",
     "feed_client_available",
+    "pure_reader",
     "run_feed_client",
 ]
 
@@ -40,8 +48,8 @@ class FeedRun:
 
     @property
     def rate(self) -> float:
-        """Messages per second (wall clock) between the first and the last message."""
-        return (self.count - 1) / self.seconds if self.seconds > 0 else 0.0
+        """Messages per second (wall clock) from before connecting to the last message."""
+        return self.count / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def cpu_us(self) -> float:
@@ -50,22 +58,22 @@ class FeedRun:
         Unlike the wall-clock rate it barely moves when other processes compete for the
         cores, so it is the steadier of the two figures on a shared machine.
         """
-        return self.cpu_seconds / (self.count - 1) * 1e6 if self.count > 1 else 0.0
+        return self.cpu_seconds / self.count * 1e6 if self.count else 0.0
 
 
 class RunClock:
-    """First/last message timestamps (wall and CPU), kept by every client the same way."""
+    """Start (before connecting) and last-message timestamps, wall and CPU, for every client.
+
+    The clock starts when it is created: every client creates it before it connects.
+    """
 
     __slots__ = ("count", "cpu_first", "cpu_last", "first", "last", "n")
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.count = 0
-        self.first = self.last = 0.0
-        self.cpu_first = self.cpu_last = 0.0
-
-    def start(self) -> None:
-        """Call on the first message."""
+        self.last = 0.0
+        self.cpu_last = 0.0
         self.first = time.perf_counter()
         self.cpu_first = time.process_time()
 
@@ -79,15 +87,14 @@ class RunClock:
     ) -> object:
         """Consume ``n`` messages (decoding each when ``decode`` is given); return the last.
 
-        The clock runs from the first to the ``n``-th message, the same way for every
-        client (two loops, so a client without ``decode`` pays no per-message test).
+        The clock runs from its creation (before connecting) to the ``n``-th message, the
+        same way for every client (two loops, so a client without ``decode`` pays no
+        per-message test).
         """
         count = 0
         last: object = None
         if decode is None:
             async for msg in messages:
-                if count == 0:
-                    self.start()
                 count += 1
                 if count == self.n:
                     self.stop()
@@ -96,8 +103,6 @@ class RunClock:
         else:
             async for data in messages:
                 msg = decode(data)
-                if count == 0:
-                    self.start()
                 count += 1
                 if count == self.n:
                     self.stop()
@@ -112,8 +117,6 @@ class RunClock:
         last: object = None
         for data in messages:
             msg = data if decode is None else decode(data)
-            if count == 0:
-                self.start()
             count += 1
             if count == self.n:
                 self.stop()
@@ -144,14 +147,35 @@ def _check_raw(msg: object, n: int) -> None:
 
 
 # -- jetsocket ----------------------------------------------------------------------------
-async def _jetsocket(uri: str, n: int, *, typed: bool) -> FeedRun:
+@contextlib.contextmanager
+def pure_reader(pure: bool = True) -> Iterator[None]:
+    """Run jetsocket's connections opened inside with the pure-Python frame reader.
+
+    ``FrameReader`` picks the compiled scanner from a module global when a connection
+    opens; clearing it is exactly what ``JETSOCKET_PURE=1`` does at import.
+    """
+    if not pure:
+        yield
+        return
+    from jetsocket._protocol import _reader  # noqa: PLC0415 - private: benchmark only
+
+    saved = _reader._SCAN
+    _reader._SCAN = None
+    try:
+        yield
+    finally:
+        _reader._SCAN = saved
+
+
+async def _jetsocket(uri: str, n: int, *, typed: bool, pure: bool = False) -> FeedRun:
     ws_cls = jetsocket_attr("WebSocket")
     if ws_cls is None:
         raise RuntimeError("jetsocket.WebSocket is not importable")
     opts: dict[str, Any] = {"message_type": Trade} if typed else {"raw": True}
-    clock = RunClock(n)
-    async with ws_cls(uri, reconnect=False, compress=False, **opts) as ws:
-        last = await clock.atake(ws)
+    with pure_reader(pure):
+        clock = RunClock(n)
+        async with ws_cls(uri, reconnect=False, compress=False, **opts) as ws:
+            last = await clock.atake(ws)
     (check_typed if typed else _check_raw)(last, n)
     return clock.result()
 
@@ -164,12 +188,47 @@ async def _jetsocket_raw(uri: str, n: int) -> FeedRun:
     return await _jetsocket(uri, n, typed=False)
 
 
+async def _jetsocket_typed_batches(uri: str, n: int) -> FeedRun:
+    """``ws.batches()``: one step per socket read instead of one per message."""
+    ws_cls = jetsocket_attr("WebSocket")
+    if ws_cls is None:
+        raise RuntimeError("jetsocket.WebSocket is not importable")
+    clock = RunClock(n)
+    last: object = None
+    async with ws_cls(uri, message_type=Trade, reconnect=False, compress=False) as ws:
+        count = 0
+        async for batch in ws.batches():
+            count += len(batch)
+            if count >= n:
+                clock.stop()
+                last = batch[len(batch) - 1 - (count - n)]
+                count = n
+                break
+        clock.count = count
+    check_typed(last, n)
+    return clock.result()
+
+
+async def _jetsocket_typed_pure(uri: str, n: int) -> FeedRun:
+    return await _jetsocket(uri, n, typed=True, pure=True)
+
+
+async def _jetsocket_raw_pure(uri: str, n: int) -> FeedRun:
+    return await _jetsocket(uri, n, typed=False, pure=True)
+
+
 # -- picows -------------------------------------------------------------------------------
-async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
+async def _picows(uri: str, n: int, *, typed: bool, text: bool = False) -> FeedRun:
+    """picows as its documentation recommends for throughput.
+
+    Work happens in ``on_ws_frame`` itself (no task, no queue); the payload is read without
+    a copy (``get_payload_as_memoryview()``, valid during the callback) straight into the
+    msgspec decoder, and ``frame.msg_type`` is never read per frame (that property builds
+    a Python enum member each time): the feed sends only text frames until the N-th, so
+    the count alone tells data from the close frame that follows.
+    """
     import picows  # noqa: PLC0415 - peers are imported only when measured
 
-    text = picows.WSMsgType.TEXT
-    close = picows.WSMsgType.CLOSE
     decode = msgspec.json.Decoder(Trade).decode
     clock = RunClock(n)
     count = 0  # a closure cell: the cheapest state a callback can keep
@@ -179,16 +238,12 @@ async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
     class Typed(picows.WSListener):
         def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
             nonlocal count
-            if frame.msg_type == text:
-                msg = decode(frame.get_payload_as_bytes())
-                if count == 0:
-                    clock.start()
+            if count < n:
+                msg = decode(frame.get_payload_as_memoryview())
                 count += 1
                 if count == n:
                     clock.stop()
                     done.set_result(msg)
-            elif frame.msg_type == close:
-                transport.disconnect()
 
         def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
             if not done.done():
@@ -197,18 +252,25 @@ async def _picows(uri: str, n: int, *, typed: bool) -> FeedRun:
     class Raw(Typed):
         def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
             nonlocal count
-            if frame.msg_type == text:
-                msg = frame.get_payload_as_utf8_text()
-                if count == 0:
-                    clock.start()
+            if count < n:
+                msg = frame.get_payload_as_bytes()
                 count += 1
                 if count == n:
                     clock.stop()
                     done.set_result(msg)
-            elif frame.msg_type == close:
-                transport.disconnect()
 
-    listener = Typed if typed else Raw
+    class RawText(Typed):
+        # The same output as jetsocket's raw=True: UTF-8 validated str.
+        def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+            nonlocal count
+            if count < n:
+                msg = frame.get_payload_as_utf8_text()
+                count += 1
+                if count == n:
+                    clock.stop()
+                    done.set_result(msg)
+
+    listener = Typed if typed else RawText if text else Raw
     transport, _ = await picows.ws_connect(listener, uri, enable_auto_ping=False)
     try:
         last = await asyncio.wait_for(done, _TIMEOUT)
@@ -227,6 +289,10 @@ async def _picows_typed(uri: str, n: int) -> FeedRun:
 
 async def _picows_raw(uri: str, n: int) -> FeedRun:
     return await _picows(uri, n, typed=False)
+
+
+async def _picows_raw_str(uri: str, n: int) -> FeedRun:
+    return await _picows(uri, n, typed=False, text=True)
 
 
 # -- websockets ---------------------------------------------------------------------------
@@ -258,8 +324,6 @@ async def _aiohttp_typed(uri: str, n: int) -> FeedRun:
             if item.type is not text:
                 break
             msg = decode(item.data)
-            if count == 0:
-                clock.start()
             count += 1
             if count == n:
                 clock.stop()
@@ -275,11 +339,23 @@ FeedClient = Callable[[str, int], Awaitable[FeedRun]]
 # name -> (client, what it is compared with, label). Order = table order.
 FEED_CLIENTS: dict[str, tuple[FeedClient, str, str]] = {
     "jetsocket-typed": (_jetsocket_typed, "jetsocket-typed", "jetsocket message_type=Trade"),
+    "jetsocket-typed-batches": (
+        _jetsocket_typed_batches,
+        "jetsocket-typed-batches",
+        "jetsocket message_type=Trade, batches()",
+    ),
     "picows-typed": (_picows_typed, "jetsocket-typed", "picows + msgspec Trade"),
     "websockets-typed": (_websockets_typed, "jetsocket-typed", "websockets + msgspec Trade"),
     "aiohttp-typed": (_aiohttp_typed, "jetsocket-typed", "aiohttp + msgspec Trade"),
     "jetsocket-raw": (_jetsocket_raw, "jetsocket-raw", "jetsocket raw=True (str)"),
-    "picows-raw": (_picows_raw, "jetsocket-raw", "picows raw (utf8 str)"),
+    "picows-raw": (_picows_raw, "jetsocket-raw", "picows raw (bytes payload)"),
+    "picows-raw-str": (_picows_raw_str, "jetsocket-raw", "picows raw, validated str (utf8)"),
+    "jetsocket-typed-pure": (
+        _jetsocket_typed_pure,
+        "jetsocket-typed",
+        "jetsocket message_type=Trade, pure reader",
+    ),
+    "jetsocket-raw-pure": (_jetsocket_raw_pure, "jetsocket-raw", "jetsocket raw=True, pure reader"),
 }
 
 

@@ -136,12 +136,10 @@ async def _schema_routed(uri: str, n: int) -> FeedRun:
     expected = mixed_counts(n)
 
     async def drain(stream: Stream[Any], want: int) -> Any:
-        # The clock is shared: it starts at the first message of any stream and stops at
-        # the n-th message overall.
+        # The clock is shared: it starts before connecting and stops at the n-th message
+        # overall.
         got = 0
         async for msg in stream:
-            if clock.count == 0:
-                clock.start()
             clock.count += 1
             if clock.count == n:
                 clock.stop()
@@ -196,8 +194,6 @@ async def _plain_union(uri: str, n: int) -> FeedRun:
     async with WebSocket(uri, message_type=Tick, reconnect=False, compress=False) as ws:
         count = 0
         async for msg in ws:
-            if count == 0:
-                clock.start()
             count += 1
             kinds[index[type(msg)]] += 1
             if count == n:

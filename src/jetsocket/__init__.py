@@ -50,10 +50,10 @@ from jetsocket._exceptions import (
     MessageDecodeError,
     MessageTooBigError,
     ProtocolError,
+    ProxyError,
     SubscriptionError,
     TimeoutError,
 )
-from jetsocket._protocol._proxy import ProxyError
 from jetsocket._sync import SyncWebSocket
 
 __all__ = [

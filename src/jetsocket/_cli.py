@@ -30,13 +30,15 @@ import msgspec
 
 import jetsocket
 from jetsocket._protocol._connection import redact_uri
+from jetsocket._protocol._redact import SECRET_WORDS
 
 __all__ = ["ConnectOptions", "build_parser", "main", "run_connect"]
 
 # Secrets shorter than this are not searched in the output: replacing "1" or "en"
 # everywhere would garble it, and such values are not credentials anyway.
 _MIN_SECRET = 4
-_SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "sign", "passw", "session", "cookie")
+# One list of secret name words for the whole library (jetsocket._protocol._redact).
+_SECRET_HEADER_WORDS = SECRET_WORDS
 _BINARY_EXCERPT = 64
 
 # ANSI colours of the pretty JSON output (terminals only; NO_COLOR disables them).
@@ -60,6 +62,19 @@ _JSON_TOKEN = re.compile(
 # -- argument parsing -------------------------------------------------------------------
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version, then which frame reader runs (compiled or pure)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from jetsocket._protocol._reader import _SCAN_STATUS  # noqa: PLC0415
+
+        print(f"{jetsocket.__version__}\nreader: {_SCAN_STATUS}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``jetsocket`` command."""
     parser = argparse.ArgumentParser(
@@ -67,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="jetsocket: typed, resilient, fast WebSocket client (tools).",
         epilog="`jetsocket URL` is short for `jetsocket connect URL`.",
     )
-    parser.add_argument("--version", action="version", version=jetsocket.__version__)
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo_parser(commands)
     _add_connect_parser(commands)

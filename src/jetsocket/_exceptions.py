@@ -8,7 +8,8 @@ TimeoutError`` catches :class:`jetsocket.TimeoutError`)::
     JetSocketError
     ├── ConnectionError (builtins.ConnectionError)
     │   ├── HandshakeError             server answered the opening handshake with non-101
-    │   └── ConnectionClosedError      the connection closed (code, reason, who closed)
+    │   ├── ConnectionClosedError      the connection closed (code, reason, who closed)
+    │   └── ProxyError                 the proxy was unreachable or refused the tunnel
     ├── ProtocolError                  the peer broke RFC 6455 (close code 1002/1007/...)
     │   └── MessageTooBigError         a message exceeded max_message_size (1009)
     ├── InvalidStateError (builtins.RuntimeError)
@@ -35,6 +36,7 @@ __all__ = [
     "MessageDecodeError",
     "MessageTooBigError",
     "ProtocolError",
+    "ProxyError",
     "SubscriptionError",
     "TimeoutError",
     "excerpt",
@@ -198,3 +200,37 @@ class SubscriptionError(JetSocketError):
         self.subscription = subscription
         self.reason = reason
         self.failed_topics = failed_topics
+
+
+class ProxyError(ConnectionError):
+    """The proxy could not be reached or refused to open the tunnel.
+
+    A :class:`jetsocket.ConnectionError`; its message never contains the proxy's
+    credentials.
+
+    Attributes:
+        proxy: The proxy URL with credentials hidden.
+        status_code: HTTP status of the proxy's answer to ``CONNECT`` (407: proxy
+            authentication required), 0 when there was none (SOCKS, unreachable proxy).
+        headers: Headers of that answer (e.g. ``Proxy-Authenticate``).
+        socks_code: The SOCKS reply code (RFC 1928 section 6, e.g. 5: connection refused),
+            or None.
+        fatal: True when retrying cannot help: credentials refused, destination forbidden.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        proxy: str,
+        status_code: int = 0,
+        headers: Mapping[str, str] | None = None,
+        socks_code: int | None = None,
+        fatal: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.proxy = proxy
+        self.status_code = status_code
+        self.headers: dict[str, str] = dict(headers or {})
+        self.socks_code = socks_code
+        self.fatal = fatal

@@ -10,6 +10,10 @@ minutes on them); the default, ``quick`` (361 cases, ~30-60 s), runs every case 
 the large-message rows of 12.x/13.x (see ``_runner.QUICK_DEFLATE_ROWS``) so that it fits
 in ``make test``. ``JETSOCKET_AUTOBAHN_OUTDIR`` keeps the reports (HTML
 and JSON by kosoku, ``summary.txt``/``summary.json`` by us) in a known place.
+
+jetsocket runs the suite twice: with its compiled frame scanner and with the pure-Python
+reader (the ``JETSOCKET_PURE=1`` path, selected in-process by clearing the scanner the
+same way the variable does), so both paths of the wire are held to every case.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from jetsocket._protocol import _reader
 
 from ._report import SuiteReport
 from ._runner import PROFILE_TIMEOUTS, profile_cases, run_suite
@@ -34,20 +40,33 @@ def _outdir(tmp_path: Path, name: str) -> Path:
     return Path(base) / name if base else tmp_path / name
 
 
-def _publish(summaries: list[str], report: SuiteReport) -> None:
+def _publish(summaries: list[str], report: SuiteReport, label: str = "") -> None:
     # conftest.py prints ``summaries`` in the terminal summary, so the counts are visible
     # even when pytest captures output (``make test``).
     print("\n" + report.summary_text())
-    summaries.append(report.summary_text(detailed=0))
+    summaries.append(label + report.summary_text(detailed=0))
+
+
+@pytest.fixture(params=["compiled", "pure"])
+def reader_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run with the compiled frame scanner, then with the pure-Python reader."""
+    if request.param == "compiled" and _reader._SCAN is None:
+        pytest.skip(f"compiled frame scanner unavailable: {_reader._SCAN_STATUS}")
+    if request.param == "pure":
+        monkeypatch.setattr(_reader, "_SCAN", None)  # what JETSOCKET_PURE=1 does at import
+    return str(request.param)
 
 
 # The overall bound: the run's own deadline plus kosoku start-up and report writing.
 @pytest.mark.timeout(RUN_TIMEOUT + 90)
-async def test_autobahn_jetsocket(tmp_path: Path, autobahn_summaries: list[str]) -> None:
+async def test_autobahn_jetsocket(
+    tmp_path: Path, autobahn_summaries: list[str], reader_path: str
+) -> None:
     include, exclude = profile_cases(PROFILE)
+    name = "jetsocket" if reader_path == "compiled" else "jetsocket-pure"
     report = await run_suite(
         get_testee("jetsocket"),
-        _outdir(tmp_path, "jetsocket"),
+        _outdir(tmp_path, name),
         include=include,
         exclude=exclude,
         # quick is latency-bound (1000 round trips per 12.x/13.x case): 4 cases at a time
@@ -59,10 +78,10 @@ async def test_autobahn_jetsocket(tmp_path: Path, autobahn_summaries: list[str])
         # ``make test`` (the full profile reports every hanging case).
         max_timeouts=5 if PROFILE == "quick" else None,
     )
-    _publish(autobahn_summaries, report)
+    _publish(autobahn_summaries, report, f"[reader: {reader_path}] ")
     problems = report.problems()
     assert not problems, (
-        f"{len(problems)} Autobahn problem(s) for jetsocket (details in "
+        f"{len(problems)} Autobahn problem(s) for jetsocket, {reader_path} reader (details in "
         f"{report.outdir / 'summary.txt'}):\n  " + "\n  ".join(problems)
     )
 

@@ -266,7 +266,10 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_console_script_entry_point() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == jetsocket.__version__
+    # The version, then the frame reader in use (issue 12: compiled scanner or pure).
+    from jetsocket._protocol._reader import _SCAN_STATUS  # noqa: PLC0415
+
+    assert result.stdout.splitlines() == [jetsocket.__version__, f"reader: {_SCAN_STATUS}"]
 
 
 # -- output formatting ------------------------------------------------------------------
@@ -454,7 +457,7 @@ async def test_connect_heartbeat_detects_half_open() -> None:
         cli = await Cli.start("connect", proxy.uri_for("/"), "--heartbeat", "0.2")
         await cli.expect_err("connected to")
         proxy.blackhole()  # TCP stays up, nothing flows: only the heartbeat can tell
-        line = await cli.expect_err("disconnected: code 1006", timeout=5.0)
+        line = await cli.expect_err("disconnected: code 1011", timeout=5.0)
         proxy.restore()
         code, _, err = await cli.finish()
     assert "will reconnect" in line

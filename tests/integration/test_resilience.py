@@ -123,7 +123,8 @@ async def test_half_open_via_proxy_blackhole_is_detected_within_interval_plus_ti
         proxy.blackhole()  # both sockets stay open, nothing flows: half-open
         disconnected = await rec.wait("disconnected")
         detection = rec.times["disconnected"][0] - t0
-        assert disconnected.code == 1006
+        # Issue 11 item 10: said as a heartbeat timeout (websockets: 1011), not a bare 1006.
+        assert (disconnected.code, disconnected.reason) == (1011, "heartbeat timeout")
         assert disconnected.will_reconnect
         assert detection <= interval + timeout + slack
         assert server.active == 1  # the server still believes the connection is up
@@ -514,7 +515,9 @@ async def test_retry_after_is_honoured() -> None:
         [Send({"back": True})],
     ]
     async with ScriptedServer(scripts) as server:
-        ws = jetsocket.WebSocket(server.uri, backoff=BackoffConfig(base=0.01, cap=0.02, seed=3))
+        # Retry-After is honoured up to max_retry_after (default: the cap, issue 11).
+        backoff = BackoffConfig(base=0.01, cap=0.02, seed=3, max_retry_after=5.0)
+        ws = jetsocket.WebSocket(server.uri, backoff=backoff)
         rec = Recorder(ws, "reconnecting", "reconnected")
         async with asyncio.timeout(10), ws:
             await ws.send("drop me")
@@ -882,7 +885,8 @@ async def test_idle_timeout_reconnects_a_silent_connection() -> None:
             assert await ws.recv(timeout=5) == {"c": 2}  # from the new connection
             detected = rec.times["disconnected"][0] - quiet_since
         assert server.connections == 2
-        assert rec.events["disconnected"][0].code == 1006
+        first = rec.events["disconnected"][0]
+        assert (first.code, first.reason) == (1011, "idle timeout")
         assert idle - 0.05 <= detected <= idle + 0.15
     print(f"\n[idle] silent connection dropped after {detected:.3f}s (idle_timeout={idle}s)")
 

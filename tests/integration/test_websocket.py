@@ -197,9 +197,9 @@ async def test_extra_headers_and_subprotocols() -> None:
 
 @pytest.mark.parametrize("value", ["a\r\nX-Evil: 1", "a\nb"])
 async def test_header_injection_rejected(value: str) -> None:
-    ws = jetsocket.WebSocket("ws://127.0.0.1:9/", extra_headers={"X-A": value})
+    # Refused at construction (issue 11 item 6: validated where the call is made).
     with pytest.raises(ValueError, match="CR, LF"):
-        await ws.connect()
+        jetsocket.WebSocket("ws://127.0.0.1:9/", extra_headers={"X-A": value})
 
 
 async def test_connect_timeout_when_server_never_answers() -> None:

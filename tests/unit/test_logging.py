@@ -23,8 +23,9 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 import jetsocket
+from jetsocket._exceptions import ProxyError
 from jetsocket._protocol._connection import redact_uri
-from jetsocket._protocol._proxy import ProxyError, open_proxy_tunnel, redact_proxy
+from jetsocket._protocol._proxy import open_proxy_tunnel, redact_proxy
 from jetsocket.schema import Client
 
 SECRET = "S3cr3t-T0ken-42"
@@ -237,9 +238,9 @@ async def test_handshake_debug_log_is_redacted(caplog: pytest.LogCaptureFixture)
 
 
 async def test_invalid_uri_error_hides_the_query() -> None:
-    ws = jetsocket.WebSocket(f"ws:///?token={SECRET}")
+    # Refused at construction now (issue 11 item 7), still without the secret.
     with pytest.raises(ValueError, match="hostname isn't provided") as info:
-        await ws.connect()
+        jetsocket.WebSocket(f"ws:///?token={SECRET}")
     assert_clean(info.value)
 
 

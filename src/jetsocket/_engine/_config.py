@@ -6,6 +6,7 @@ All are frozen dataclasses validated on construction: a bad value raises ``Value
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +45,8 @@ class BackoffConfig:
         max_attempts: Give up after this many consecutive failed attempts (0: never).
         reset_after: Seconds a connection must stay up before the attempt counter resets.
         seed: Seed of the jitter's random generator (for reproducible tests).
+        max_retry_after: Longest wait a server's ``Retry-After`` (HTTP 429/503) may
+            impose, in seconds; None: ``cap``.
     """
 
     base: float = 0.5
@@ -53,9 +56,14 @@ class BackoffConfig:
     max_attempts: int = 0
     reset_after: float = 60.0
     seed: int | None = None
+    max_retry_after: float | None = None
 
     def __post_init__(self) -> None:
         _positive("base", self.base, allow_zero=True)
+        if self.max_retry_after is not None:
+            _positive("max_retry_after", self.max_retry_after, allow_zero=True)
+            if not math.isfinite(self.max_retry_after):
+                raise ValueError("max_retry_after must be finite")
         _positive("cap", self.cap, allow_zero=True)
         _positive("reset_after", self.reset_after, allow_zero=True)
         if self.multiplier < 1:

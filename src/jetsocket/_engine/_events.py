@@ -254,6 +254,7 @@ class EventRegistry:
         "_type_cache",
         "_type_handlers",
         "handler_errors",
+        "per_message",
     )
 
     def __init__(self, on_failure: Callable[[BaseException, str], None] | None = None) -> None:
@@ -265,6 +266,9 @@ class EventRegistry:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_failure = on_failure
         self.handler_errors = 0
+        # True while typed or ``message`` handlers exist: read once per received batch
+        # (an attribute, not a call), kept right by every add and remove.
+        self.per_message = False
 
     def add(self, name: str, handler: Handler) -> None:
         """Register ``handler`` for ``name``.
@@ -278,6 +282,7 @@ class EventRegistry:
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {type(handler).__name__}")
         self._handlers.setdefault(name, []).append(handler)
+        self._changed()
 
     def remove(self, name: str, handler: Handler) -> bool:
         """Unregister ``handler``; return True if it was registered."""
@@ -287,6 +292,7 @@ class EventRegistry:
         handlers.remove(handler)
         if not handlers:
             del self._handlers[name]
+        self._changed()
         return True
 
     def add_type(self, cls: type, handler: Handler) -> None:
@@ -299,6 +305,7 @@ class EventRegistry:
             raise TypeError(f"handler must be callable, got {type(handler).__name__}")
         self._type_handlers.setdefault(cls, []).append(handler)
         self._type_cache.clear()
+        self._changed()
 
     def remove_type(self, cls: type, handler: Handler) -> bool:
         """Unregister a typed handler; return True if it was registered."""
@@ -309,7 +316,11 @@ class EventRegistry:
         if not handlers:
             del self._type_handlers[cls]
         self._type_cache.clear()
+        self._changed()
         return True
+
+    def _changed(self) -> None:
+        self.per_message = bool(self._type_handlers) or "message" in self._handlers
 
     @property
     def has_typed(self) -> bool:

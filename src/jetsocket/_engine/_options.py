@@ -23,6 +23,7 @@ from jetsocket._engine._config import (
     ReplayConfig,
     ReplayMode,
 )
+from jetsocket._protocol._validate import validate_headers, validate_subprotocols
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -349,9 +350,9 @@ def resolve(options: Mapping[str, Any], *, raw: bool = False) -> Settings:
     for name in ("ssl_context", "proxy_ssl_context"):
         _instance(name, options.get(name), ssl.SSLContext)
     _instance("proxy", options.get("proxy"), (str, bool))
-    headers = options.get("extra_headers") or {}
-    if not isinstance(headers, Mapping):
-        raise TypeError(f"extra_headers must be a mapping, got {type(headers).__name__}")
+    # The wire layer's own rules (RFC 6455 section 4.1, RFC 7230 tokens), at the call site.
+    headers = validate_headers(options.get("extra_headers"))
+    subprotocols = validate_subprotocols(options.get("subprotocols"))
     threshold = _int("compression_threshold", get("compression_threshold"), 0)
     rate = _optional_number("send_rate", options.get("send_rate"))
     full = replay is not None and ReplayMode(replay.mode) is ReplayMode.FULL_BUFFER
@@ -364,8 +365,8 @@ def resolve(options: Mapping[str, Any], *, raw: bool = False) -> Settings:
             max_message_size=_int("max_message_size", get("max_message_size"), 1),
             compress=bool(get("compress")),
             compression_threshold=threshold,
-            extra_headers=dict(headers),
-            subprotocols=_strings("subprotocols", options.get("subprotocols")),
+            extra_headers=headers,
+            subprotocols=tuple(subprotocols),
             ssl_context=options.get("ssl_context"),
             connect_timeout=connect_timeout,
             close_timeout=close_timeout,

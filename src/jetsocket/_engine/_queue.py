@@ -364,17 +364,40 @@ class MessageQueue(Generic[T]):
         Raises:
             TimeoutError: No message within ``timeout`` seconds.
         """
-        if self.items:
-            return self._pop()  # type: ignore[no-any-return]
-        if timeout is None:
-            await self.wait(None)
-            return self._pop()  # type: ignore[no-any-return]
-        try:
-            async with asyncio.timeout(timeout):
-                await self.wait(None)
-        except builtins.TimeoutError:
-            raise TimeoutError(f"no message received within {timeout}s") from None
-        return self._pop()  # type: ignore[no-any-return]
+        items = self.items
+        if not items:
+            if timeout is not None:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self.wait(None)
+                except builtins.TimeoutError:
+                    raise TimeoutError(f"no message received within {timeout}s") from None
+            else:
+                # wait(None), inlined: the echo path's only await (no coroutine layer).
+                while not items:
+                    if self._end is not None or not self._started:
+                        end = self._end_error(None)
+                        if end is not None:
+                            raise end
+                    if self.paused:
+                        self._resume()
+                    loop = self._loop
+                    if loop is None:
+                        loop = self._loop = asyncio.get_running_loop()
+                    waiter = loop.create_future()
+                    self._waiters.append(waiter)
+                    try:
+                        await waiter
+                    except asyncio.CancelledError:
+                        if waiter in self._waiters:
+                            self._waiters.remove(waiter)
+                        raise
+        item = items.popleft()
+        if item.__class__ is Failure:
+            raise item.exc
+        if self.paused and len(items) <= self.low_water:
+            self._resume()
+        return item  # type: ignore[no-any-return]
 
     # -- thread consumers (the sync facade) ----------------------------------------------
 

@@ -52,6 +52,7 @@ class Receiver:
         "_dedup",
         "_events",
         "_fallback",
+        "_features",
         "_matcher",
         "_message_type",
         "_on_app_pong",
@@ -90,6 +91,9 @@ class Receiver:
         self._seq = SequenceTracker(dedup_window) if extractor is not None else None
         self._dedup = dedup and extractor is not None
         self._matcher = pong_matcher
+        # Per-message work is needed only for these features (or handlers, see process):
+        # otherwise a batch is delivered with no per-message Python code at all.
+        self._features = extractor is not None or pong_matcher is not None
         self._on_app_pong = on_app_pong
         self._fallback: Fallback | None = None
         self.router: Router | None = None
@@ -122,13 +126,7 @@ class Receiver:
                 messages = list(map(decode, messages))
             except Exception:
                 messages = self._decode_each(messages)
-        events = self._events
-        if (
-            self._seq_extract is not None
-            or self._matcher is not None
-            or events.has_typed
-            or events.has("message")
-        ):
+        if self._features or self._events.per_message:
             messages = self._per_message(messages)
         router = self.router
         if router is not None:

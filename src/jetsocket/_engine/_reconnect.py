@@ -51,6 +51,7 @@ class EngineHooks:
         abandon: Abort a connection just opened (the engine was closed meanwhile).
         retire: Close a rotated-out connection gracefully.
         describe: A short text naming the URI (redacted) for logs.
+        redact: Hides credentials and declared secrets in a text (exceptions in logs).
     """
 
     state: Callable[[], ConnectionState]
@@ -63,6 +64,7 @@ class EngineHooks:
     abandon: Callable[[object], None]
     retire: Callable[[object], Awaitable[None]]
     describe: Callable[[], str]
+    redact: Callable[[str], str]
 
 
 class Reconnector:
@@ -174,7 +176,7 @@ class Reconnector:
                         "jetsocket: %s: reconnect attempt %d failed: %s",
                         hooks.describe(),
                         attempt,
-                        exc,
+                        hooks.redact(str(exc)),
                     )
                     self._events.emit("error", ErrorEvent(error=exc, context="reconnect"))
                     hooks.set_state(_S.RECONNECTING)
@@ -224,7 +226,7 @@ class Reconnector:
             logger.warning(
                 "jetsocket: %s: rotation failed, keeping the current connection: %s",
                 hooks.describe(),
-                exc,
+                hooks.redact(str(exc)),
             )
             self._events.emit("error", ErrorEvent(error=exc, context="rotation"))
             if self.task is asyncio.current_task():

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
 from jetsocket._engine._config import BackoffConfig
-from jetsocket._exceptions import ConnectionClosedError, HandshakeError
-from jetsocket._protocol._proxy import ProxyError
+from jetsocket._exceptions import ConnectionClosedError, HandshakeError, ProxyError
+from jetsocket._protocol._closecodes import FATAL_CLOSE_CODES
 
 __all__ = ["FATAL_CLOSE_CODES", "FATAL_STATUS", "Backoff", "is_fatal"]
 
 # The server told us who we are is not welcome: retrying cannot help (and may get an API
 # key banned). 401 unauthorized, 403 forbidden, 404 no such endpoint.
 FATAL_STATUS = frozenset({401, 403, 404})
-# RFC 6455 7.4.1: 1008 policy violation (e.g. bad credentials after the handshake).
-FATAL_CLOSE_CODES = frozenset({1008})
 
 _SHARED = random.Random()
 
@@ -62,17 +61,23 @@ class Backoff:
     def next_delay(self, error: BaseException | None = None) -> float:
         """Return the delay before the next attempt and count the attempt.
 
-        A ``Retry-After`` header (HTTP 429/503) overrides the computed delay.
+        A ``Retry-After`` header (HTTP 429/503, RFC 9110 section 10.2.3) can lengthen the
+        computed delay, up to ``max_retry_after`` (default: ``cap``), never shorten it: a
+        server asking us to slow down must not get a retry storm (``Retry-After: 0``), nor
+        put the client to sleep for ever (``3600``, ``1e12``). Values that are not a
+        positive finite number of seconds (``0``, negative, ``nan``, ``inf``, a date in
+        the past) are ignored.
         """
-        bound = self._config.bound(self.attempts)
+        config = self._config
+        bound = config.bound(self.attempts)
         self.attempts += 1
+        delay = self._random.uniform(0.0, bound) if config.jitter else bound
         if isinstance(error, HandshakeError) and error.status_code in (429, 503):
             retry_after = error.retry_after
-            if retry_after is not None:
-                return retry_after
-        if not self._config.jitter:
-            return bound
-        return self._random.uniform(0.0, bound)
+            if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+                limit = config.cap if config.max_retry_after is None else config.max_retry_after
+                delay = max(delay, min(retry_after, limit))
+        return delay
 
     def failed(self) -> None:
         """Count a failed attempt."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, Literal, Self, TypeVar, overload
 
@@ -42,7 +42,9 @@ from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES, is_sendable_close_code
-from jetsocket._protocol._connection import WireConnection, open_connection, redact_uri
+from jetsocket._protocol._connection import WireConnection, open_connection
+from jetsocket._protocol._redact import Redactor
+from jetsocket._protocol._validate import validate_uri
 
 __all__ = ["OnOpen", "WebSocket", "connect"]
 
@@ -146,13 +148,13 @@ class WebSocket(EventSource, Generic[T]):
         deserializer: Callable[[bytes], Any] | None = None,
         **options: Unpack[WebSocketOptions],
     ) -> None:
-        if not isinstance(uri, str):
-            raise TypeError(f"uri must be a str, got {type(uri).__name__}")
-        if not uri.startswith(("ws://", "wss://")):
-            raise ValueError(f"uri must start with ws:// or wss://, got {redact_uri(uri)!r}")
+        validate_uri(uri)  # TypeError/ValueError here, never later on the loop
         settings = resolve(options, raw=raw)
         self._uri = uri
         self._settings = settings
+        self._redactor = Redactor(settings.connect.secrets)
+        # Shown in repr, logs and events: credentials and declared secrets hidden.
+        self._shown_uri = self._redactor.uri(uri)
         decode, errors = choose_decoder(raw, message_type, deserializer)
         self._events = EventRegistry(self.report_error)
         self._state = _S.IDLE
@@ -201,6 +203,7 @@ class WebSocket(EventSource, Generic[T]):
                 abandon=_abort,
                 retire=_retire,
                 describe=self._describe,
+                redact=self._redactor,
             ),
         )
         self._heartbeat: Heartbeat | None = None
@@ -263,14 +266,12 @@ class WebSocket(EventSource, Generic[T]):
 
     def __repr__(self) -> str:
         try:
-            uri = redact_uri(self._uri)
-            state = self._state.value
+            return f"{type(self).__name__}(uri={self._shown_uri!r}, state={self._state.value})"
         except Exception:  # repr never raises, even on a half-built object
             return f"<{type(self).__name__}>"
-        return f"{type(self).__name__}(uri={uri!r}, state={state})"
 
     def _describe(self) -> str:
-        return redact_uri(self._uri)
+        return self._shown_uri
 
     def _set_state(self, new: ConnectionState) -> None:
         check_transition(self._state, new)
@@ -390,7 +391,9 @@ class WebSocket(EventSource, Generic[T]):
             self._outbox.release()  # and senders waiting for the connection wake up
             self._errors += 1
             if isinstance(exc, Exception):
-                logger.warning("jetsocket: %s: connect failed: %s", self._describe(), exc)
+                logger.warning(
+                    "jetsocket: %s: connect failed: %s", self._describe(), self._redactor(str(exc))
+                )
                 self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="connect"))
             raise
         self._set_state(_S.CONNECTED)
@@ -430,6 +433,7 @@ class WebSocket(EventSource, Generic[T]):
             close_timeout=c.close_timeout,
             proxy=c.proxy,
             proxy_ssl_context=c.proxy_ssl_context,
+            secrets=self._redactor,
         )
         link.conn = conn
         if self._pausers:
@@ -500,7 +504,7 @@ class WebSocket(EventSource, Generic[T]):
                 hook(end)
 
     def _give_up(self, exc: BaseException) -> None:
-        logger.error("jetsocket: %s: giving up: %s", self._describe(), exc)
+        logger.error("jetsocket: %s: giving up: %s", self._describe(), self._redactor(str(exc)))
         self._errors += 1
         self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="reconnect"))
         self._set_state(_S.FAILED)
@@ -602,7 +606,7 @@ class WebSocket(EventSource, Generic[T]):
 
     def _on_dead_peer(self, conn: WireConnection) -> None:
         logger.warning("jetsocket: %s: no pong in time, dropping", self._describe())
-        conn.abort()
+        conn.abort(1011, "heartbeat timeout")  # as websockets reports a keepalive timeout
 
     def _check_idle(self) -> None:
         conn = self._conn
@@ -614,7 +618,7 @@ class WebSocket(EventSource, Generic[T]):
             idle = 0.0  # we stopped reading (backpressure): the peer is not silent
         if idle >= timeout:
             logger.warning("jetsocket: %s: idle for %.1fs, dropping", self._describe(), idle)
-            conn.abort()
+            conn.abort(1011, "idle timeout")
             return
         loop = asyncio.get_running_loop()
         self._timers.append(loop.call_later(timeout - idle, self._check_idle))
@@ -644,7 +648,7 @@ class WebSocket(EventSource, Generic[T]):
             "jetsocket: %s: disconnected after %.1fs: %s; %s",
             self._describe(),
             lived,
-            exc,
+            self._redactor(str(exc)),
             "reconnecting" if retry else "not reconnecting",
         )
         self._events.emit(
@@ -676,7 +680,7 @@ class WebSocket(EventSource, Generic[T]):
 
     # -- sending ------------------------------------------------------------------------
 
-    async def send(self, message: Any) -> None:
+    def send(self, message: Any) -> Coroutine[Any, Any, None]:
         """Send a message.
 
         ``str`` is sent as a text frame and ``bytes`` as a binary frame, unchanged; any
@@ -691,9 +695,13 @@ class WebSocket(EventSource, Generic[T]):
             ConnectionClosedError: The connection is closed.
             TimeoutError: Waited ``send_timeout`` for a reconnect.
             TypeError: The serializer cannot encode the object.
+
+        Returns:
+            An awaitable: ``await ws.send(message)``.
         """
+        # A plain method returning the outbox's coroutine: no coroutine layer of its own.
         outbox = self._outbox
-        await outbox.send(*outbox.encode(message))
+        return outbox.send(*outbox.encode(message))
 
     async def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
         """Send ``data`` unchanged in one frame.
@@ -732,7 +740,7 @@ class WebSocket(EventSource, Generic[T]):
         """
         return self._queue.batches()
 
-    async def recv(self, timeout: float | None = None) -> T:
+    def recv(self, timeout: float | None = None) -> Coroutine[Any, Any, T]:
         """Return the next message.
 
         Messages received before a close stay readable; once they are consumed ``recv()``
@@ -750,8 +758,11 @@ class WebSocket(EventSource, Generic[T]):
                 (strict mode).
             BufferOverflowError: Messages were dropped under the ``error`` policy.
             InvalidStateError: ``connect()`` was never called.
+
+        Returns:
+            An awaitable of the message: ``await ws.recv()``.
         """
-        return await self._queue.recv(timeout)
+        return self._queue.recv(timeout)  # no coroutine layer of its own
 
     # -- stats --------------------------------------------------------------------------
 

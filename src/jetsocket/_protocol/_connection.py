@@ -14,66 +14,76 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
-import re
 import ssl as _ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, cast
 
 from websockets.client import ClientProtocol
-from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    InvalidHandshake,
+    InvalidMessage,
+    InvalidStatus,
+    SecurityError,
+)
 from websockets.extensions.base import Extension
 from websockets.http11 import Response
 from websockets.typing import Subprotocol
-from websockets.uri import WebSocketURI, parse_uri
+from websockets.uri import WebSocketURI
 
 from jetsocket._exceptions import (
     ConnectionClosedError,
     ConnectionError,
     HandshakeError,
     ProtocolError,
+    ProxyError,
     TimeoutError,
     excerpt,
 )
 from jetsocket._protocol._deflate import client_deflate_factories, negotiated_deflate
-from jetsocket._protocol._proxy import ProxyError, create_proxied_connection, resolve_proxy
+from jetsocket._protocol._handshake import HandshakeLog, Head, status_note
+from jetsocket._protocol._proxy import create_proxied_connection, resolve_proxy
 from jetsocket._protocol._reader import FrameReader
+from jetsocket._protocol._redact import Redactor, redact_uri, secret_member_pattern
+from jetsocket._protocol._validate import (
+    validate_headers,
+    validate_subprotocols,
+    validate_uri,
+)
 from jetsocket._protocol._writer import FrameWriter
 
-__all__ = ["ConnectionListener", "WireConnection", "open_connection", "redact_uri"]
+__all__ = [
+    "ConnectionListener",
+    "WireConnection",
+    "open_connection",
+    "redact_uri",
+    "validate_headers",
+    "validate_subprotocols",
+    "validate_uri",
+]
 
 _OP_PING = 0x9
 _OP_PONG = 0xA
-# A handshake response larger than this is not a WebSocket server talking to us.
-_MAX_HANDSHAKE = 64 * 1024
 _BODY_EXCERPT = 1024
-# Handshake headers whose values are credentials: hidden in the handshake's DEBUG log.
-_SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
-)
-_SECRET_WORDS = ("token", "secret", "key", "auth", "signature", "password", "session")
 # Frame-level DEBUG log (one line per frame): a logger of its own, so that lifecycle lines
 # ("jetsocket", INFO) can be kept while frames are silenced, or the reverse.
 _frames_logger = logging.getLogger("jetsocket.frames")
 _FRAME_EXCERPT = 120
 # JSON members whose name looks like a credential: their value is hidden in frame excerpts.
-_SECRET_MEMBER = re.compile(
-    r'("[^"]*(?:key|token|secret|sign|passw|passphrase|auth|session)[^"]*"\s*:\s*)'
-    r'("(?:[^"\\]|\\.)*"|[^,}\]\s]+)',
-    re.IGNORECASE,
-)
+_SECRET_MEMBER = secret_member_pattern()
 
 
-def _frame_excerpt(payload: bytes | str) -> str:
+def _frame_excerpt(payload: bytes | str, redactor: Redactor | None = None) -> str:
     """A short, credential-free excerpt of a received payload for the DEBUG log."""
-    return _SECRET_MEMBER.sub(r'\1"***"', excerpt(payload, _FRAME_EXCERPT))
+    text = _SECRET_MEMBER.sub(r'\1"***"', excerpt(payload, _FRAME_EXCERPT))
+    return redactor(text) if redactor else text
 
 
-def _log_received(messages: list[bytes | str]) -> None:
+def _log_received(messages: list[bytes | str], redactor: Redactor | None) -> None:
     for msg in messages:
-        _frames_logger.debug("< message %d bytes: %s", len(msg), _frame_excerpt(msg))
+        _frames_logger.debug("< message %d bytes: %s", len(msg), _frame_excerpt(msg, redactor))
 
 
 class ConnectionListener(Protocol):
@@ -83,75 +93,13 @@ class ConnectionListener(Protocol):
         """All complete data messages of one read chunk, in order."""
 
     def on_ping(self, payload: bytes) -> None:
-        """A ping frame arrived (the pong is already sent)."""
+        """A ping frame arrived (the pong is already sent, or owed: see ``pong``)."""
 
     def on_pong(self, payload: bytes) -> None:
         """A pong frame arrived."""
 
     def on_connection_lost(self, exc: ConnectionClosedError) -> None:
         """The connection is finished; called exactly once."""
-
-
-def redact_uri(uri: str) -> str:
-    """Return ``uri`` with user info and query string values hidden.
-
-    Venues put API keys in query strings (``?token=...``); they must never reach logs,
-    ``repr`` or events.
-    """
-    try:
-        parsed = parse_uri(uri)
-    except InvalidURI:
-        return "<invalid uri>"
-    scheme = "wss" if parsed.secure else "ws"
-    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
-    out = f"{scheme}://{host}:{parsed.port}{parsed.path or '/'}"
-    if parsed.query:
-        keys = [part.split("=", 1)[0] for part in parsed.query.split("&")]
-        out += "?" + "&".join(f"{k}=***" for k in keys)
-    return out
-
-
-def _is_secret_header(name: str) -> bool:
-    lower = name.lower()
-    if lower in _SECRET_HEADERS:
-        return True
-    # Sec-WebSocket-Key/Accept are nonces, not credentials (RFC 6455 4.1): keep them.
-    return not lower.startswith("sec-websocket-") and any(w in lower for w in _SECRET_WORDS)
-
-
-def _redact_handshake_record(record: logging.LogRecord) -> bool:
-    """Hide credentials in websockets' handshake DEBUG lines before any handler sees them.
-
-    ``ClientProtocol`` logs ``> GET <path?query> HTTP/1.1`` and every ``> Name: value``
-    header line at DEBUG; venues put API keys in both.
-    """
-    args = record.args
-    if isinstance(args, tuple) and args:
-        if record.msg == "> GET %s HTTP/1.1":
-            path, _, query = str(args[0]).partition("?")
-            if query:
-                keys = [part.split("=", 1)[0] for part in query.split("&")]
-                record.args = (path + "?" + "&".join(f"{k}=***" for k in keys),)
-        elif len(args) == 2 and isinstance(args[0], str) and _is_secret_header(args[0]):
-            record.args = (args[0], "***")
-    return True
-
-
-# websockets' handshake log goes through this logger (not "websockets.client") so that the
-# filter above runs on every record: logger-level filters apply to records created there.
-_handshake_logger = logging.getLogger("jetsocket.handshake")
-_handshake_logger.addFilter(_redact_handshake_record)
-
-
-def _check_header(name: str, value: str) -> None:
-    # A CR or LF would let a header value inject further headers (request splitting).
-    for part in (name, value):
-        if not isinstance(part, str):
-            raise TypeError(f"header names and values must be str, got {type(part).__name__}")
-        if "\r" in part or "\n" in part or "\0" in part:
-            raise ValueError(f"header {name!r} contains a CR, LF or NUL character")
-    if not name or ":" in name or " " in name:
-        raise ValueError(f"invalid header name {name!r}")
 
 
 class WireConnection(asyncio.Protocol):
@@ -172,15 +120,18 @@ class WireConnection(asyncio.Protocol):
         "_compression_threshold",
         "_debug",
         "_drain_waiter",
+        "_dropped",
         "_fail_code",
+        "_head",
         "_hs",
-        "_hs_buffer",
         "_hs_done",
         "_hs_headers",
         "_listener",
         "_lost",
         "_max_message_size",
+        "_owed_pong",
         "_reader",
+        "_redactor",
         "_reported",
         "_text_as_str",
         "_transport",
@@ -207,8 +158,12 @@ class WireConnection(asyncio.Protocol):
         extra_headers: Mapping[str, str] | None,
         subprotocols: Sequence[str] | None,
         close_timeout: float,
+        secrets: Iterable[str] | Redactor = (),
     ) -> None:
         self._listener = listener
+        redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
+        # None when nothing is declared: the frame DEBUG path then pays one test.
+        self._redactor: Redactor | None = redactor if redactor else None
         self._text_as_str = text_as_str
         self._max_message_size = max_message_size
         self._compression_threshold = compression_threshold
@@ -218,9 +173,9 @@ class WireConnection(asyncio.Protocol):
             extensions=client_deflate_factories() if compress else None,
             subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
             max_size=max_message_size,
-            logger=_handshake_logger,
+            logger=HandshakeLog(redactor),
         )
-        self._hs_buffer = bytearray()
+        self._head: Head | None = Head()
         self._hs_headers = extra_headers or {}
         self._hs_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._reader: FrameReader | None = None
@@ -236,6 +191,10 @@ class WireConnection(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._reported = False
         self._fail_code: tuple[int, str] | None = None
+        # Why we dropped TCP ourselves (abort with a code), e.g. (1011, "heartbeat timeout").
+        self._dropped: tuple[int, str] | None = None
+        # RFC 6455 5.5.3: only the latest ping needs an answer; held while writes are paused.
+        self._owed_pong: bytes | None = None
         self.response: Response | None = None
         self.subprotocol: str | None = None
         self.extensions: list[Extension] = []
@@ -276,14 +235,20 @@ class WireConnection(asyncio.Protocol):
         messages = reader.feed(data)
         if messages:
             if self._debug:
-                _log_received(messages)
+                _log_received(messages, self._redactor)
             self._listener.on_messages(messages)
         if reader.control or reader.close is not None or reader.error is not None:
             self._control(reader)
 
     def eof_received(self) -> bool | None:
-        if self._hs is not None and not self._hs_done.done():
-            self._hs.receive_eof()
+        hs = self._hs
+        if hs is not None and not self._hs_done.done():
+            head = self._head
+            if head is not None and not head.passthrough and head.buffer:
+                # A head cut short: websockets says what was missing.
+                hs.receive_data(bytes(head.buffer))
+                head.buffer = bytearray()
+            hs.receive_eof()
             self._handshake_events()
         # Returning None closes the transport: the peer has nothing more to say.
         return None
@@ -309,6 +274,11 @@ class WireConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        owed = self._owed_pong
+        if owed is not None:
+            self._owed_pong = None
+            if not self._close_sent:
+                self._write(self._writer.pong(owed))
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -317,31 +287,38 @@ class WireConnection(asyncio.Protocol):
 
     def _handshake_data(self, data: bytes) -> None:
         hs = self._hs
+        head = self._head
         assert hs is not None
-        buf = self._hs_buffer
-        if self.response is not None or (buf and not buf.startswith(b"HTTP/1.1 101")):
+        assert head is not None
+        if head.passthrough:
             # Non-101 answer: websockets reads the body (Content-Length or to EOF).
             hs.receive_data(data)
             self._handshake_events()
             return
-        buf += data
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > _MAX_HANDSHAKE:
-                self._fail_handshake(HandshakeError("handshake response too large"))
+        end = head.feed(data)
+        if head.problem is not None:
+            self._fail_handshake(
+                HandshakeError(
+                    f"invalid handshake response{status_note(head.status)}: {head.problem}",
+                    status_code=head.status or 0,
+                )
+            )
             return
-        head = bytes(buf[: end + 4])
-        rest = bytes(buf[end + 4 :])
-        if head.startswith(b"HTTP/1.1 101"):
+        if end < 0:
+            return
+        buf = head.buffer
+        head.buffer = bytearray()
+        if head.status == 101:
             # Feed websockets only the response head: frames after it are ours to parse.
-            hs.receive_data(head)
+            hs.receive_data(bytes(buf[:end]))
             self._handshake_events()
-            if self._reader is not None and rest:
+            if self._reader is not None and len(buf) > end:
                 # Frames sent together with the 101 (RFC 6455 allows it at once).
-                self._frames(self._reader, rest)
+                self._frames(self._reader, bytes(buf[end:]))
         else:
+            head.passthrough = True
+            head.head = bytes(buf[:end])
             hs.receive_data(bytes(buf))
-            buf.clear()
             self._handshake_events()
 
     def _handshake_events(self) -> None:
@@ -371,7 +348,7 @@ class WireConnection(asyncio.Protocol):
             compression_threshold=self._compression_threshold,
         )
         self._hs = None
-        self._hs_buffer = bytearray()
+        self._head = None
         # The response (headers, about 1 KiB) is not kept for the connection's life.
         self.response = None
         self._hs_done.set_result(None)
@@ -387,19 +364,49 @@ class WireConnection(asyncio.Protocol):
                 headers=dict(resp.headers.raw_items()),
                 body=body,
             )
-        status = self.response.status_code if self.response is not None else 0
-        headers = (
-            dict(self.response.headers.raw_items()) if self.response is not None else Headers()
+        response = self.response
+        head = self._head
+        status = response.status_code if response is not None else 0
+        if not status and head is not None and head.status is not None:
+            status = head.status
+        headers = dict(response.headers.raw_items()) if response is not None else {}
+        detail = str(exc) if isinstance(exc, InvalidHandshake) else repr(exc)
+        cause = exc.__cause__
+        if isinstance(exc, InvalidMessage) and cause is not None:
+            # "did not receive a valid HTTP response" alone does not say what was wrong.
+            if isinstance(cause, SecurityError) and cause.__cause__ is not None:
+                cause = cause.__cause__
+            detail = f"{detail}: {cause}"
+        err = HandshakeError(
+            f"invalid handshake response{status_note(status)}: {detail}",
+            status_code=status,
+            headers=headers,
         )
-        if isinstance(exc, InvalidHandshake):
-            text = f"invalid handshake response: {exc}"
-        else:
-            text = f"invalid handshake response: {exc!r}"
-        err = HandshakeError(text, status_code=status, headers=headers)
         err.__cause__ = exc
         return err
 
+    def _unfinished_refusal(self, timeout: float) -> HandshakeError | None:
+        """A refusal whose body never ended: report its status and headers anyway."""
+        head = self._head
+        if head is None or not head.passthrough or not head.status:
+            return None
+        status_line = head.head.split(b"\r\n", 1)[0].decode("latin-1")
+        return HandshakeError(
+            f"server rejected the WebSocket handshake: {status_line[:120]} "
+            f"(its body did not end within {timeout:.3g}s)",
+            status_code=head.status,
+            headers=head.headers(),
+        )
+
+    def _redacted(self, err: Exception) -> Exception:
+        redactor = self._redactor
+        if redactor is not None and err.args:
+            # A server may echo what we sent (a token in a reason phrase or header).
+            err.args = (redactor(str(err.args[0])), *err.args[1:])
+        return err
+
     def _fail_handshake(self, err: Exception) -> None:
+        self._redacted(err)
         if not self._hs_done.done():
             self._hs_done.set_exception(err)
         if self._transport is not None:
@@ -416,6 +423,9 @@ class WireConnection(asyncio.Protocol):
                 await asyncio.shield(self._hs_done)
         except builtins.TimeoutError:
             self.abort()
+            refusal = self._unfinished_refusal(timeout)
+            if refusal is not None:
+                raise self._redacted(refusal) from None
             raise TimeoutError(f"opening handshake timed out after {timeout:.3g}s") from None
         except BaseException:
             self.abort()
@@ -437,8 +447,14 @@ class WireConnection(asyncio.Protocol):
                     _frames_logger.debug("< %s %s", kind, payload[:_FRAME_EXCERPT].hex())
                 if opcode == _OP_PING:
                     # RFC 6455 5.5.2/5.5.3: answer a ping with a pong of the same payload,
-                    # unless we already sent a close frame.
-                    if not self._close_sent:
+                    # unless we already sent a close frame. While the peer does not read
+                    # (writes paused), only the latest ping is owed an answer (5.5.3):
+                    # a ping flood then costs one pending pong, not a growing queue.
+                    if self._close_sent:
+                        pass
+                    elif self._write_paused:
+                        self._owed_pong = payload
+                    else:
                         self._write(self._writer.pong(payload))
                     self._listener.on_ping(payload)
                 elif opcode == _OP_PONG:
@@ -496,9 +512,20 @@ class WireConnection(asyncio.Protocol):
             code, reason = self._close_received
             exc = ConnectionClosedError(code, reason, by_server=not self._closing_by_us)
         else:
-            # RFC 6455 7.1.5: no close frame seen means 1006 (abnormal closure).
-            exc = ConnectionClosedError(1006, "", by_server=not self._closing_by_us)
+            exc = self._lost_error()
         self._listener.on_connection_lost(exc)
+
+    def _lost_error(self) -> ConnectionClosedError:
+        dropped = self._dropped
+        if dropped is not None:
+            # We dropped TCP for a reason of ours (abort with a code): say which. Not a
+            # clean end (by_server=True keeps it an error): the peer stopped answering.
+            code, reason = dropped
+            exc = ConnectionClosedError(code, reason, by_server=True)
+            exc.args = (f"connection dropped by client: code {code} ({reason})",)
+            return exc
+        # RFC 6455 7.1.5: no close frame seen means 1006 (abnormal closure).
+        return ConnectionClosedError(1006, "", by_server=not self._closing_by_us)
 
     # -- public operations --------------------------------------------------------------
 
@@ -553,7 +580,7 @@ class WireConnection(asyncio.Protocol):
         if self._close_received is not None:
             code, reason = self._close_received
             return ConnectionClosedError(code, reason, by_server=not self._closing_by_us)
-        return ConnectionClosedError(1006, "", by_server=not self._closing_by_us)
+        return self._lost_error()
 
     def closed_error(self) -> ConnectionClosedError:
         """The error describing why this connection no longer accepts messages."""
@@ -600,10 +627,27 @@ class WireConnection(asyncio.Protocol):
             self.abort()
             await self._closed
 
-    def abort(self) -> None:
-        """Drop the TCP connection now."""
-        if self._transport is not None and not self._lost:
-            self._transport.abort()
+    def abort(self, code: int | None = None, reason: str = "") -> None:
+        """Drop the TCP connection now.
+
+        Args:
+            code: Why, as a close code (e.g. 1011 with ``reason="heartbeat timeout"``,
+                as websockets reports a keepalive timeout). The connection is then
+                reported lost with this code and reason instead of 1006, and a close frame
+                carrying them is attempted first (best effort: the peer is likely gone).
+            reason: Explanation (at most 123 UTF-8 bytes are sent).
+        """
+        transport = self._transport
+        if transport is None or self._lost:
+            return
+        if code is not None and self._dropped is None and self._close_received is None:
+            reason = reason.encode()[:123].decode(errors="ignore")
+            self._dropped = (code, reason)
+            if self._reader is not None and not self._close_sent:
+                # A code one may not send (1006, ...) is reported all the same.
+                with contextlib.suppress(ValueError):
+                    self._send_close(code, reason)
+        transport.abort()
 
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is gone."""
@@ -625,6 +669,7 @@ async def open_connection(
     close_timeout: float = 5.0,
     proxy: str | bool | None = None,
     proxy_ssl_context: _ssl.SSLContext | None = None,
+    secrets: Iterable[str] | Redactor = (),
 ) -> WireConnection:
     """Open a TCP (or TLS) connection and run the opening handshake.
 
@@ -644,6 +689,9 @@ async def open_connection(
             True or None: from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` /
             ``NO_PROXY``; False or ``""``: connect directly.
         proxy_ssl_context: TLS settings for an ``https://`` proxy.
+        secrets: Secret values (API keys, passphrases...) hidden wherever this
+            connection logs or raises, or a ready
+            :class:`~jetsocket._protocol._redact.Redactor` (built once per client).
 
     Returns:
         The open connection.
@@ -653,14 +701,15 @@ async def open_connection(
         ProxyError: The proxy is unreachable or refused the tunnel (``status_code``).
         TimeoutError: ``connect_timeout`` elapsed.
         ConnectionError: The TCP/TLS connection failed.
+        TypeError, ValueError: An invalid URI, header, subprotocol or secret (checked
+            before any socket is opened).
     """
-    try:
-        wsuri = parse_uri(uri)
-    except InvalidURI as exc:
-        # str(exc) repeats the whole URI, query-string credentials included.
-        raise ValueError(f"invalid WebSocket URI: {exc.msg}") from None
-    for name, value in (extra_headers or {}).items():
-        _check_header(name, value)
+    # Every argument is checked here, before any socket: an invalid subprotocol raising
+    # inside connection_made would leave connect() waiting for its timeout.
+    wsuri = validate_uri(uri)
+    headers = validate_headers(extra_headers)
+    offered = validate_subprotocols(subprotocols)
+    redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
     loop = asyncio.get_running_loop()
     ssl_arg: _ssl.SSLContext | None = None
     if wsuri.secure:
@@ -678,9 +727,10 @@ async def open_connection(
             max_message_size=max_message_size,
             compress=compress,
             compression_threshold=compression_threshold,
-            extra_headers=extra_headers,
-            subprotocols=subprotocols,
+            extra_headers=headers,
+            subprotocols=offered,
             close_timeout=close_timeout,
+            secrets=redactor,
         )
 
     server_hostname = wsuri.host if ssl_arg is not None else None
@@ -703,11 +753,13 @@ async def open_connection(
         _, conn = await asyncio.wait_for(opening, connect_timeout)
     except builtins.TimeoutError:
         raise TimeoutError(
-            f"connecting to {redact_uri(uri)} timed out after {connect_timeout}s"
+            f"connecting to {redact_uri(uri, redactor)} timed out after {connect_timeout}s"
         ) from None
     except ProxyError:
         raise  # already a ConnectionError, with the proxy's status and a redacted message
     except OSError as exc:
-        raise ConnectionError(f"cannot connect to {redact_uri(uri)}: {exc}") from exc
+        raise ConnectionError(
+            f"cannot connect to {redact_uri(uri, redactor)}: {redactor(str(exc))}"
+        ) from exc
     await conn.wait_open(max(0.0, deadline - loop.time()))
     return conn

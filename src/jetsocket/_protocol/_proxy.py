@@ -38,7 +38,7 @@ import socket
 import ssl as _ssl
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
@@ -47,7 +47,8 @@ from websockets.http11 import USER_AGENT
 from websockets.proxy import parse_proxy
 from websockets.uri import WebSocketURI
 
-from jetsocket._exceptions import ConnectionError, TimeoutError
+from jetsocket._exceptions import ProxyError, TimeoutError
+from jetsocket._protocol._redact import MASK, redact_text
 
 __all__ = [
     "ProxyError",
@@ -73,40 +74,6 @@ _FATAL_SOCKS = frozenset({2})
 _SOCKS_HINT = "pip install 'jetsocket[socks]'"
 
 
-class ProxyError(ConnectionError):
-    """The proxy could not be reached or refused to open the tunnel.
-
-    A :class:`jetsocket.ConnectionError`; its message never contains the proxy's
-    credentials.
-
-    Attributes:
-        proxy: The proxy URL with credentials hidden.
-        status_code: HTTP status of the proxy's answer to ``CONNECT`` (407: proxy
-            authentication required), 0 when there was none (SOCKS, unreachable proxy).
-        headers: Headers of that answer (e.g. ``Proxy-Authenticate``).
-        socks_code: The SOCKS reply code (RFC 1928 section 6, e.g. 5: connection refused),
-            or None.
-        fatal: True when retrying cannot help: credentials refused, destination forbidden.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        proxy: str,
-        status_code: int = 0,
-        headers: Mapping[str, str] | None = None,
-        socks_code: int | None = None,
-        fatal: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.proxy = proxy
-        self.status_code = status_code
-        self.headers: dict[str, str] = dict(headers or {})
-        self.socks_code = socks_code
-        self.fatal = fatal
-
-
 @dataclass(frozen=True, slots=True, repr=False)
 class _Proxy:
     scheme: str
@@ -121,11 +88,8 @@ class _Proxy:
 
     def scrub(self, text: str) -> str:
         """Remove the credentials from a third-party error message, should it echo them."""
-        for secret in (self.password, self.username):
-            # Shorter values would mangle ordinary words and are no secret anyway.
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "***")
-        return text
+        # Shorter values would mangle ordinary words and are no secret anyway.
+        return redact_text(text, [s for s in (self.password, self.username) if s and len(s) >= 3])
 
 
 def redact_proxy(proxy: str) -> str:
@@ -133,15 +97,20 @@ def redact_proxy(proxy: str) -> str:
 
     The user name is hidden too: some providers put an API key there.
     """
+    if not isinstance(proxy, str):
+        return "<invalid proxy URL>"
     try:
         parts = urllib.parse.urlsplit(proxy)
         host = parts.hostname
-        port = parts.port
     except ValueError:
         return "<invalid proxy URL>"
     if not parts.scheme or not host:
         return "<invalid proxy URL>"
-    auth = "***@" if "@" in parts.netloc else ""
+    try:
+        port = parts.port
+    except ValueError:
+        return "<invalid proxy URL>"
+    auth = f"{MASK}@" if "@" in parts.netloc else ""
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{auth}{host}" + (f":{port}" if port is not None else "")
 
@@ -150,13 +119,18 @@ def _parse(proxy: str) -> _Proxy:
     if not isinstance(proxy, str):
         raise TypeError(f"proxy must be a str, got {type(proxy).__name__}")
     redacted = redact_proxy(proxy)
+    problem = None
     try:
         parsed = parse_proxy(proxy)
     except InvalidProxy as exc:
         # InvalidProxy's str() repeats the whole URL, credentials included: keep its reason.
-        raise ValueError(f"invalid proxy URL {redacted}: {exc.msg}") from None
+        problem = exc.msg
     except ValueError:  # a bad port or percent-encoding; the text may quote the URL
-        raise ValueError(f"invalid proxy URL {redacted}: bad port or encoding") from None
+        problem = "bad port or encoding"
+    if problem is not None:
+        # Raised outside the except blocks: "from None" only hides the context from
+        # tracebacks, __context__ would still hold the URL with its password.
+        raise ValueError(f"invalid proxy URL {redacted}: {problem}")
     return _Proxy(
         parsed.scheme, parsed.host, parsed.port, parsed.username, parsed.password, redacted
     )

@@ -52,7 +52,12 @@ Choices where the RFCs leave room:
 from __future__ import annotations
 
 import codecs
+import hashlib
+import logging
+import os
 import zlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 from websockets.extensions.permessage_deflate import PerMessageDeflate
@@ -61,7 +66,67 @@ from jetsocket._exceptions import MessageTooBigError, ProtocolError
 from jetsocket._protocol._closecodes import RECEIVABLE_CLOSE_CODES as VALID_CLOSE_CODES
 from jetsocket._protocol._closecodes import is_receivable_close_code as is_valid_close_code
 
-__all__ = ["VALID_CLOSE_CODES", "FrameReader", "is_valid_close_code"]
+__all__ = [
+    "DEFAULT_MAX_FRAGMENTS",
+    "READER_IMPL",
+    "VALID_CLOSE_CODES",
+    "FrameReader",
+    "is_valid_close_code",
+]
+
+_logger = logging.getLogger("jetsocket.protocol")
+
+#: Fragments accepted in one message (RFC 6455 section 5.4 sets no limit). Without a cap,
+#: a server sending empty continuation frames for ever keeps a message open at size 0, so
+#: ``max_message_size`` never trips while the reader loops (and, with 1-byte fragments,
+#: pays ~40 bytes of bookkeeping per byte). Twice the most fragmented Autobahn case
+#: (9.3.1: 4 MiB in 64-byte frames, 65 536 fragments); a server that fragments a 64 MiB
+#: message into 4 KiB frames sends 16 384.
+DEFAULT_MAX_FRAGMENTS: Final = 1 << 17
+
+# -- the compiled scanner (optional) ------------------------------------------------------
+# _speedups.scan(buf, pos, out, text_as_str, max_size) -> pos consumes the run of common
+# frames (complete, unfragmented, uncompressed text/binary, valid UTF-8, within max_size)
+# and stops at anything else, which the Python loop below re-checks: it never decides an
+# error itself, so both paths behave identically. See _speedups.c.
+_Scan = Callable[[bytes, int, "list[bytes | str]", bool, int], int]
+_SCAN_API: Final = 1
+
+
+_SOURCE: Final = Path(__file__).with_name("_speedups.c")
+
+
+def _load_scanner(source: Path = _SOURCE) -> tuple[_Scan | None, str]:
+    """Return the compiled scanner (or None) and why, honouring ``JETSOCKET_PURE``.
+
+    Args:
+        source: The C source the module must have been compiled from (its SHA-256 is
+            compiled into the module); a stale build is ignored.
+    """
+    if os.environ.get("JETSOCKET_PURE", "") not in ("", "0"):
+        return None, "pure (JETSOCKET_PURE is set)"
+    try:
+        from jetsocket._protocol import _speedups  # noqa: PLC0415 - optional extension
+    except ImportError:
+        return None, "pure (compiled scanner not built)"
+    if getattr(_speedups, "SCAN_API", None) != _SCAN_API:
+        return None, "pure (compiled scanner is stale: API mismatch; reinstall to rebuild)"
+    try:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    except OSError:
+        digest = None  # the source is not installed: nothing to be stale against
+    if digest is not None and digest != getattr(_speedups, "SOURCE_HASH", None):
+        # An editable install whose C source changed since it was compiled.
+        return None, "pure (compiled scanner is stale: _speedups.c changed; reinstall)"
+    return _speedups.scan, "compiled"
+
+
+_SCAN, _SCAN_STATUS = _load_scanner()
+if _SCAN is None:
+    _logger.debug("frame reader: %s", _SCAN_STATUS)
+
+#: ``"compiled"`` when the compiled frame scanner is in use, else ``"pure"``.
+READER_IMPL: Final = "compiled" if _SCAN is not None else "pure"
 
 # RFC 7692 section 7.2.2: the receiver appends 0x00 0x00 0xff 0xff (an empty stored block
 # that the sender removed) before inflating the last frame of a message.
@@ -88,6 +153,9 @@ class FrameReader:
             validated all the same).
         deflate: The negotiated permessage-deflate parameters, or None. Only
             ``remote_no_context_takeover`` and ``remote_max_window_bits`` are read.
+        max_fragments: Most frames one message may span (:data:`DEFAULT_MAX_FRAGMENTS`);
+            more fail with :class:`~jetsocket.MessageTooBigError` (1009). None disables
+            the limit.
 
     Attributes:
         control: Ping ``(0x9, payload)`` and pong ``(0xA, payload)`` frames, in arrival
@@ -101,12 +169,14 @@ class FrameReader:
         "_buf",
         "_done",
         "_frag_comp",
+        "_frag_count",
         "_frag_dec",
         "_frag_op",
         "_frag_parts",
         "_frag_size",
         "_inflater",
         "_max",
+        "_max_frags",
         "_need",
         "_pend_b0",
         "_pend_dec",
@@ -115,6 +185,7 @@ class FrameReader:
         "_remote_bits",
         "_remote_nct",
         "_rsv_ok",
+        "_scan",
         "_text_as_str",
         "_wire_max",
         "close",
@@ -128,6 +199,7 @@ class FrameReader:
         max_message_size: int | None,
         text_as_str: bool,
         deflate: PerMessageDeflate | None = None,
+        max_fragments: int | None = DEFAULT_MAX_FRAGMENTS,
     ) -> None:
         self.control: list[tuple[int, bytes]] = []
         self.close: tuple[int, str] | None = None
@@ -139,6 +211,9 @@ class FrameReader:
         # exactly while inflating).
         self._wire_max = limit + (limit >> 12) + 1024
         self._text_as_str = text_as_str
+        self._max_frags = _NO_LIMIT if max_fragments is None else max(1, max_fragments)
+        # The compiled scanner, chosen once per connection (tests swap the module global).
+        self._scan: _Scan | None = _SCAN
         # RFC 6455 section 5.2: RSV bits MUST be 0 unless an extension defines them;
         # permessage-deflate defines RSV1 (RFC 7692 section 6).
         self._rsv_ok = 0x40 if deflate is not None else 0
@@ -147,9 +222,10 @@ class FrameReader:
         # used for 8 because zlib < 1.2.9 silently compressed with 9 when asked for 8.
         self._remote_bits = max(9, deflate.remote_max_window_bits) if deflate is not None else 15
         self._inflater: zlib._Decompress | None = None
-        # Leftover: an incomplete frame from its first byte. _need is its total size when
-        # the header is known (0 while the header itself is incomplete).
-        self._buf = bytearray()
+        # Leftover: an incomplete frame from its first byte (None when there is none: an
+        # idle connection keeps no empty buffer). _need is its total size when the header
+        # is known (0 while the header itself is incomplete).
+        self._buf: bytearray | None = None
         self._need = 0
         self._pend_b0 = 0
         self._pend_start = 0
@@ -159,8 +235,10 @@ class FrameReader:
         # Fragmented message in progress (RFC 6455 section 5.4): opcode (0 = none).
         self._frag_op = 0
         self._frag_comp = False
-        self._frag_parts: list[Any] = []  # str (text_as_str) or bytes
+        # str (text_as_str) or bytes; None outside a fragmented message.
+        self._frag_parts: list[Any] | None = None
         self._frag_size = 0
+        self._frag_count = 0
         self._frag_dec: codecs.IncrementalDecoder | None = None
 
     # ------------------------------------------------------------------ hot path
@@ -195,7 +273,7 @@ class FrameReader:
                 buf_ += memoryview(data)[:missing]
                 with memoryview(buf_) as view:
                     payload = bytes(view[self._pend_start :])
-                self._buf = bytearray()
+                self._buf = None
                 self._need = 0
                 self._pend_dec = None
                 self._pend_text = False
@@ -206,7 +284,7 @@ class FrameReader:
             else:
                 # Only part of a header was buffered: small, so concatenating is cheap.
                 buf = bytes(self._buf) + data
-                self._buf = bytearray()
+                self._buf = None
         else:
             buf = data
 
@@ -215,8 +293,13 @@ class FrameReader:
         in_frag = self._frag_op
         text_as_str = self._text_as_str
         append = out.append
+        scan = self._scan
         need = 0
         while True:
+            if scan is not None and not in_frag:
+                # The compiled scanner consumes the run of common frames and stops at the
+                # first frame it does not handle, which the code below then processes.
+                pos = scan(buf, pos, out, text_as_str, max_size)
             # An IndexError means the header is incomplete (or pos == n): exceptions
             # are free until raised, cheaper than checking the bytes left per frame.
             try:
@@ -332,6 +415,15 @@ class FrameReader:
                 return self._fail(1002, "continuation frame without a message to continue")
             if rsv:
                 return self._fail(1002, "RSV1 set on a continuation frame")
+            if self._frag_count >= self._max_frags:
+                # RFC 6455 section 7.4.1: 1009, a message "too big for it to process"
+                # (in frames rather than bytes: see DEFAULT_MAX_FRAGMENTS).
+                self.error = MessageTooBigError(
+                    f"message of more than {self._max_frags} fragments exceeds "
+                    f"max_fragments={self._max_frags}"
+                )
+                self._stop()
+                return False
             if self._frag_comp:
                 if length > self._wire_max:
                     return self._too_big(length)
@@ -372,6 +464,7 @@ class FrameReader:
                     return False
                 payload = inflated
             self._frag_size = len(payload)
+            self._frag_count = 1
             if opcode == 1:
                 decoder = self._frag_dec = _Utf8Decoder()
                 try:
@@ -382,7 +475,10 @@ class FrameReader:
             else:
                 self._frag_parts = [payload]
             return True
-        # Continuation.
+        # Continuation (only reached inside a fragmented message: _check_header).
+        parts = self._frag_parts
+        assert parts is not None
+        self._frag_count += 1
         if self._frag_comp:
             inflated = self._inflate(payload, bool(fin), self._max - self._frag_size)
             if inflated is None:
@@ -395,22 +491,24 @@ class FrameReader:
                 text = self._frag_dec.decode(payload, bool(fin))
             except UnicodeDecodeError:
                 return self._fail(1007, "invalid UTF-8 in a text message")
+            # Empty parts are not kept: a flood of empty continuations costs no memory.
             if self._text_as_str:
-                self._frag_parts.append(text)
-            else:
-                self._frag_parts.append(payload)
-        else:
-            self._frag_parts.append(payload)
+                if text:
+                    parts.append(text)
+            elif payload:
+                parts.append(payload)
+        elif payload:
+            parts.append(payload)
         if fin:
-            parts = self._frag_parts
             if self._frag_op == 1 and self._text_as_str:
                 out.append("".join(parts))
             else:
                 out.append(parts[0] if len(parts) == 1 else b"".join(parts))
             self._frag_op = 0
             self._frag_comp = False
-            self._frag_parts = []
+            self._frag_parts = None
             self._frag_size = 0
+            self._frag_count = 0
             self._frag_dec = None
         return True
 
@@ -541,10 +639,10 @@ class FrameReader:
 
     def _stop(self) -> None:
         self._done = True
-        self._buf = bytearray()
+        self._buf = None
         self._need = 0
         self._pend_dec = None
         self._pend_text = False
-        self._frag_parts = []
+        self._frag_parts = None
         self._frag_dec = None
         self._inflater = None

@@ -17,14 +17,17 @@ and :meth:`ExchangeSimulator.start` (restart on the same port).
 
 Also here: :class:`ScriptedServer` (a fake server playing a script of steps per
 connection: send, drop, close with a code, stop answering pings, refuse the handshake
-with a status), :class:`FaultProxy` (a TCP proxy that drops, black-holes, delays or
-throttles), fake venues modelled on the venues' public protocol documentation
-(:class:`BinanceVenue`, :class:`CoinbaseVenue`, :class:`KrakenVenue`, :class:`BybitVenue`,
-:class:`OkxVenue`, :class:`BitfinexVenue`, :class:`DeribitVenue`, :class:`RealtimeVenue`, on
-the shared :class:`VenueServer` with its fault injection and records), and pytest
-fixtures in :mod:`jetsocket.testing.fixtures` (``pytest_plugins = ["jetsocket.testing.fixtures"]``).
+with a status), :class:`HostileServer` (raw TCP: split or trickled handshakes, any
+status and headers, malformed frames, ping floods, a peer that stops reading),
+:class:`FaultProxy` (a TCP proxy that drops, black-holes, delays or throttles), fake venues
+modelled on the venues' public protocol documentation (:class:`BinanceVenue`,
+:class:`CoinbaseVenue`, :class:`KrakenVenue`, :class:`BybitVenue`, :class:`OkxVenue`,
+:class:`BitfinexVenue`, :class:`DeribitVenue`, :class:`RealtimeVenue`, on the shared
+:class:`VenueServer` with its fault injection and records), and pytest fixtures in
+:mod:`jetsocket.testing.fixtures` (``pytest_plugins = ["jetsocket.testing.fixtures"]``).
 """
 
+from jetsocket.testing._hostile import HostileConnection, HostileServer
 from jetsocket.testing._messages import (
     BookTicker,
     FeedMessage,
@@ -84,6 +87,8 @@ __all__ = [
     "FaultProxy",
     "FeedMessage",
     "Gate",
+    "HostileConnection",
+    "HostileServer",
     "Kline",
     "KlineBar",
     "KrakenVenue",

@@ -68,6 +68,7 @@ class FakeEngine:
             abandon=self.abandoned.append,
             retire=self.retire,
             describe=lambda: "ws://test/",
+            redact=str,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 
 import pytest
@@ -122,17 +123,20 @@ def test_reset_starts_the_exponent_and_the_count_again() -> None:
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_overrides_the_computed_delay(status: int) -> None:
-    backoff = Backoff(BackoffConfig(base=0.01, cap=0.01, seed=1))
+    # Honoured up to max_retry_after (issue 11: no longer unbounded; default is the cap).
+    backoff = Backoff(BackoffConfig(base=0.01, cap=0.01, seed=1, max_retry_after=60))
     assert backoff.next_delay(refusal(status, **{"Retry-After": "7"})) == 7.0
     assert backoff.attempts == 1  # still counted as an attempt
     # header names are case-insensitive
     assert backoff.next_delay(refusal(status, **{"retry-after": "1.5"})) == 1.5
 
 
-def test_retry_after_is_honoured_even_above_the_cap() -> None:
-    # The server said when; retrying earlier would only be refused again.
-    backoff = Backoff(BackoffConfig(base=0.01, cap=1.0, seed=1))
+def test_retry_after_is_honoured_above_the_cap_up_to_max_retry_after() -> None:
+    # The server said when; retrying earlier would only be refused again. Above the
+    # configured maximum the client waits the maximum (issue 11, item 2).
+    backoff = Backoff(BackoffConfig(base=0.01, cap=1.0, seed=1, max_retry_after=300))
     assert backoff.next_delay(refusal(429, **{"Retry-After": "120"})) == 120.0
+    assert backoff.next_delay(refusal(429, **{"Retry-After": "3600"})) == 300.0
 
 
 @pytest.mark.parametrize("status", [400, 500, 502])
@@ -147,9 +151,45 @@ def test_unparsable_retry_after_falls_back_to_backoff(value: str) -> None:
     assert backoff.next_delay(refusal(429, **{"Retry-After": value})) <= 0.01
 
 
-def test_negative_retry_after_is_clamped_to_zero() -> None:
-    backoff = Backoff(BackoffConfig(base=5.0, seed=1))
-    assert backoff.next_delay(refusal(429, **{"Retry-After": "-3"})) == 0.0
+def test_negative_retry_after_is_ignored() -> None:
+    # Was clamped to 0: a retry storm against a server asking us to slow down (issue 11).
+    backoff = Backoff(BackoffConfig(base=5.0, seed=1, jitter=False))
+    assert backoff.next_delay(refusal(429, **{"Retry-After": "-3"})) == 5.0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "-inf", "inf", "0.0"])
+def test_invalid_retry_after_is_ignored_and_the_backoff_applies(value: str) -> None:
+    plain = Backoff(BackoffConfig(base=0.5, cap=8.0, seed=4))
+    told = Backoff(BackoffConfig(base=0.5, cap=8.0, seed=4))
+    expected = delays(plain, 5)
+    got = delays(told, 5, refusal(429, **{"Retry-After": value}))
+    assert got == expected
+    assert all(d > 0 for d in got)
+
+
+@pytest.mark.parametrize("value", ["3600", "1e12", "99999999999999999999"])
+def test_huge_retry_after_is_clamped_to_the_cap_by_default(value: str) -> None:
+    backoff = Backoff(BackoffConfig(base=0.5, cap=8.0, seed=4))
+    assert delays(backoff, 3, refusal(503, **{"Retry-After": value})) == [8.0, 8.0, 8.0]
+
+
+def test_retry_after_never_shortens_the_backoff() -> None:
+    # Floor: the delay the backoff computed for this attempt.
+    backoff = Backoff(BackoffConfig(base=4.0, cap=4.0, jitter=False))
+    assert backoff.next_delay(refusal(429, **{"Retry-After": "1"})) == 4.0
+
+
+def test_retry_after_above_a_small_maximum_is_clamped_to_it() -> None:
+    backoff = Backoff(BackoffConfig(base=0.01, cap=30.0, seed=1, max_retry_after=2.5))
+    assert backoff.next_delay(refusal(429, **{"Retry-After": "10"})) == 2.5
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.inf, math.nan])
+def test_max_retry_after_is_validated(bad: float) -> None:
+    with pytest.raises(ValueError, match="max_retry_after"):
+        BackoffConfig(max_retry_after=bad)
+    with pytest.raises(TypeError, match="max_retry_after"):
+        BackoffConfig(max_retry_after="5")  # type: ignore[arg-type]
 
 
 def test_no_retry_after_uses_backoff() -> None:
