@@ -535,15 +535,32 @@ async def publish_and_collect(run: Run, case: Case, count: int) -> None:
     await collect(run.b, run.got_b, set(run.venue.sent_seqs(b)))
 
 
-async def kill_and_resume(run: Run, case: Case) -> float:
-    """Kill every connection; return the seconds until the client has resubscribed."""
-    resubscribed = asyncio.Event()
-    run.client.on("resubscribed")(lambda _: resubscribed.set())
-    await run.venue.kill_all()
-    killed = time.monotonic()
-    await asyncio.wait_for(resubscribed.wait(), 3 * ACK_TIMEOUT)
-    seconds = time.monotonic() - killed
+async def kill_and_resume(run: Run, case: Case, *, restart: bool = False) -> float:
+    """Kill every connection (or restart the server); return the seconds until the client
+    has resubscribed, counted from the kill (or from the server's return).
+
+    The resubscribe must behave exactly like the first subscribe: the venue ends up with
+    the same subscriptions on the new connection, and nothing is refused.
+    """
+    before = sorted(run.venue.subscriptions()[0])
+    resubscribed: list[jetsocket.ResubscribedEvent] = []
+    done = asyncio.Event()
+
+    def on_resubscribed(event: jetsocket.ResubscribedEvent) -> None:
+        resubscribed.append(event)
+        done.set()
+
+    run.client.on("resubscribed")(on_resubscribed)
+    if restart:
+        await run.venue.restart()
+    else:
+        await run.venue.kill_all()
+    back = time.monotonic()
+    await asyncio.wait_for(done.wait(), 3 * ACK_TIMEOUT)
+    seconds = time.monotonic() - back
     assert run.client.is_connected
+    assert [e.failed for e in resubscribed] == [()]
+    assert sorted(run.venue.subscriptions()[0]) == before
     await publish_and_collect(run, case, 4)
     return seconds
 
@@ -568,6 +585,21 @@ async def test_kill_mid_stream_loses_nothing_and_reconnects_within_a_second(name
     assert resubscribed_ok
     assert seconds < 1.0, f"connected again after {seconds:.2f}s"
     assert run.events["gap"] == []
+
+
+@pytest.mark.parametrize("name", [cell(n, "restart") for n in VENUES])
+async def test_server_restart_reconnects_within_a_second_of_its_return(name: str) -> None:
+    case = CASES[name]
+    async with case.make() as venue:
+        run = await start(case, venue)
+        try:
+            seconds = await kill_and_resume(run, case, restart=True)
+        finally:
+            await run.client.close()
+    lost, duplicated = lost_and_duplicated(venue, case.streams[:2], [run.got_a, run.got_b])
+    record(name, "restart", lost=lost, duplicated=duplicated, seconds=round(seconds, 3))
+    assert (lost, duplicated) == (0, 0)
+    assert seconds < 1.0, f"connected again {seconds:.2f}s after the server's return"
 
 
 @pytest.mark.parametrize("name", [cell(n, "replay") for n in VENUES])
