@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from jetsocket._engine._config import OverflowPolicy
 from jetsocket._exceptions import (
@@ -281,6 +281,34 @@ class MessageQueue(Generic[T]):
             self._resume()
         return item
 
+    @overload
+    def _arm(self, stop: None) -> asyncio.Future[None]: ...
+    @overload
+    def _arm(self, stop: type[Exception] | None) -> asyncio.Future[None] | None: ...
+    def _arm(self, stop: type[Exception] | None) -> asyncio.Future[None] | None:
+        """A new future to await until the next wake; None at a clean end (``stop``).
+
+        Raises the end otherwise (an error; or, with ``stop`` None, any end).
+        """
+        end = self._end_error(stop)
+        if end is not None:
+            if stop is not None and end.__class__ is stop:
+                return None
+            raise end
+        if self.paused:
+            self._resume()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        return waiter
+
+    def _disarm(self, waiter: asyncio.Future[None]) -> None:
+        # Only this consumer gave up (timeout, cancel): the others keep their own futures.
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
+
     async def wait(self, stop: type[Exception] | None) -> bool:
         """Wait until an item is queued (True) or iteration ends cleanly (False).
 
@@ -288,24 +316,13 @@ class MessageQueue(Generic[T]):
         """
         items = self.items
         while not items:
-            end = self._end_error(stop)
-            if end is not None:
-                if stop is not None and end.__class__ is stop:
-                    return False
-                raise end
-            if self.paused:
-                self._resume()
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
+            waiter = self._arm(stop)
+            if waiter is None:
+                return False
             try:
                 await waiter
             except asyncio.CancelledError:
-                # Only this consumer gave up: the others keep their own futures.
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+                self._disarm(waiter)
                 raise
         return True
 
@@ -375,22 +392,11 @@ class MessageQueue(Generic[T]):
             else:
                 # wait(None), inlined: the echo path's only await (no coroutine layer).
                 while not items:
-                    if self._end is not None or not self._started:
-                        end = self._end_error(None)
-                        if end is not None:
-                            raise end
-                    if self.paused:
-                        self._resume()
-                    loop = self._loop
-                    if loop is None:
-                        loop = self._loop = asyncio.get_running_loop()
-                    waiter = loop.create_future()
-                    self._waiters.append(waiter)
+                    waiter = self._arm(None)
                     try:
                         await waiter
                     except asyncio.CancelledError:
-                        if waiter in self._waiters:
-                            self._waiters.remove(waiter)
+                        self._disarm(waiter)
                         raise
         item = items.popleft()
         if item.__class__ is Failure:

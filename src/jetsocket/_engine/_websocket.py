@@ -13,12 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from typing_extensions import Unpack
 
 from jetsocket._engine._codec import choose_decoder
+from jetsocket._engine._context import ConnectContext
 from jetsocket._engine._events import (
     BufferOverflowEvent,
     ClosedEvent,
@@ -58,7 +58,7 @@ _S = ConnectionState
 OnOpen = Callable[["WebSocket[Any]"], Awaitable[None]]
 
 
-class WebSocket(EventSource, Generic[T]):
+class WebSocket(ConnectContext, EventSource, Generic[T]):
     """An async WebSocket client that yields typed messages and stays connected.
 
     Example:
@@ -563,18 +563,6 @@ class WebSocket(EventSource, Generic[T]):
             self._conn = None
             self._link = None
             self._outbox.detach()
-
-    async def __aenter__(self) -> Self:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- wire callbacks -----------------------------------------------------------------
 

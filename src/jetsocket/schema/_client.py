@@ -23,14 +23,12 @@ import dataclasses
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
-from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
     ClassVar,
     Generic,
     Literal,
-    Self,
     TypeVar,
     get_args,
     get_origin,
@@ -41,6 +39,7 @@ from typing_extensions import Unpack
 
 from jetsocket._engine._codec import build_decoder
 from jetsocket._engine._config import BackoffConfig, BufferConfig, HeartbeatConfig, ReplayConfig
+from jetsocket._engine._context import ConnectContext
 from jetsocket._engine._events import (
     ErrorEvent,
     EventSource,
@@ -86,7 +85,7 @@ class _Shard:
         self.queued: list[tuple[Subscription[Any], asyncio.Future[SubscriptionError | None]]] = []
 
 
-class Client(EventSource, Generic[T]):
+class Client(ConnectContext, EventSource, Generic[T]):
     """Base class of typed client definitions.
 
     Class attributes declare the venue; any of them (and any :class:`jetsocket.WebSocket`
@@ -309,18 +308,6 @@ class Client(EventSource, Generic[T]):
             stream = self._streams.get(sub)
             if stream is not None:
                 stream._finish(end)
-
-    async def __aenter__(self) -> Self:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._primary.__aiter__()

@@ -7,34 +7,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
+
+from jetsocket._engine._context import StartContext
 
 __all__ = ["Changes", "ServerLifecycle"]
 
 
-class ServerLifecycle:
-    """Base class: ``async with server:`` runs :meth:`start`, then :meth:`stop`."""
+class ServerLifecycle(StartContext):
+    """Base class of the test servers: ``async with server:`` runs ``start()``, then ``stop()``.
 
-    async def start(self) -> None:
-        """Start serving (overridden)."""
-        raise NotImplementedError
+    A subclass defines both coroutines (mypy checks it through the ``self`` type).
+    """
 
-    async def stop(self) -> None:
-        """Stop serving (overridden)."""
-        raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+    __slots__ = ()
 
 
 class Changes:
