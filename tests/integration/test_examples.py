@@ -36,6 +36,14 @@ EXPECTED: dict[str, list[str]] = {
         "after the reconnect: trade BTCUSDT",
         "klines seen by the handler",
     ],
+    "bitfinex_trades.py": [
+        "real venue: wss://api-pub.bitfinex.com/ws/2",
+        "refused as expected: 10300",
+        "BTC [1, 2, 3, 4, 5], ETH [1, 2, 3, 4, 5]",
+        "new channel ids after the reconnect",  # routed by the new chanIds
+        "after the reconnect: BTC [6, 7], ETH [6, 7]",
+        "snapshot replays dropped: BTC 1, ETH 1",
+    ],
     "bybit_client.py": [
         "real venue: wss://stream.bybit.com/v5/public/spot",
         "refused as expected: error:invalid topics: publicTrade.DOGEUSDT",
@@ -44,6 +52,32 @@ EXPECTED: dict[str, list[str]] = {
         "refused: ['publicTrade.ETHUSDT']",  # partial failure of the batched re-subscribe
         "BTC stream continues: BTCUSDT",
         "'args': ['publicTrade.BTCUSDT', 'publicTrade.ETHUSDT']",  # one batched request
+    ],
+    "coinbase_matches.py": [
+        "real venue: wss://ws-feed.exchange.coinbase.com",
+        "refused as expected: Failed to subscribe",
+        "re-subscribed 2 after 0.",  # not after ack_timeout
+        "failed: ()",
+        "ETH-USD ['(gap of 3)', '8', '9']",  # the gap, at the consumer's position
+        "replayed last_match dropped: BTC 1, ETH 1",
+        "gaps at the consumer: BTC 0, ETH 1",
+    ],
+    "deribit_trades.py": [
+        "real venue: wss://www.deribit.com/ws/api/v2",
+        "refused as expected: left out of the venue's answer",
+        "after the reconnect: BTC [7, 8, 9], ETH [6, 7, 8]",
+        "gap on Trades(instrument='BTC-PERPETUAL'): trade_seq 6..6",
+        "answered with public/test",
+    ],
+    "kraken_trades.py": [
+        "real venue: wss://ws.kraken.com/v2",
+        "refused as expected: Currency pair not supported",
+        "BTC/USD trade ids [1, 2, 3, 4, 5, 6]",
+        "the snapshot replay was dropped",
+        "BTC/USD after the reconnect [7, 8, 9]",
+        "gap on KrakenTrades(symbol='ETH/USD'): 7..8",
+        "duplicates dropped: BTC 1, ETH 1",
+        "pongs to req_id pings",
     ],
     "okx_client.py": [
         "real venue: wss://ws.okx.com:8443/ws/v5/public",

@@ -69,6 +69,8 @@ class Venue:
         async for raw in ws:
             req = json.loads(raw)
             params = req["params"]
+            if req["method"] == "UNSUBSCRIBE":
+                await ws.send(json.dumps({"result": None, "id": req["id"]}))
             if req["method"] == "SUBSCRIBE":
                 self.subscribe_requests.append(params)
                 bad = [p for p in params if p in self.refuse]

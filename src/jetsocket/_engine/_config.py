@@ -84,16 +84,19 @@ class HeartbeatConfig:
         interval: Seconds between pings.
         timeout: Seconds to wait for the pong before the peer is declared dead.
         payload: Application-level ping message (sent with the serializer) or raw
-            ``str``/``bytes``; None sends none.
+            ``str``/``bytes``, or a callable returning a new one for each ping (e.g.
+            Kraken's ``{"method": "ping", "req_id": n}`` with an incrementing ``n``);
+            None sends none.
         use_ws_ping: Send RFC 6455 ping frames.
         use_application_ping: Send ``payload`` as an application message.
-        pong_matcher: Recognises application pongs (these are not delivered).
+        pong_matcher: Recognises application pongs (these are not delivered; each emits
+            a ``pong`` event with its round trip).
         any_message_is_alive: Any inbound frame counts as proof of life.
     """
 
     interval: float = 20.0
     timeout: float = 10.0
-    payload: Any = None
+    payload: Any | Callable[[], Any] = None
     use_ws_ping: bool = True
     use_application_ping: bool = False
     pong_matcher: Callable[[Any], bool] | None = None

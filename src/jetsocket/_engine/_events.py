@@ -194,10 +194,20 @@ class ReplayCompletedEvent(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GapEvent(Event):
-    """Sequence ids ``first_missing`` .. ``last_missing`` never arrived."""
+    """Sequence ids ``first_missing`` .. ``last_missing`` never arrived.
+
+    Attributes:
+        first_missing: The first missing sequence id.
+        last_missing: The last missing sequence id.
+        subscription: The schema subscription whose sequence jumped (None: the
+            connection's own ``ReplayConfig.sequence_extractor``).
+        key: The subscription's sequence key (e.g. the product), when it declares one.
+    """
 
     first_missing: int
     last_missing: int
+    subscription: Any = None
+    key: Any = None
 
     @property
     def size(self) -> int:

@@ -311,13 +311,35 @@ def _strings(name: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+_CACHE: dict[tuple[Any, ...], Settings] = {}
+_CACHE_SIZE = 64
+
+
 def resolve(options: Mapping[str, Any], *, raw: bool = False) -> Settings:
     """Validate ``options`` (a :class:`WebSocketOptions` mapping) into :class:`Settings`.
+
+    Settings are frozen, so clients built with the same hashable options share one object
+    (a thousand idle connections hold one copy, not a thousand).
 
     Raises:
         TypeError: An unknown option, or a value of the wrong type (the option is named).
         ValueError: A value out of range.
     """
+    try:
+        # The type too: True == 1 must not let buffer=True reuse buffer=1's settings.
+        key = (raw, *sorted((name, type(value), value) for name, value in options.items()))
+        cached = _CACHE.get(key)
+    except TypeError:  # an unhashable value (headers dict, list of subprotocols...)
+        return _resolve(options, raw=raw)
+    if cached is None:
+        cached = _resolve(options, raw=raw)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = cached
+    return cached
+
+
+def _resolve(options: Mapping[str, Any], *, raw: bool) -> Settings:
     unknown = set(options) - set(OPTION_NAMES)
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")

@@ -188,24 +188,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             end=lambda: self._end,
             report=self._send_lost,
         )
-        self._reconnector = Reconnector(
-            settings.backoff,
-            settings.is_retriable,
-            self._events,
-            EngineHooks(
-                state=lambda: self._state,
-                set_state=self._set_state,
-                open=self._open,
-                declare_connected=self._declare_connected,
-                give_up=self._give_up,
-                after_reconnect=self._replay_after_reconnect,
-                current=lambda: self._conn,
-                abandon=_abort,
-                retire=_retire,
-                describe=self._describe,
-                redact=self._redactor,
-            ),
-        )
+        # Built on first need (a loss or a rotation): an idle connection costs none of it.
+        self._reconnector_: Reconnector | None = None
         self._heartbeat: Heartbeat | None = None
         self._link: Link | None = None
         self._conn: WireConnection | None = None
@@ -277,6 +261,31 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         check_transition(self._state, new)
         self._state = new
 
+    @property
+    def _reconnector(self) -> Reconnector:
+        reconnector = self._reconnector_
+        if reconnector is None:
+            settings = self._settings
+            reconnector = self._reconnector_ = Reconnector(
+                settings.backoff,
+                settings.is_retriable,
+                self._events,
+                EngineHooks(
+                    state=lambda: self._state,
+                    set_state=self._set_state,
+                    open=self._open,
+                    declare_connected=self._declare_connected,
+                    give_up=self._give_up,
+                    after_reconnect=self._replay_after_reconnect,
+                    current=lambda: self._conn,
+                    abandon=_abort,
+                    retire=_retire,
+                    describe=self._describe,
+                    redact=self._redactor,
+                ),
+            )
+        return reconnector
+
     # -- what the upper layers use -------------------------------------------------------
 
     def add_on_open(self, hook: OnOpen) -> None:
@@ -311,7 +320,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             raise InvalidStateError("share_handlers() must be called before connect()")
         self._events = other._events
         self._receiver.use_events(other._events)
-        self._reconnector.use_events(other._events)
+        if self._reconnector_ is not None:
+            self._reconnector_.use_events(other._events)
 
     def pause_reading(self, owner: object) -> None:
         """Stop reading the socket until every owner that paused it resumed it."""
@@ -542,7 +552,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._cancel_timers()
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        self._reconnector.cancel()
+        if self._reconnector_ is not None:
+            self._reconnector_.cancel()
         self._outbox.detach()
         conn = self._conn
         if conn is not None:
@@ -649,7 +660,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             fatal = self._settings.reconnect  # we wanted to retry but must not
             if fatal:
                 self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="closed"))
-            self._reconnector.cancel()
+            if self._reconnector_ is not None:
+                self._reconnector_.cancel()
             self._finish(exc)
             self._set_state(_S.FAILED if fatal else _S.CLOSED)
             self._outbox.release()
@@ -760,6 +772,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         hb = self._heartbeat
         receiver = self._receiver
         queue = self._queue
+        reconnector = self._reconnector_
         return ConnectionStats(
             state=self._state,
             uptime=time.monotonic() - self._connected_at if conn is not None else 0.0,
@@ -767,11 +780,13 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             messages_sent=self._outbox.sent,
             bytes_received=self._bytes_in_closed + (conn.bytes_received if conn else 0),
             bytes_sent=self._bytes_out_closed + (conn.bytes_sent if conn else 0),
-            reconnect_count=self._reconnector.reconnects,
-            last_reconnect=self._reconnector.last_reconnect,
+            reconnect_count=reconnector.reconnects if reconnector is not None else 0,
+            last_reconnect=reconnector.last_reconnect if reconnector is not None else None,
             latency_ms=hb.last_ms if hb is not None else None,
             avg_latency_ms=hb.avg_ms if hb is not None else None,
-            errors=self._errors + receiver.errors + self._reconnector.errors,
+            errors=self._errors
+            + receiver.errors
+            + (reconnector.errors if reconnector is not None else 0),
             validation_errors=receiver.validation_errors,
             handler_errors=self._events.handler_errors,
             buffer_size=len(queue),

@@ -9,7 +9,7 @@ reconnect and dispatches typed handlers.
 from jetsocket.schema._client import Client, Unmatched
 from jetsocket.schema._message import Message, field
 from jetsocket.schema._stream import Stream
-from jetsocket.schema._subscription import Ack, Subscription
+from jetsocket.schema._subscription import Ack, Subscription, read_id_ack
 from jetsocket.schema._sync_client import SyncClient, SyncStream
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "SyncStream",
     "Unmatched",
     "field",
+    "read_id_ack",
 ]

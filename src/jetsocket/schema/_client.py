@@ -22,7 +22,7 @@ import builtins
 import dataclasses
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -49,20 +49,19 @@ from jetsocket._engine._events import (
     UnsubscribedEvent,
 )
 from jetsocket._engine._options import OPTION_NAMES, WebSocketOptions
-from jetsocket._engine._queue import Failure
-from jetsocket._engine._sequence import advance
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._engine._websocket import WebSocket
 from jetsocket._exceptions import (
     ConnectionClosedError,
     InvalidStateError,
-    MessageDecodeError,
     SubscriptionError,
     TimeoutError,
 )
+from jetsocket.schema._acks import AckBook, PendingRequest
+from jetsocket.schema._routing import Router, Unmatched, error_text
 from jetsocket.schema._stream import Stream
-from jetsocket.schema._subscription import Ack, Subscription
+from jetsocket.schema._subscription import Subscription
 
 if TYPE_CHECKING:
     from jetsocket.schema._sync_client import SyncClient
@@ -75,35 +74,15 @@ M = TypeVar("M")
 _OPTION_NAMES = OPTION_NAMES
 
 
-class Unmatched:
-    """A message that decoded as JSON but matched none of the client's message types.
-
-    Acks and login answers arrive like this; :meth:`Client.expect` and
-    ``Subscription.parse_ack`` consume them. The rest follow ``unknown_messages``.
-
-    Attributes:
-        data: The decoded JSON value.
-        error: Why the typed decoder rejected it.
-    """
-
-    __slots__ = ("data", "error", "payload")
-
-    def __init__(self, data: Any, payload: bytes | str, error: BaseException) -> None:
-        self.data = data
-        self.payload = payload
-        self.error = error
-
-    def __repr__(self) -> str:
-        return f"Unmatched({self.data!r})"
-
-
 class _Shard:
-    __slots__ = ("index", "subs", "ws")
+    __slots__ = ("index", "queued", "subs", "ws")
 
     def __init__(self, index: int, ws: WebSocket[Any]) -> None:
         self.index = index
         self.ws = ws
         self.subs: list[Subscription[Any]] = []
+        # subscribe() calls of one loop iteration, sent together (batched like a resubscribe).
+        self.queued: list[tuple[Subscription[Any], asyncio.Future[SubscriptionError | None]]] = []
 
 
 class Client(ConnectContext, EventSource, Generic[T]):
@@ -210,7 +189,8 @@ class Client(ConnectContext, EventSource, Generic[T]):
                 data = generic(payload)
             except msgspec.DecodeError:
                 # Not JSON at all (e.g. a text "pong"): hand over the text itself.
-                data = payload.decode() if isinstance(payload, bytes) else payload
+                text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+                return Unmatched(text, payload, exc, valid_json=False)
             return Unmatched(data, payload, exc)
 
         def decode(payload: bytes | str) -> Any:
@@ -226,13 +206,17 @@ class Client(ConnectContext, EventSource, Generic[T]):
         self._fallback = fallback
         self._shards: list[_Shard] = []
         self._streams: dict[Subscription[Any], Stream[Any]] = {}
-        self._route_cache: dict[type, tuple[Stream[Any], ...]] = {}
-        self._pending: dict[int, tuple[list[Subscription[Any]], asyncio.Future[Ack]]] = {}
+        self._acks = AckBook(self._assign_channel, self._report)
+        self._pending = self._acks.pending
         self._expect: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
         self._ids = itertools.count(1)
-        self._unknown = 0
+        self._gaps = 0
         self._stale_timer: asyncio.TimerHandle | None = None
-        self._stale_tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._router = Router(self, msg_type)
+        self._route = self._router.route
+        self._route_cache = self._router.cache
+        self._expected = self._router.expected
         self._primary: WebSocket[T] = self._new_engine(0)
         self._events = self._primary._events
 
@@ -246,7 +230,7 @@ class Client(ConnectContext, EventSource, Generic[T]):
         shard = _Shard(index, ws)
         if index:
             ws.share_handlers(self._primary)  # one registry: handlers see every shard
-            ws.set_router(self._route_to_primary, self._fallback)
+            ws.set_router(self._router.route_to_primary, self._fallback)
         else:
             ws.set_router(self._route, self._fallback)
         ws.add_on_open(lambda _ws: self._on_open(shard))
@@ -272,8 +256,31 @@ class Client(ConnectContext, EventSource, Generic[T]):
         return all(s.ws.is_connected for s in self._shards)
 
     def stats(self) -> ConnectionStats:
-        """The primary connection's counters."""
-        return self._primary.stats()
+        """The primary connection's counters, with the schema layer's own.
+
+        ``validation_errors`` and ``errors`` include messages that matched no declared
+        type or failed validation (see ``unknown_messages``); ``duplicates``,
+        ``messages_dropped`` and ``gaps`` include the subscriptions' dedup and gaps.
+        """
+        base = self._primary.stats()
+        router = self._router
+        return dataclasses.replace(
+            base,
+            errors=base.errors + router.decode_failures,
+            validation_errors=base.validation_errors + router.decode_failures,
+            duplicates=base.duplicates + router.duplicates,
+            messages_dropped=base.messages_dropped + router.duplicates,
+            gaps=base.gaps + self._gaps,
+        )
+
+    @property
+    def unmatched_count(self) -> int:
+        """Messages that matched no declared type, no pending ack and no ``expect()``."""
+        return self._router.unknown
+
+    @property
+    def _unknown(self) -> int:
+        return self._router.unknown
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._primary!r}, subscriptions={len(self._streams)})"
@@ -287,7 +294,7 @@ class Client(ConnectContext, EventSource, Generic[T]):
         if self._stale_timer is not None:
             self._stale_timer.cancel()
             self._stale_timer = None
-        for task in tuple(self._stale_tasks):
+        for task in tuple(self._tasks):
             task.cancel()
         for shard in reversed(self._shards):
             await shard.ws.close(code, reason)
@@ -328,9 +335,28 @@ class Client(ConnectContext, EventSource, Generic[T]):
     ) -> object | None:
         """One message subscribing to several subscriptions' topics, or None (no batching).
 
-        Used with ``max_topics_per_message``; the ack of the batch is parsed with the first
-        subscription's ``parse_ack``.
+        Used with ``max_topics_per_message``, for the first subscribe and every resubscribe
+        alike; the batch's acks are read with the first subscription's ack declaration
+        (with ``ack = "topic"`` one answer per topic is expected).
         """
+        return None
+
+    def venue_error(self, msg: Any) -> str | None:
+        """The reason, if ``msg`` (the JSON of an unmatched message) is a venue error.
+
+        The default recognises a ``"type"`` (Coinbase) or ``"event"`` (OKX, Bitfinex)
+        equal to ``"error"``, and a non-empty ``"error"`` field (Binance, JSON-RPC). A
+        venue error is reported as an ``error`` event (context ``"decode"``) and counted
+        in every ``unknown_messages`` mode. Override for other shapes.
+        """
+        if not isinstance(msg, dict):
+            return None
+        if msg.get("type") == "error" or msg.get("event") == "error":
+            text = msg.get("message") or msg.get("msg") or msg.get("reason") or msg
+            return error_text(text)
+        error = msg.get("error")
+        if error and not isinstance(error, bool):
+            return error_text(error)
         return None
 
     async def expect(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
@@ -380,7 +406,9 @@ class Client(ConnectContext, EventSource, Generic[T]):
         """Subscribe and return the stream of that subscription's messages.
 
         Sends the subscription (rate limited, awaiting the ack when the subscription
-        declares one). Subscribing twice returns the same stream.
+        declares one). Subscriptions made in the same loop iteration (e.g. with
+        ``asyncio.gather``) are sent together, batched exactly as after a reconnect.
+        Subscribing twice returns the same stream.
 
         Raises:
             SubscriptionError: The server refused it, or no ack within ``ack_timeout``.
@@ -392,20 +420,71 @@ class Client(ConnectContext, EventSource, Generic[T]):
         if existing is not None:
             return existing
         shard = await self._shard_for_new()
-        stream: Stream[M] = Stream(subscription, self.unsubscribe, self._block)
+        stream: Stream[M] = Stream(
+            subscription, self.unsubscribe, self._block, self._resubscribe_one
+        )
         self._streams[subscription] = stream
         shard.subs.append(subscription)
-        self._route_cache.clear()
+        self._changed()
         try:
-            failed = await self._send_subscriptions(shard.ws, [subscription])
-            if failed:
-                raise failed[0]
+            error = await self._queue_subscription(shard, subscription)
+            if error is not None:
+                raise error
         except BaseException:
             self._forget(subscription)
             raise
         if type(subscription).stale_after is not None:
             self._arm_stale_watch()
         return stream
+
+    async def _queue_subscription(
+        self, shard: _Shard, subscription: Subscription[Any]
+    ) -> SubscriptionError | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SubscriptionError | None] = loop.create_future()
+        shard.queued.append((subscription, future))
+        if len(shard.queued) == 1:
+            loop.call_soon(self._flush_queued, shard)
+        return await future
+
+    def _flush_queued(self, shard: _Shard) -> None:
+        items, shard.queued = shard.queued, []
+        self._spawn(self._send_queued(shard, items))
+
+    async def _send_queued(
+        self,
+        shard: _Shard,
+        items: list[tuple[Subscription[Any], asyncio.Future[SubscriptionError | None]]],
+    ) -> None:
+        subs = [sub for sub, future in items if not future.done()]
+        try:
+            failed = await self._send_subscriptions(shard.ws, subs) if subs else []
+        except BaseException as exc:
+            for _, future in items:
+                if future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        errors = {e.subscription: e for e in failed}
+        for sub, future in items:
+            if not future.done():
+                future.set_result(errors.get(sub))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _waits_for_unsubscribe_ack(self, subscription: Subscription[Any]) -> bool:
+        # Topic and "all" answers to an unsubscribe cannot be told from a subscribe's
+        # answers reliably: those are consumed when they come, without waiting.
+        cls = type(subscription)
+        return cls.declares_ack() and cls.ack in (None, "id", "order")
 
     async def unsubscribe(self, subscription: Subscription[Any]) -> None:
         """Unsubscribe; the stream ends once its buffered messages are consumed."""
@@ -417,36 +496,53 @@ class Client(ConnectContext, EventSource, Generic[T]):
         message = subscription.unsubscribe_message(request_id)
         self._forget(subscription)
         if message is not None and shard is not None and shard.ws.is_connected:
-            if type(subscription).declares_ack():
-                # Consume the answer so it never surfaces as an unknown message.
-                future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
-                self._pending[request_id] = ([subscription], future)
-                try:
-                    await shard.ws.send(message)
-                    async with asyncio.timeout(self._ack_timeout):
-                        await future
-                except builtins.TimeoutError:
-                    pass  # the subscription is gone on our side either way
-                finally:
-                    self._pending.pop(request_id, None)
-            else:
-                await shard.ws.send(message)
+            await self._send_unsubscribe(shard.ws, subscription, request_id, message, wait=True)
         stream._finish(ConnectionClosedError(1000, "unsubscribed", by_server=False))
         self._events.emit(
             "unsubscribed", UnsubscribedEvent(subscription=subscription, request_id=request_id)
         )
+
+    async def _send_unsubscribe(
+        self,
+        ws: WebSocket[Any],
+        subscription: Subscription[Any],
+        request_id: int,
+        message: object,
+        *,
+        wait: bool,
+    ) -> PendingRequest | None:
+        """Send an unsubscribe; with ``wait``, consume its answer (at most ``ack_timeout``)."""
+        if not self._waits_for_unsubscribe_ack(subscription):
+            await ws.send(message)
+            return None
+        loop = asyncio.get_running_loop()
+        request = PendingRequest(request_id, [subscription], loop.create_future(), unsubscribe=True)
+        self._acks.add(request)
+        try:
+            await ws.send(message)
+            if not wait:
+                return request  # the caller removes it once the resubscribe is answered
+            await asyncio.wait([request.future], timeout=self._ack_timeout)
+        except BaseException:
+            self._acks.remove(request)
+            raise
+        self._acks.remove(request)
+        return None
 
     @property
     def subscriptions(self) -> tuple[Subscription[Any], ...]:
         """The active subscriptions."""
         return tuple(self._streams)
 
+    def _changed(self) -> None:
+        self._router.changed()
+
     def _forget(self, subscription: Subscription[Any]) -> None:
         self._streams.pop(subscription, None)
         for shard in self._shards:
             if subscription in shard.subs:
                 shard.subs.remove(subscription)
-        self._route_cache.clear()
+        self._changed()
 
     def _shard_of(self, subscription: Subscription[Any]) -> _Shard | None:
         for shard in self._shards:
@@ -469,10 +565,17 @@ class Client(ConnectContext, EventSource, Generic[T]):
 
     async def _on_open(self, shard: _Shard) -> None:
         """Login, then re-send the shard's subscriptions (after every (re)connect)."""
+        # Answers awaited on the old connection never come: settle those requests first,
+        # so none of them takes an answer meant for the login or the resubscribe.
+        self._acks.supersede(list(shard.subs))
         await self.on_connect(shard.ws)
         subs = list(shard.subs)
         if not subs:
             return
+        for sub in subs:
+            stream = self._streams.get(sub)
+            if stream is not None:
+                stream.channel = None  # channel ids are per connection: the acks reassign
         failed = await self._send_subscriptions(shard.ws, subs)
         now = time.monotonic()
         for sub in subs:
@@ -489,7 +592,12 @@ class Client(ConnectContext, EventSource, Generic[T]):
     async def _send_subscriptions(
         self, ws: WebSocket[Any], subs: list[Subscription[Any]]
     ) -> list[SubscriptionError]:
-        """Send (batched when declared), await acks; return the failures."""
+        """Send (batched when declared), await acks; return the failures.
+
+        The one path of first subscribes and resubscribes: every request is registered
+        before it is sent, all are sent (rate limited by the engine), then each is awaited
+        until ``ack_timeout`` after its own send.
+        """
         batch = self._max_topics
         batching = bool(batch) and self.batch_subscribe_message(subs[:1], 0) is not None
         groups: list[list[Subscription[Any]]]
@@ -497,44 +605,52 @@ class Client(ConnectContext, EventSource, Generic[T]):
             groups = [subs[i : i + batch] for i in range(0, len(subs), batch)]
         else:
             groups = [[s] for s in subs]
-        waits: list[tuple[list[Subscription[Any]], int, asyncio.Future[Ack]]] = []
         loop = asyncio.get_running_loop()
-        for group in groups:
-            request_id = next(self._ids)
-            if not batching:
-                message = group[0].subscribe_message(request_id)
-            else:
-                message = self.batch_subscribe_message(group, request_id)
-            if type(group[0]).declares_ack():
-                future: asyncio.Future[Ack] = loop.create_future()
-                self._pending[request_id] = (group, future)
-                waits.append((group, request_id, future))
-            await ws.send(message)
-            if not type(group[0]).declares_ack():
-                for sub in group:
-                    self._events.emit(
-                        "subscribed", SubscribedEvent(subscription=sub, request_id=request_id)
-                    )
-        failed: list[SubscriptionError] = []
-        for group, request_id, future in waits:
-            try:
-                async with asyncio.timeout(self._ack_timeout):
-                    ack = await future
-            except builtins.TimeoutError:
-                failed.extend(SubscriptionError(s, "no ack (timeout)") for s in group)
-                continue
-            finally:
-                self._pending.pop(request_id, None)
-            for sub in group:
-                if not ack.ok or sub.topic in ack.failed_topics:
-                    failed.append(
-                        SubscriptionError(sub, ack.reason or "refused", ack.failed_topics)
-                    )
+        waits: list[tuple[PendingRequest, float]] = []
+        created: list[PendingRequest] = []
+        try:
+            for group in groups:
+                request_id = next(self._ids)
+                if not batching:
+                    message = group[0].subscribe_message(request_id)
                 else:
-                    self._events.emit(
-                        "subscribed", SubscribedEvent(subscription=sub, request_id=request_id)
-                    )
-        return failed
+                    message = self.batch_subscribe_message(group, request_id)
+                request = None
+                if type(group[0]).declares_ack():
+                    request = PendingRequest(request_id, group, loop.create_future())
+                    self._acks.add(request)
+                    created.append(request)
+                await ws.send(message)
+                if request is None:
+                    for sub in group:
+                        self._events.emit(
+                            "subscribed", SubscribedEvent(subscription=sub, request_id=request_id)
+                        )
+                else:
+                    waits.append((request, loop.time() + self._ack_timeout))
+            failed: list[SubscriptionError] = []
+            for request, deadline in waits:
+                if request.live:
+                    await asyncio.wait([request.future], timeout=max(0.0, deadline - loop.time()))
+                failed.extend(request.errors("no ack (timeout)"))
+                for sub in request.subs:
+                    if sub in request.results and request.results[sub] is None:
+                        self._events.emit(
+                            "subscribed",
+                            SubscribedEvent(subscription=sub, request_id=request.request_id),
+                        )
+            return failed
+        finally:
+            for request in created:
+                self._acks.remove(request)
+
+    def _report(self, exc: BaseException, context: str) -> None:
+        self._primary.report_error(exc, context)
+
+    def _assign_channel(self, subscription: Subscription[Any], channel: Hashable) -> None:
+        stream = self._streams.get(subscription)
+        if stream is not None:
+            stream.channel = channel
 
     def _block(self, stream: Stream[Any], blocked: bool) -> None:
         # A stream with the "block" policy is full: pause reading every shard until it
@@ -545,7 +661,7 @@ class Client(ConnectContext, EventSource, Generic[T]):
             else:
                 shard.ws.resume_reading(stream)
 
-    # -- staleness ----------------------------------------------------------------------
+    # -- staleness, gaps and resync -------------------------------------------------------
 
     def _arm_stale_watch(self) -> None:
         limits = [stale for sub in self._streams if (stale := type(sub).stale_after) is not None]
@@ -572,117 +688,71 @@ class Client(ConnectContext, EventSource, Generic[T]):
             if type(sub).on_stale == "reconnect":
                 shard.ws.drop_connection()  # the engine reconnects, resubscribes everything
             else:
-                task = asyncio.get_running_loop().create_task(self._resubscribe(shard, sub))
-                self._stale_tasks.add(task)
-                task.add_done_callback(self._stale_tasks.discard)
+                self._spawn(self._resubscribe_reporting(sub, "stale resubscribe"))
         self._arm_stale_watch()
 
-    async def _resubscribe(self, shard: _Shard, sub: Subscription[Any]) -> None:
+    async def _resubscribe_reporting(self, sub: Subscription[Any], context: str) -> None:
+        try:
+            await self._resubscribe_one(sub)
+        except SubscriptionError as exc:
+            self._events.emit("error", ErrorEvent(error=exc, context=context))
+        except (ConnectionClosedError, InvalidStateError) as exc:
+            self._events.emit("error", ErrorEvent(error=exc, context=context))
+
+    async def _resubscribe_one(self, sub: Subscription[Any]) -> None:
+        """Unsubscribe then subscribe ``sub`` again on its connection (same stream).
+
+        Raises:
+            SubscriptionError: The venue refused it, or did not answer in time.
+            InvalidStateError: ``sub`` is not an active subscription.
+        """
+        shard = self._shard_of(sub)
+        if shard is None:
+            raise InvalidStateError(f"{sub!r} is not subscribed")
         request_id = next(self._ids)
         message = sub.unsubscribe_message(request_id)
+        unsub = None
         if message is not None:
-            await shard.ws.send(message)
-        failed = await self._send_subscriptions(shard.ws, [sub])
-        for error in failed:
-            self._events.emit("error", ErrorEvent(error=error, context="stale resubscribe"))
+            unsub = await self._send_unsubscribe(shard.ws, sub, request_id, message, wait=False)
+        try:
+            failed = await self._send_subscriptions(shard.ws, [sub])
+        finally:
+            if unsub is not None:
+                self._acks.remove(unsub)
+        stream = self._streams.get(sub)
+        if stream is not None:
+            stream.subscribed_at = time.monotonic()
+        if failed:
+            raise failed[0]
 
-    # -- routing (loop thread, once per received batch) -----------------------------------
-
-    def _streams_for(self, cls: type) -> tuple[Stream[Any], ...]:
-        streams = tuple(
-            st
-            for st in self._streams.values()
-            if any(issubclass(cls, t) for t in type(st.subscription)._message_types)
-        )
-        self._route_cache[cls] = streams
-        return streams
-
-    def _route(self, batch: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        cache = self._route_cache
-        expect = self._expect
-        touched: list[Stream[Any]] = []  # streams given messages from this batch
-        for msg in batch:
-            cls = msg.__class__
-            if cls is Unmatched:
-                self._unmatched(msg, out)
-                continue
-            if cls is Failure:
-                out.append(msg)
-                continue
-            if expect and self._expected(msg):
-                continue
-            streams = cache.get(cls)
-            if streams is None:
-                streams = self._streams_for(cls)
-            claimed = False
-            for stream in streams:
-                if stream._plain:
-                    # matches() and sequence() not overridden: no per-message hook calls.
-                    claimed = True
-                    if not stream._batch:
-                        touched.append(stream)
-                    stream._batch.append(msg)
-                    continue
-                sub = stream.subscription
-                try:
-                    if not sub.matches(msg):
-                        continue
-                    seq = sub.sequence(msg)
-                except Exception as exc:
-                    # A bug in user code must not kill the connection (on every reconnect).
-                    self._primary.report_error(exc, f"{type(sub).__name__} routing")
-                    continue
-                claimed = True
-                if seq is not None:
-                    self._check_sequence(stream, seq)
-                if not stream._batch:
-                    touched.append(stream)
-                stream._batch.append(msg)
-            if not claimed:
-                out.append(msg)
-        # One extend and one wake per stream and batch, not per message (and no walk over
-        # every subscription when a batch only concerned a few).
-        for stream in touched:
-            stream._flush()
-        return out
-
-    def _route_to_primary(self, batch: list[Any]) -> list[Any]:
-        rest = self._route(batch)
-        if rest:
-            self._primary.queue.push_batch(rest)
-        return []
-
-    def _expected(self, data: Any) -> bool:
-        for predicate, future in self._expect:
-            if not future.done() and predicate(data):
-                future.set_result(data)
-                return True
-        return False
-
-    def _unmatched(self, msg: Unmatched, out: list[Any]) -> None:
-        data = msg.data
-        for request_id, (group, future) in self._pending.items():
-            ack = group[0].parse_ack(data, request_id)
-            if ack is not None:
-                if not future.done():
-                    future.set_result(ack)
-                return
-        if self._expect and self._expected(data):
+    def _on_gap(self, stream: Stream[Any], gap: GapEvent) -> None:
+        self._gaps += 1
+        self._events.emit("gap", gap)
+        sub = stream.subscription
+        action = type(sub).on_gap
+        if action == "report":
             return
-        self._unknown += 1
-        policy = self._unknown_policy
-        if policy == "deliver":
-            out.append(msg)
-        elif policy == "error":
-            err = MessageDecodeError(str(msg.error), msg.payload, self._message_type)
-            out.append(Failure(err))
+        if action == "reconnect":
+            shard = self._shard_of(sub)
+            if shard is not None:
+                shard.ws.drop_connection()  # every subscription of it is re-sent
+            return
+        if stream._resyncing:
+            return  # one resync at a time per subscription
+        stream._resyncing = True
+        self._spawn(self._resync(stream, gap, action))
 
-    def _check_sequence(self, stream: Stream[Any], seq: int) -> None:
-        stream.last_sequence, gap = advance(stream.last_sequence, seq)
-        if gap is not None:
-            stream.gaps += 1
-            self._events.emit("gap", GapEvent(first_missing=gap[0], last_missing=gap[1]))
+    async def _resync(self, stream: Stream[Any], gap: GapEvent, action: str) -> None:
+        sub = stream.subscription
+        try:
+            if action == "resubscribe":
+                await self._resubscribe_one(sub)
+            else:
+                await sub.resync(gap, stream)
+        except Exception as exc:
+            self._primary.report_error(exc, f"{type(sub).__name__} resync")
+        finally:
+            stream._resyncing = False
 
     # -- sync facade ----------------------------------------------------------------------
 

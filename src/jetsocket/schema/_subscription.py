@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import (
+    TYPE_CHECKING,
     Any,
     ClassVar,
     Generic,
@@ -19,9 +21,21 @@ from typing import (
 
 from typing_extensions import dataclass_transform
 
-__all__ = ["Ack", "Subscription", "message_types_of"]
+if TYPE_CHECKING:
+    from jetsocket._engine._events import GapEvent
+    from jetsocket.schema._stream import Stream
+
+__all__ = ["Ack", "AckMode", "GapAction", "Subscription", "message_types_of", "read_id_ack"]
 
 M = TypeVar("M")
+
+
+#: How acks are matched to pending requests (``Subscription.ack``).
+AckMode = Literal["id", "topic", "all", "order"]
+_ACK_MODES = ("id", "topic", "all", "order")
+#: What the client does when a subscription's sequence jumps (``Subscription.on_gap``).
+GapAction = Literal["report", "resubscribe", "reconnect", "resync"]
+_GAP_ACTIONS = ("report", "resubscribe", "reconnect", "resync")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +47,54 @@ class Ack:
         reason: The server's explanation when it failed.
         failed_topics: Topics the server refused while accepting the others (e.g. Bybit's
             per-topic fail list).
+        request_id: The request id the answer carries (``ack = "id"``), or None.
+        topics: The topics this answer concerns (``ack = "topic"``: the topic it
+            confirms; ``ack = "all"``: every topic now subscribed; with ``"id"``: only
+            these subscriptions of the request, when the venue acks a batch topic by
+            topic). Empty: the whole request.
+        channel: A channel id assigned by the venue (Bitfinex ``chanId``): the
+            subscription's later messages carry it (see ``Subscription.channel_of``).
+        complete: This is the request's only answer: its subscriptions whose topic is
+            not in ``topics`` (all of them, when it is empty) were refused (Deribit's
+            ``public/subscribe`` result leaves refused channels out).
     """
 
     ok: bool
     reason: str = ""
     failed_topics: tuple[str, ...] = ()
+    request_id: int | str | None = None
+    topics: tuple[str, ...] = ()
+    channel: Hashable | None = None
+    complete: bool = False
+
+
+def _reason(value: Any) -> str:
+    if isinstance(value, dict):
+        for key in ("msg", "message", "reason"):
+            if value.get(key):
+                return str(value[key])
+    return str(value)
+
+
+def read_id_ack(msg: Any, field: str) -> Ack | None:
+    """The default ``read_ack`` of ``ack = "id"``: a dict answer carrying ``field``.
+
+    Understands the usual shapes: Binance ``{"result": null, "id": 1}`` and
+    ``{"error": {"code": 2, "msg": "..."}, "id": 1}``; Kraken v2 and Bybit
+    ``{"req_id": 1, "success": false, "error"|"ret_msg": "..."}``; JSON-RPC 2.0
+    ``{"id": 1, "result": ...}`` / ``{"id": 1, "error": {"code": ..., "message": "..."}}``.
+    """
+    if not isinstance(msg, dict):
+        return None
+    request_id = msg.get(field)
+    if request_id is None or isinstance(request_id, (dict, list, bool)):
+        return None
+    error = msg.get("error")
+    ok = not error and msg.get("success") is not False
+    reason = ""
+    if not ok:
+        reason = _reason(error) if error else str(msg.get("ret_msg") or msg.get("message") or "")
+    return Ack(ok=ok, reason=reason or ("" if ok else "refused"), request_id=request_id)
 
 
 def message_types_of(tp: Any) -> tuple[type, ...]:
@@ -65,13 +122,15 @@ class Subscription(Generic[M]):
 
     Subclasses are frozen, keyword-only dataclasses (hashable: the client keeps them in a
     set). Override :meth:`subscribe_message` (required) and whichever of the other hooks the
-    venue needs.
+    venue needs. Class attributes (assigned without an annotation, so they are not fields)
+    declare the venue's behaviour.
 
     Example:
         >>> from jetsocket.schema import Message, field
         >>> class Trade(Message, tag="trade", tag_field="e"):
         ...     symbol: str = field(name="s")
         >>> class Trades(Subscription[Trade]):
+        ...     ack = "id"  # answers carry the request id: {"result": null, "id": 7}
         ...     symbol: str
         ...
         ...     @property
@@ -87,16 +146,33 @@ class Subscription(Generic[M]):
         {'method': 'SUBSCRIBE', 'params': ['btcusdt@trade'], 'id': 7}
 
     Attributes:
+        ack: How the venue acknowledges a subscribe request, so ``subscribe()`` (and every
+            resubscribe) waits for it: ``"id"`` (the answer carries the request id, in
+            ``ack_field``), ``"topic"`` (one answer per topic, naming it), ``"all"`` (one
+            answer listing every topic now subscribed), ``"order"`` (answers carry no
+            identity: they come in the order of the requests). None: no ack, unless
+            :meth:`parse_ack` is overridden (the older, per-request form).
+        ack_field: The field holding the request id with ``ack = "id"``.
         stale_after: Seconds without a message after which the subscription is considered
             stale (None: never).
         on_stale: What to do then: re-send the subscription or reconnect.
+        dedup: Drop messages whose :meth:`sequence` (or :meth:`dedup_key`) was already
+            delivered, e.g. the snapshot a venue replays on every resubscribe.
+        dedup_window: How many recent :meth:`dedup_key` values are remembered.
+        on_gap: What to do when :meth:`sequence` jumps: ``"report"`` (a ``gap`` event),
+            ``"resubscribe"``, ``"reconnect"``, or ``"resync"`` (run :meth:`resync`).
         buffer: Capacity of the subscription's :class:`Stream` queue.
         overflow_policy: ``drop_oldest`` (default), ``drop_newest``, ``error`` or ``block``
             (pauses the whole connection until the stream is consumed).
     """
 
+    ack: ClassVar[AckMode | None] = None
+    ack_field: ClassVar[str] = "id"
     stale_after: ClassVar[float | None] = None
     on_stale: ClassVar[Literal["resubscribe", "reconnect"]] = "resubscribe"
+    dedup: ClassVar[bool] = False
+    dedup_window: ClassVar[int] = 10_000
+    on_gap: ClassVar[GapAction] = "report"
     buffer: ClassVar[int] = 10_000
     overflow_policy: ClassVar[str] = "drop_oldest"
     _message_types: ClassVar[tuple[type, ...]] = (object,)
@@ -110,11 +186,12 @@ class Subscription(Generic[M]):
                 args = get_args(base)
                 if len(args) == 1 and not isinstance(args[0], TypeVar):
                     cls._message_types = message_types_of(args[0])
+        _check_declarations(cls)
         dataclass(frozen=True, kw_only=True)(cls)
 
     @property
     def topic(self) -> str:
-        """The venue's topic name (used for batching); defaults to the class name."""
+        """The venue's topic name (batching, ``Ack.topics``); defaults to the class name."""
         return type(self).__name__
 
     def subscribe_message(self, request_id: int) -> object:
@@ -129,20 +206,107 @@ class Subscription(Generic[M]):
         """True if ``msg`` (already of type M) belongs to this subscription."""
         return True
 
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        """Recognise the ack of request ``request_id`` among untyped messages.
+    # -- acks ---------------------------------------------------------------------------
 
-        Override to make :meth:`Client.subscribe` wait for the ack. ``msg`` is the decoded
-        JSON of a message that matched none of the client's message types. Return None if
-        ``msg`` is not that ack.
+    def read_ack(self, msg: Any) -> Ack | None:
+        """Recognise an ack (or a refusal) of this kind of subscription, or return None.
+
+        Used with :attr:`ack`. ``msg`` is a typed message (when the venue's ack or error
+        type is declared in the client's union) or the JSON of a message that matched no
+        declared type. Fill in what identifies the answer: ``request_id`` (``"id"``),
+        ``topics`` (``"topic"``, ``"all"``), ``channel`` (an id the venue assigns). The
+        client matches it to a pending request whose answer is still awaited. The default
+        understands the usual ``"id"`` shapes (see :func:`read_id_ack`).
         """
+        if type(self).ack == "id":
+            return read_id_ack(msg, type(self).ack_field)
         return None
 
-    def sequence(self, msg: M) -> int | None:
-        """The message's sequence number, for gap detection (None: not sequenced)."""
+    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
+        """Recognise the ack of request ``request_id`` (the per-request form).
+
+        Override (instead of declaring :attr:`ack`) to make :meth:`Client.subscribe` wait
+        for the ack. ``msg`` is a typed message or the JSON of a message that matched none
+        of the client's types; it is offered to pending requests oldest first. Return None
+        if ``msg`` is not that ack.
+        """
         return None
 
     @classmethod
     def declares_ack(cls) -> bool:
-        """True if the subclass overrides :meth:`parse_ack`."""
-        return cls.parse_ack is not Subscription.parse_ack
+        """True if ``subscribe()`` waits for an ack (``ack`` declared or ``parse_ack``)."""
+        return cls.ack is not None or cls.parse_ack is not Subscription.parse_ack
+
+    def channel_of(self, msg: M) -> Hashable | None:
+        """The channel id ``msg`` carries, when the venue assigns one in its ack.
+
+        Override for venues such as Bitfinex v2 (data arrays ``[chanId, ...]``): the
+        client then routes messages by the channel id the ack assigned (``Ack.channel``),
+        which changes on every reconnect, instead of by the symbol.
+        """
+        return None
+
+    # -- sequences, gaps, duplicates ----------------------------------------------------
+
+    def sequence(self, msg: M) -> int | tuple[int, int] | None:
+        """The message's sequence number, for gap detection and dedup (None: not sequenced).
+
+        A message carrying several items returns the ``(first, last)`` range of their
+        sequence numbers (e.g. Kraken's trade arrays with their trade ids).
+        """
+        return None
+
+    def sequence_key(self, msg: M) -> Hashable:
+        """Which sequence ``msg`` belongs to (e.g. its product); one per subscription by default."""
+        return None
+
+    def dedup_key(self, msg: M) -> Hashable | None:
+        """An identity for dedup of messages without a sequence (e.g. a trade id), or None."""
+        return None
+
+    def trim(self, msg: M, seen_through: int) -> M | None:
+        """Drop the items of a batched message already delivered (with :attr:`dedup`).
+
+        Called when ``msg``'s sequence range starts at or before ``seen_through`` and ends
+        after it: return the message without its items up to ``seen_through`` (or None to
+        drop it). The default keeps the message whole.
+        """
+        return msg
+
+    async def resync(self, gap: GapEvent, stream: Stream[M]) -> None:
+        """Recover from a gap (with ``on_gap = "resync"``); runs as a task.
+
+        The default re-sends the subscription (``await stream.resubscribe()``). Override
+        to fetch a REST snapshot and hand it over with ``stream.deliver(messages,
+        sequence=...)``. Gaps of this subscription found while it runs start no other.
+        """
+        await stream.resubscribe()
+
+    # -- classification (class-level, used by the client) -----------------------------------
+
+    @classmethod
+    def _overrides(cls, hook: str) -> bool:
+        """True if the subclass overrides ``hook`` (default hooks are not called)."""
+        return getattr(cls, hook) is not getattr(Subscription, hook)
+
+    @classmethod
+    def _hooks(cls) -> tuple[bool, bool, bool]:
+        """(matches overridden, tracked, routed by channel)."""
+        base = Subscription
+        tracked = cls.sequence is not base.sequence or cls.dedup_key is not base.dedup_key
+        return cls.matches is not base.matches, tracked, cls.channel_of is not base.channel_of
+
+
+def _check_declarations(cls: type[Subscription[Any]]) -> None:
+    # Bad declarations fail when the class is defined, with a message naming it.
+    name = cls.__name__
+    if cls.ack is not None and cls.ack not in _ACK_MODES:
+        raise ValueError(f"{name}.ack must be one of {_ACK_MODES} or None, got {cls.ack!r}")
+    if cls.ack is not None and cls.parse_ack is not Subscription.parse_ack:
+        raise TypeError(f"{name}: declare either `ack` (with read_ack) or parse_ack(), not both")
+    if cls.ack in ("topic", "all", "order") and cls.read_ack is Subscription.read_ack:
+        raise TypeError(f"{name}: ack = {cls.ack!r} needs a read_ack() override")
+    if cls.on_gap not in _GAP_ACTIONS:
+        raise ValueError(f"{name}.on_gap must be one of {_GAP_ACTIONS}, got {cls.on_gap!r}")
+    if not isinstance(cls.dedup_window, int) or cls.dedup_window < 1:
+        raise ValueError(f"{name}.dedup_window must be an int >= 1")

@@ -145,7 +145,7 @@ def attach(client: Client[Any], sub: Subscription[Any]) -> Stream[Any]:
     stream: Stream[Any] = Stream(sub, client.unsubscribe, client._block)
     client._streams[sub] = stream
     client._shards[0].subs.append(sub)
-    client._route_cache.clear()
+    client._changed()
     return stream
 
 
@@ -246,8 +246,18 @@ def test_sequence_gaps_are_counted_and_reported() -> None:
     client.on("gap")(gaps.append)
     client._route([trade(seq=1), trade(seq=2), trade(seq=5), trade(seq=4), trade(seq=6)])
     assert [(g.first_missing, g.last_missing, g.size) for g in gaps] == [(3, 4, 2)]
-    assert (stream.gaps, stream.last_sequence) == (1, 6)
+    # Detected on arrival; counted by ``gaps`` once the consumer reaches the position.
+    assert (stream.gaps_detected, stream.last_sequence) == (1, 6)
     assert len(buffered(stream)) == 5  # gaps are reported, nothing is dropped
+    assert gaps[0].subscription == SeqTrades(symbol="btc")
+    assert stream.gaps == 0
+    taken = [stream.queue.items.popleft().seq for _ in range(3)]
+    assert taken == [1, 2, 5]
+    assert stream.gaps == 1
+    assert stream.gap is gaps[0]  # right before the message taken last
+    stream.queue.items.popleft()
+    assert stream.gap is None
+    assert client.stats().gaps == 1
 
 
 # -- acks, expect() and unknown messages --------------------------------------------------------
