@@ -24,17 +24,16 @@ import threading
 import warnings
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, Self, TypeVar, cast, overload
+from typing import Any, Generic, Protocol, Self, cast, overload
 
-from typing_extensions import Unpack
+from typing_extensions import TypeVar, Unpack
 
 from jetsocket._engine._events import EventSource, share_registry
-from jetsocket._engine._options import WebSocketOptions
 from jetsocket._engine._outbox import encode_raw
 from jetsocket._engine._queue import MessageQueue
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
-from jetsocket._engine._websocket import OnOpen, WebSocket
+from jetsocket._engine._websocket import DecodedForm, OnOpen, RawForm, WebSocket
 from jetsocket._exceptions import (
     ConnectionClosedError,
     InvalidStateError,
@@ -44,7 +43,7 @@ from jetsocket._protocol._closecodes import is_sendable_close_code
 
 __all__ = ["SyncWebSocket", "iter_queue"]
 
-T = TypeVar("T")
+T = TypeVar("T", default=Any)
 M = TypeVar("M")
 R = TypeVar("R")
 
@@ -152,70 +151,14 @@ class SyncWebSocket(EventSource, Generic[T]):
             ssl_context, extra_headers, timeouts, ...).
     """
 
+    # The two forms of WebSocket.__init__ (see there); the keywords are declared once.
     @overload
-    def __init__(
-        self: SyncWebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
+    def __init__(self: SyncWebSocket[str | bytes], uri: str, **kw: Unpack[RawForm]) -> None: ...
     @overload
-    def __init__(
-        self: SyncWebSocket[str | bytes],
-        uri: str,
-        *,
-        raw: Literal[True],
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: SyncWebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: type[M],
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: SyncWebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: Callable[[bytes], M],
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: SyncWebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: object,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    def __init__(
-        self,
-        uri: str,
-        *,
-        raw: bool = False,
-        message_type: object = None,
-        deserializer: Callable[[bytes], Any] | None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None:
+    def __init__(self, uri: str, **kw: Unpack[DecodedForm[T]]) -> None: ...
+    def __init__(self, uri: str, **kw: Any) -> None:
         # Built here, in the caller's thread, so bad arguments raise at the call site.
-        make: Any = WebSocket  # the overloads above already typed T
-        ws: WebSocket[T] = make(
-            uri, raw=raw, message_type=message_type, deserializer=deserializer, **options
-        )
+        ws: WebSocket[T] = WebSocket(uri, **kw)
         self._setup(ws, ws)
 
     def _setup(self, ws: WebSocket[T], target: _Target) -> None:

@@ -14,9 +14,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Generic, Literal, Required, Self, overload
 
-from typing_extensions import Unpack
+from typing_extensions import TypeForm, TypeVar, Unpack
 
 from jetsocket._engine._codec import build_decoder
 from jetsocket._engine._config import ReplayMode
@@ -46,16 +46,35 @@ from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES, is_sendable_close_code
 from jetsocket._protocol._connection import WireConnection, open_connection, redact_uri
 
-__all__ = ["OnOpen", "WebSocket", "connect"]
+__all__ = ["DecodedForm", "OnOpen", "RawForm", "WebSocket", "connect"]
 
 logger = logging.getLogger("jetsocket")
 
-T = TypeVar("T")
-M = TypeVar("M")
+# Without message_type or deserializer a client yields decoded JSON: WebSocket[Any].
+T = TypeVar("T", default=Any)
 
 _S = ConnectionState
 
 OnOpen = Callable[["WebSocket[Any]"], Awaitable[None]]
+
+
+class RawForm(WebSocketOptions, total=False):
+    """Constructor keywords of a raw client: ``raw=True`` and the options."""
+
+    raw: Required[Literal[True]]
+
+
+class DecodedForm(WebSocketOptions, Generic[T], total=False):
+    """Constructor keywords of a decoding client: how to decode, and the options.
+
+    ``message_type`` is a type form (a class, ``Trade | Kline``, ``list[Trade]``, a
+    TypedDict...), so the client is typed ``WebSocket[Trade | Kline]``; ``deserializer``
+    is a ``Callable[[bytes], T]``; with neither, messages are decoded JSON (``Any``).
+    """
+
+    raw: Literal[False]
+    message_type: TypeForm[T]
+    deserializer: Callable[[bytes], T]
 
 
 class _Link:
@@ -131,56 +150,14 @@ class WebSocket(EventSource, Generic[T]):
         ValueError: A value out of range.
     """
 
+    # Two forms, because only a literal ``raw=True`` can pick the ``str | bytes`` type;
+    # ``message_type`` (a TypeForm, so ``Trade | Kline`` is the union) or ``deserializer``
+    # pick ``T`` in the other, and ``T`` defaults to Any without either. The sync facade
+    # repeats these two short lines (mypy takes a class's type from its own __init__).
     @overload
-    def __init__(
-        self: WebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
+    def __init__(self: WebSocket[str | bytes], uri: str, **options: Unpack[RawForm]) -> None: ...
     @overload
-    def __init__(
-        self: WebSocket[str | bytes],
-        uri: str,
-        *,
-        raw: Literal[True],
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: WebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: type[M],
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: WebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: Callable[[bytes], M],
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: WebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: object,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
+    def __init__(self, uri: str, **options: Unpack[DecodedForm[T]]) -> None: ...
     def __init__(
         self,
         uri: str,
