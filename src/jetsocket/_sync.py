@@ -29,6 +29,7 @@ from typing import Any, Generic, Protocol, Self, cast, overload
 from typing_extensions import TypeVar, Unpack
 
 from jetsocket._engine._events import EventSource, share_registry
+from jetsocket._engine._options import Settings
 from jetsocket._engine._outbox import encode_raw
 from jetsocket._engine._queue import MessageQueue
 from jetsocket._engine._state import ConnectionState
@@ -200,6 +201,16 @@ class SyncWebSocket(EventSource, Generic[T]):
     def latency_ms(self) -> float | None:
         """Last heartbeat round trip in milliseconds, or None."""
         return self._ws.latency_ms
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server selected, if any."""
+        return self._ws.subprotocol
+
+    @property
+    def settings(self) -> Settings:
+        """The validated options of this client (frozen)."""
+        return self._ws.settings
 
     @property
     def websocket(self) -> WebSocket[T]:
@@ -393,6 +404,18 @@ class SyncWebSocket(EventSource, Generic[T]):
 
     def __next__(self) -> T:
         return self._next(None, iterating=True)
+
+    def batches(self) -> Iterator[list[T]]:
+        """Iterate over messages a batch at a time (every message received so far).
+
+        See :meth:`jetsocket.WebSocket.batches`: one step per batch the loop thread
+        handed over instead of one per message.
+
+        Returns:
+            An iterator of non-empty lists of messages, in order.
+        """
+        self._check_thread()
+        return self._queue.iterate_batches()
 
     def iter_messages(self, timeout: float | None = None) -> Iterator[T]:
         """Iterate over messages; stop when closed or when ``timeout`` passes idle.

@@ -420,6 +420,39 @@ class MessageQueue(Generic[T]):
                 self._resume_soon()
             yield item
 
+    def iterate_batches(self) -> Iterator[list[T]]:
+        """Yield every item queued so far as one list to another thread, until the end.
+
+        The sync counterpart of :meth:`batches`: a stored failure ends the batch before
+        it and is raised on the next step.
+        """
+        items = self.items
+        popleft = items.popleft
+        while True:
+            try:
+                first = popleft()
+            except IndexError:
+                try:
+                    first = self._wait_thread(None, iterating=True)
+                except StopIteration:
+                    return
+            if first.__class__ is Failure:
+                raise first.exc
+            batch: list[Any] = [first]
+            append = batch.append
+            while True:
+                try:  # not `while items`: another consumer thread may take the last one
+                    item = popleft()
+                except IndexError:
+                    break
+                if item.__class__ is Failure:
+                    items.appendleft(item)
+                    break
+                append(item)
+            if self.paused and len(items) <= self.low_water:
+                self._resume_soon()
+            yield batch
+
     def _wait_thread(self, timeout: float | None, *, iterating: bool) -> Any:
         threads = self._threads
         if threads is None:

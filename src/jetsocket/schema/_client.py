@@ -30,6 +30,7 @@ from typing import (
     ClassVar,
     Generic,
     Literal,
+    ParamSpec,
     Self,
     TypeVar,
     get_args,
@@ -72,6 +73,7 @@ __all__ = ["Client", "Unmatched"]
 
 T = TypeVar("T")
 M = TypeVar("M")
+P = ParamSpec("P")
 
 _OPTION_NAMES = OPTION_NAMES
 
@@ -699,14 +701,14 @@ class Client(EventSource, Generic[T]):
     # -- sync facade ----------------------------------------------------------------------
 
     @classmethod
-    def sync(
-        cls: type[Client[M]], *, uri: str | None = None, **options: Unpack[WebSocketOptions]
-    ) -> SyncClient[M]:
+    def sync(cls: Callable[P, Client[M]], *args: P.args, **kwargs: P.kwargs) -> SyncClient[M]:
         """The blocking facade of this client: ``with Binance.sync() as bn: ...``.
 
+        Takes exactly what the client's constructor takes (``Binance.sync(ack_timeout=3,
+        heartbeat=5.0)``; mypy checks them against ``__init__``, a subclass's own included).
         Runs the client on one background event-loop thread (see
         :class:`jetsocket.SyncWebSocket`); every feature is the same.
         """
         from jetsocket.schema._sync_client import SyncClient  # noqa: PLC0415 - import cycle
 
-        return SyncClient(cls(uri=uri, **options))
+        return SyncClient(cls(*args, **kwargs))

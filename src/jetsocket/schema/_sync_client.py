@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from jetsocket._sync import SyncWebSocket, iter_queue
+from jetsocket._sync import _GRACE, SyncWebSocket, iter_queue
 
 if TYPE_CHECKING:
     from jetsocket.schema._client import Client
@@ -56,6 +56,11 @@ class SyncStream(Generic[M]):
     def __next__(self) -> M:
         return self._next(None, iterating=True)
 
+    def batches(self) -> Iterator[list[M]]:
+        """Iterate a batch at a time (every message of this stream received so far)."""
+        self._client._check_thread()
+        return self._stream.queue.iterate_batches()
+
     def iter_messages(self, timeout: float | None = None) -> Iterator[M]:
         """Iterate; stop when the stream ends or when ``timeout`` passes without a message."""
         return iter_queue(self._next, timeout)
@@ -88,8 +93,10 @@ class SyncStream(Generic[M]):
 class SyncClient(SyncWebSocket[T]):
     """The blocking facade of a :class:`Client` (built by ``MyClient.sync()``).
 
-    Every method of :class:`jetsocket.SyncWebSocket` plus :meth:`subscribe` and
-    :meth:`unsubscribe`; iterating the client yields the messages no subscription claimed.
+    Every method of :class:`jetsocket.SyncWebSocket` plus those of :class:`Client`
+    (:meth:`subscribe`, :meth:`unsubscribe`, :attr:`subscriptions`, :meth:`expect`,
+    :meth:`request`), blocking; iterating the client yields the messages no subscription
+    claimed.
     Handlers (``on(Trade)``, ``on("connected")``) run on the loop thread.
     """
 
@@ -102,16 +109,48 @@ class SyncClient(SyncWebSocket[T]):
         """The async client this facade drives (use it only from handlers)."""
         return self._client
 
+    def _ack_bound(self) -> float:
+        # The client bounds the wait itself (its own ack_timeout, this instance's, not the
+        # class's); the portal's bound only sits behind it, never in front.
+        return self._client._ack_timeout + self._connect_timeout + _GRACE
+
     def subscribe(self, subscription: Subscription[M]) -> SyncStream[M]:
         """Subscribe (blocking until acknowledged when declared); return its stream.
 
         Raises:
             SubscriptionError: Refused, or not acknowledged within ``ack_timeout``.
+            InvalidStateError: Not connected, or called from a handler.
         """
-        timeout = type(self._client).ack_timeout + self._connect_timeout
-        stream = self._call(self._client.subscribe(subscription), timeout)
+        stream = self._call(self._client.subscribe(subscription), self._ack_bound())
         return SyncStream(self, stream)
 
     def unsubscribe(self, subscription: Subscription[Any]) -> None:
-        """Unsubscribe (blocking)."""
-        self._call(self._client.unsubscribe(subscription), self._close_timeout)
+        """Unsubscribe (blocking; waits for the ack when the subscription declares one)."""
+        self._call(self._client.unsubscribe(subscription), self._ack_bound())
+
+    @property
+    def subscriptions(self) -> tuple[Subscription[Any], ...]:
+        """The active subscriptions."""
+        return self._client.subscriptions
+
+    def expect(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+        """Block until a message satisfying ``predicate`` arrives (see ``Client.expect``).
+
+        ``predicate`` runs on the loop thread. The message is consumed.
+
+        Raises:
+            TimeoutError: Nothing matched within ``timeout``.
+        """
+        return self._call(self._client.expect(predicate, timeout), timeout + _GRACE)
+
+    def request(self, message: Any, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+        """Send ``message`` and block for the answer satisfying ``predicate``.
+
+        The predicate is registered before sending (see ``Client.request``).
+
+        Raises:
+            TimeoutError: No answer within ``timeout``.
+        """
+        coro = self._client.request(message, predicate, timeout)
+        # Sending may wait for a reconnect (send_while_reconnecting="wait") first.
+        return self._call(coro, timeout + self.settings.send.timeout + _GRACE)
