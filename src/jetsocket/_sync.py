@@ -342,15 +342,8 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
-        outbox = self._outbox
-        portal = self._portal
-        if (
-            portal is not None
-            and outbox.can_send_nowait()
-            and portal.soon(outbox.send_nowait, *outbox.encode(message))
-        ):
-            return
-        self._call(self._target.send(message), None)
+        if not self._hand_over(self._outbox.encode, message):
+            self._call(self._target.send(message), None)
 
     def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
         """Send ``data`` unchanged (see :meth:`jetsocket.WebSocket.send_raw`).
@@ -359,15 +352,22 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
+        if not self._hand_over(encode_raw, data, binary):
+            self._call(self._ws.send_raw(data, binary=binary), None)
+
+    def _hand_over(self, encode: Callable[..., tuple[bytes, bool]], *args: Any) -> bool:
+        """The fast path: encode here and hand the frame to the loop thread without waiting.
+
+        Only when connected, with no rate limit and no write backpressure (the loop runs
+        hand-overs first in, first out, so order is kept); False otherwise.
+        """
         outbox = self._outbox
         portal = self._portal
-        if (
+        return (
             portal is not None
             and outbox.can_send_nowait()
-            and portal.soon(outbox.send_nowait, *encode_raw(data, binary))
-        ):
-            return
-        self._call(self._ws.send_raw(data, binary=binary), None)
+            and portal.soon(outbox.send_nowait, *encode(*args))
+        )
 
     # -- receiving ----------------------------------------------------------------------
 
