@@ -197,3 +197,23 @@ def test_sync_facade_parity(name: str) -> None:
     # Every justified difference is still real (the lists do not rot).
     assert ASYNC_ONLY[name] <= async_names - sync_names
     assert SYNC_ONLY[name] <= sync_names - async_names
+
+
+@pytest.mark.parametrize("name", ["WebSocket", "Client", "Stream"])
+def test_sync_facade_methods_take_the_same_parameters(name: str) -> None:
+    async_obj, sync_obj = _pairs()[name]
+    pairs = [(n, n) for n in _public_names(async_obj) & _public_names(sync_obj)]
+    pairs += [(a, s) for a, s in PAIRED.items() if hasattr(async_obj, a) and hasattr(sync_obj, s)]
+    compared = 0
+    for async_name, sync_name in pairs:
+        async_attr = getattr(type(async_obj), async_name, None)
+        sync_attr = getattr(type(sync_obj), sync_name, None)
+        if not (inspect.isfunction(async_attr) and inspect.isfunction(sync_attr)):
+            continue  # properties and instance attributes
+        async_params = list(inspect.signature(async_attr).parameters.values())
+        sync_params = list(inspect.signature(sync_attr).parameters.values())
+        assert [(p.name, p.kind, p.default) for p in async_params] == [
+            (p.name, p.kind, p.default) for p in sync_params
+        ], f"{name}.{async_name} vs Sync{name}.{sync_name}"
+        compared += 1
+    assert compared >= 3
