@@ -11,7 +11,15 @@ from typing import Any, Literal, TypedDict, assert_type
 import msgspec
 
 import jetsocket
-from jetsocket.schema import Client, Message, Subscription, SyncClient, SyncStream, field
+from jetsocket.schema import (
+    Client,
+    Message,
+    Stream,
+    Subscription,
+    SyncClient,
+    SyncStream,
+    field,
+)
 
 
 class Trade(Message, tag="trade", tag_field="e"):
@@ -36,6 +44,29 @@ class Trades(Subscription[Trade]):
 
     def subscribe_message(self, request_id: int) -> object:
         return {"id": request_id}
+
+
+class Ticker(Message, tag="ticker", tag_field="e"):
+    symbol: str = field(name="s")
+
+
+class Tickers(Subscription[Ticker]):
+    def subscribe_message(self, request_id: int) -> object:
+        return {"id": request_id}
+
+
+class Everything(Subscription[Message]):
+    def subscribe_message(self, request_id: int) -> object:
+        return {"id": request_id}
+
+
+class Klines(Subscription[Trade | Kline]):
+    def subscribe_message(self, request_id: int) -> object:
+        return {"id": request_id}
+
+
+class Untyped(Client[Any]):
+    uri = "wss://example.invalid/ws"
 
 
 class Binance(Client[Trade | Kline]):
@@ -143,6 +174,21 @@ def add_on_open(ws: jetsocket.SyncWebSocket[Trade]) -> None:
         await engine.send({"op": "login"})
 
     ws.add_on_open(login)
+
+
+# -- subscribe() takes subscriptions whose messages lie within the client's type --------------
+
+
+async def subscriptions(bn: Binance, untyped: Untyped) -> None:
+    assert_type(await bn.subscribe(Trades(symbol="btc")), Stream[Trade])
+    assert_type(await bn.subscribe(Klines()), Stream[Trade | Kline])
+    assert_type(await untyped.subscribe(Tickers()), Stream[Ticker])  # Client[Any]: anything
+    await bn.subscribe(Tickers())  # E: arg-type
+    # A supertype of the union is outside it too: declare Subscription[Trade | Kline].
+    await bn.subscribe(Everything())  # E: arg-type
+    with Binance.sync() as sync_bn:
+        assert_type(sync_bn.subscribe(Trades(symbol="btc")), SyncStream[Trade])
+        sync_bn.subscribe(Tickers())  # E: arg-type
 
 
 # -- lines mypy must reject ---------------------------------------------------------------------

@@ -64,7 +64,7 @@ from jetsocket._exceptions import (
     TimeoutError,
 )
 from jetsocket.schema._stream import Stream
-from jetsocket.schema._subscription import Ack, Subscription
+from jetsocket.schema._subscription import Ack, Subscription, SubscriptionOf
 
 if TYPE_CHECKING:
     from jetsocket.schema._sync_client import SyncClient
@@ -390,7 +390,7 @@ class Client(EventSource, Generic[T]):
 
     # -- subscriptions ------------------------------------------------------------------
 
-    async def subscribe(self, subscription: Subscription[M]) -> Stream[M]:
+    async def subscribe(self, subscription: SubscriptionOf[T, M]) -> Stream[M]:
         """Subscribe and return the stream of that subscription's messages.
 
         Sends the subscription (rate limited, awaiting the ack when the subscription

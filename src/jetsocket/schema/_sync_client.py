@@ -10,7 +10,7 @@ from jetsocket._sync import _GRACE, SyncWebSocket, iter_queue
 if TYPE_CHECKING:
     from jetsocket.schema._client import Client
     from jetsocket.schema._stream import Stream
-    from jetsocket.schema._subscription import Subscription
+    from jetsocket.schema._subscription import Subscription, SubscriptionOf
 
 __all__ = ["SyncClient", "SyncStream"]
 
@@ -114,7 +114,7 @@ class SyncClient(SyncWebSocket[T]):
         # class's); the portal's bound only sits behind it, never in front.
         return self._client._ack_timeout + self._connect_timeout + _GRACE
 
-    def subscribe(self, subscription: Subscription[M]) -> SyncStream[M]:
+    def subscribe(self, subscription: SubscriptionOf[T, M]) -> SyncStream[M]:
         """Subscribe (blocking until acknowledged when declared); return its stream.
 
         Raises:
