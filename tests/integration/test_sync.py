@@ -416,3 +416,15 @@ def test_sync_client_uses_the_instance_ack_timeout(venue_uri: str) -> None:
             bn.subscribe(Trades(symbol="mute1"))
         assert info.value.subscription == Trades(symbol="mute1")
         assert bn.subscriptions == ()
+
+
+def test_errors_from_an_empty_queue_are_not_chained_to_internals(echo_uri: str) -> None:
+    with jetsocket.SyncWebSocket(echo_uri) as ws:
+        with pytest.raises(TimeoutError) as timed_out:
+            ws.recv(timeout=0.05)
+        assert timed_out.value.__context__ is None
+        batches = ws.batches()
+    with pytest.raises(jetsocket.ConnectionClosedError) as closed:
+        ws.recv(timeout=0.05)
+    assert closed.value.__context__ is None
+    assert list(batches) == []

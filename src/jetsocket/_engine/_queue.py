@@ -69,6 +69,12 @@ def ends_iteration(end: BaseException, stop: type[Exception]) -> BaseException:
     return stop() if is_clean_end(end) else end
 
 
+# What a consumer thread's pop found in an empty deque. The wait happens after the
+# ``except IndexError`` block, so the errors it raises (a timeout, the end) are not
+# chained to an internal IndexError.
+_EMPTY: Any = object()
+
+
 class _Threads:
     """Wakes consumer threads blocked on an empty queue (created on first thread use)."""
 
@@ -389,6 +395,8 @@ class MessageQueue(Generic[T]):
         try:
             item = items.popleft()
         except IndexError:
+            item = _EMPTY
+        if item is _EMPTY:  # waited for outside the handler: no chained IndexError
             item = self._wait_thread(timeout, iterating=iterating)
         if item.__class__ is Failure:
             raise item.exc
@@ -409,6 +417,8 @@ class MessageQueue(Generic[T]):
             try:
                 item = popleft()
             except IndexError:
+                item = _EMPTY
+            if item is _EMPTY:
                 try:
                     item = self._wait_thread(None, iterating=True)
                 except StopIteration:
@@ -432,6 +442,8 @@ class MessageQueue(Generic[T]):
             try:
                 first = popleft()
             except IndexError:
+                first = _EMPTY
+            if first is _EMPTY:
                 try:
                     first = self._wait_thread(None, iterating=True)
                 except StopIteration:
