@@ -29,12 +29,13 @@ from typing import Any, Generic, Protocol, Self, cast, overload
 from typing_extensions import TypeVar, Unpack
 
 from jetsocket._engine._events import EventSource, share_registry
+from jetsocket._engine._forms import DecodedForm, RawForm
 from jetsocket._engine._options import Settings
 from jetsocket._engine._outbox import encode_raw
 from jetsocket._engine._queue import MessageQueue
 from jetsocket._engine._state import ConnectionState
 from jetsocket._engine._stats import ConnectionStats
-from jetsocket._engine._websocket import DecodedForm, OnOpen, RawForm, WebSocket
+from jetsocket._engine._websocket import OnOpen, WebSocket
 from jetsocket._exceptions import (
     ConnectionClosedError,
     InvalidStateError,

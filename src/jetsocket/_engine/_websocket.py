@@ -14,9 +14,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, Literal, Required, Self, overload
+from typing import Any, Generic, Self, overload
 
-from typing_extensions import TypeForm, TypeVar, Unpack
+from typing_extensions import TypeVar, Unpack
 
 from jetsocket._engine._codec import build_decoder
 from jetsocket._engine._config import ReplayMode
@@ -34,6 +34,7 @@ from jetsocket._engine._events import (
     ReplayCompletedEvent,
     ReplayStartedEvent,
 )
+from jetsocket._engine._forms import DecodedForm, RawForm
 from jetsocket._engine._heartbeat import Heartbeat
 from jetsocket._engine._options import Settings, WebSocketOptions, resolve
 from jetsocket._engine._outbox import Outbox, encode_raw
@@ -46,7 +47,7 @@ from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES, is_sendable_close_code
 from jetsocket._protocol._connection import WireConnection, open_connection, redact_uri
 
-__all__ = ["DecodedForm", "OnOpen", "RawForm", "WebSocket", "connect"]
+__all__ = ["OnOpen", "WebSocket", "connect"]
 
 logger = logging.getLogger("jetsocket")
 
@@ -56,25 +57,6 @@ T = TypeVar("T", default=Any)
 _S = ConnectionState
 
 OnOpen = Callable[["WebSocket[Any]"], Awaitable[None]]
-
-
-class RawForm(WebSocketOptions, total=False):
-    """Constructor keywords of a raw client: ``raw=True`` and the options."""
-
-    raw: Required[Literal[True]]
-
-
-class DecodedForm(WebSocketOptions, Generic[T], total=False):
-    """Constructor keywords of a decoding client: how to decode, and the options.
-
-    ``message_type`` is a type form (a class, ``Trade | Kline``, ``list[Trade]``, a
-    TypedDict...), so the client is typed ``WebSocket[Trade | Kline]``; ``deserializer``
-    is a ``Callable[[bytes], T]``; with neither, messages are decoded JSON (``Any``).
-    """
-
-    raw: Literal[False]
-    message_type: TypeForm[T]
-    deserializer: Callable[[bytes], T]
 
 
 class _Link:
