@@ -22,7 +22,7 @@ import contextlib
 import inspect
 import threading
 import warnings
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, cast, overload
 
@@ -406,7 +406,7 @@ class SyncWebSocket(EventSource, Generic[T]):
     def __next__(self) -> T:
         return self._next(None, iterating=True)
 
-    def batches(self) -> Iterator[list[T]]:
+    def batches(self) -> Generator[list[T], None, None]:
         """Iterate over messages a batch at a time (every message received so far).
 
         See :meth:`jetsocket.WebSocket.batches`: one step per batch the loop thread

@@ -6,6 +6,7 @@ with ``# E: <code>``, which must produce exactly that error.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Literal, TypedDict, assert_type
 
 import msgspec
@@ -133,6 +134,14 @@ async def iterate() -> None:
             assert_type(message, Trade | Kline)
         async for batch in ws.batches():
             assert_type(batch, list[Trade | Kline])
+        # batches() are generators: they can be closed early (aclosing / closing).
+        async with contextlib.aclosing(ws.batches()) as batches:
+            async for batch in batches:
+                assert_type(batch, list[Trade | Kline])
+    sync_ws = jetsocket.SyncWebSocket(URI, raw=True)
+    with sync_ws, contextlib.closing(sync_ws.batches()) as sync_batches:
+        for frames in sync_batches:
+            assert_type(frames, list[str | bytes])
 
 
 # -- Client.sync() takes what the client's constructor takes ---------------------------------

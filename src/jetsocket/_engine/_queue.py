@@ -24,7 +24,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
 from jetsocket._engine._config import OverflowPolicy
@@ -339,7 +339,7 @@ class MessageQueue(Generic[T]):
             raise StopAsyncIteration
         return self._pop()  # type: ignore[no-any-return]
 
-    async def batches(self) -> AsyncIterator[list[T]]:
+    async def batches(self) -> AsyncGenerator[list[T], None]:
         """Yield every item queued so far as one list (non-empty), until the end.
 
         A stored failure ends the batch before it and is raised on the next step.
@@ -430,7 +430,7 @@ class MessageQueue(Generic[T]):
                 self._resume_soon()
             yield item
 
-    def iterate_batches(self) -> Iterator[list[T]]:
+    def iterate_batches(self) -> Generator[list[T], None, None]:
         """Yield every item queued so far as one list to another thread, until the end.
 
         The sync counterpart of :meth:`batches`: a stored failure ends the batch before

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Generic, Self, overload
 
@@ -746,7 +746,7 @@ class WebSocket(EventSource, Generic[T]):
         """The next message (``anext(ws)``); iteration uses a faster generator."""
         return await self._queue.anext()
 
-    def batches(self) -> AsyncIterator[list[T]]:
+    def batches(self) -> AsyncGenerator[list[T], None]:
         """Iterate over messages a batch at a time (every message received so far).
 
         The fastest way to consume a high-rate stream: one step per read from the socket

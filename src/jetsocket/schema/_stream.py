@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jetsocket._engine._queue import MessageQueue
@@ -97,7 +97,7 @@ class Stream(Generic[M]):
     async def __anext__(self) -> M:
         return await self.queue.anext()
 
-    def batches(self) -> AsyncIterator[list[M]]:
+    def batches(self) -> AsyncGenerator[list[M], None]:
         """Iterate a batch at a time (every message of this stream received so far)."""
         return self.queue.batches()
 

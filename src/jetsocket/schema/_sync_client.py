@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jetsocket._sync import _GRACE, SyncWebSocket, iter_queue
@@ -56,7 +56,7 @@ class SyncStream(Generic[M]):
     def __next__(self) -> M:
         return self._next(None, iterating=True)
 
-    def batches(self) -> Iterator[list[M]]:
+    def batches(self) -> Generator[list[M], None, None]:
         """Iterate a batch at a time (every message of this stream received so far)."""
         self._client._check_thread()
         return self._stream.queue.iterate_batches()
