@@ -155,12 +155,14 @@ class SyncWebSocket(EventSource, Generic[T]):
 
     # The two forms of WebSocket.__init__ (see there); the keywords are declared once.
     @overload
-    def __init__(self: SyncWebSocket[str | bytes], uri: str, **kw: Unpack[RawForm]) -> None: ...
+    def __init__(
+        self: SyncWebSocket[str | bytes], uri: str, **options: Unpack[RawForm]
+    ) -> None: ...
     @overload
-    def __init__(self, uri: str, **kw: Unpack[DecodedForm[T]]) -> None: ...
-    def __init__(self, uri: str, **kw: Any) -> None:
+    def __init__(self, uri: str, **options: Unpack[DecodedForm[T]]) -> None: ...
+    def __init__(self, uri: str, **options: Any) -> None:
         # Built here, in the caller's thread, so bad arguments raise at the call site.
-        ws: WebSocket[T] = WebSocket(uri, **kw)
+        ws: WebSocket[T] = WebSocket(uri, **options)
         self._setup(ws, ws)
 
     def _setup(self, ws: WebSocket[T], target: _Target) -> None:
