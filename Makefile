@@ -31,8 +31,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests examples stubs benchmarks
 	$(BIN)/ruff format --check src tests examples stubs benchmarks
 
-typecheck: $(STAMP)
-	$(BIN)/mypy --strict src examples
+# mypy reads its file list from pyproject (src, examples, tests, benchmarks); the bench
+# extra is installed so that the benchmarks are checked against the peers' own types.
+typecheck: $(BENCH_STAMP)
+	$(BIN)/mypy
 	$(BIN)/python stubs/check.py
 
 pytest: $(STAMP)

@@ -96,6 +96,7 @@ async def _picows(uri: str, per: int, conns: int) -> FeedRun:
 
     async def one() -> object:
         transport, listener = await picows.ws_connect(Listener, uri, enable_auto_ping=False)
+        assert isinstance(listener, Listener)  # ws_connect is typed with the base class
         try:
             return await listener.done
         finally:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+from importlib.metadata import version
 
 import picows
 
@@ -64,7 +65,7 @@ async def _serve() -> str:
         transport = "aiofastnet"
     except ImportError:
         transport = "asyncio"
-    print(f"PORT {port} picows {picows.__version__} transport={transport}", flush=True)
+    print(f"PORT {port} picows {version('picows')} transport={transport}", flush=True)
     async with server:
         await stop
     return transport

@@ -54,6 +54,7 @@ from jetsocket._exceptions import (
     SubscriptionError,
     TimeoutError,
 )
+from jetsocket._exports import export
 from jetsocket._sync import SyncWebSocket
 
 __all__ = [
@@ -105,6 +106,9 @@ __all__ = [
 ]
 
 __version__ = "0.2.0.dev0"
+
+# Public objects report this package as their module (not the private one defining them).
+export(__name__, globals(), __all__)
 
 # A library never prints on its own: records reach the application's handlers only.
 logging.getLogger("jetsocket").addHandler(logging.NullHandler())

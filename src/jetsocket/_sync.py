@@ -22,14 +22,15 @@ import contextlib
 import inspect
 import threading
 import warnings
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, Self, TypeVar, cast, overload
+from typing import Any, Generic, Protocol, Self, cast, overload
 
-from typing_extensions import Unpack
+from typing_extensions import TypeVar, Unpack
 
 from jetsocket._engine._events import EventSource, share_registry
-from jetsocket._engine._options import WebSocketOptions
+from jetsocket._engine._forms import DecodedForm, RawForm
+from jetsocket._engine._options import Settings
 from jetsocket._engine._outbox import encode_raw
 from jetsocket._engine._queue import MessageQueue
 from jetsocket._engine._state import ConnectionState
@@ -44,7 +45,7 @@ from jetsocket._protocol._closecodes import is_sendable_close_code
 
 __all__ = ["SyncWebSocket", "iter_queue"]
 
-T = TypeVar("T")
+T = TypeVar("T", default=Any)
 M = TypeVar("M")
 R = TypeVar("R")
 
@@ -152,70 +153,16 @@ class SyncWebSocket(EventSource, Generic[T]):
             ssl_context, extra_headers, timeouts, ...).
     """
 
+    # The two forms of WebSocket.__init__ (see there); the keywords are declared once.
     @overload
     def __init__(
-        self: SyncWebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
+        self: SyncWebSocket[str | bytes], uri: str, **options: Unpack[RawForm]
     ) -> None: ...
     @overload
-    def __init__(
-        self: SyncWebSocket[str | bytes],
-        uri: str,
-        *,
-        raw: Literal[True],
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: SyncWebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: type[M],
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: SyncWebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: Callable[[bytes], M],
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: SyncWebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: object,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    def __init__(
-        self,
-        uri: str,
-        *,
-        raw: bool = False,
-        message_type: object = None,
-        deserializer: Callable[[bytes], Any] | None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None:
+    def __init__(self, uri: str, **options: Unpack[DecodedForm[T]]) -> None: ...
+    def __init__(self, uri: str, **options: Any) -> None:
         # Built here, in the caller's thread, so bad arguments raise at the call site.
-        make: Any = WebSocket  # the overloads above already typed T
-        ws: WebSocket[T] = make(
-            uri, raw=raw, message_type=message_type, deserializer=deserializer, **options
-        )
+        ws: WebSocket[T] = WebSocket(uri, **options)
         self._setup(ws, ws)
 
     def _setup(self, ws: WebSocket[T], target: _Target) -> None:
@@ -257,6 +204,16 @@ class SyncWebSocket(EventSource, Generic[T]):
     def latency_ms(self) -> float | None:
         """Last heartbeat round trip in milliseconds, or None."""
         return self._ws.latency_ms
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server selected, if any."""
+        return self._ws.subprotocol
+
+    @property
+    def settings(self) -> Settings:
+        """The validated options of this client (frozen)."""
+        return self._ws.settings
 
     @property
     def websocket(self) -> WebSocket[T]:
@@ -388,15 +345,8 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
-        outbox = self._outbox
-        portal = self._portal
-        if (
-            portal is not None
-            and outbox.can_send_nowait()
-            and portal.soon(outbox.send_nowait, *outbox.encode(message))
-        ):
-            return
-        self._call(self._target.send(message), None)
+        if not self._hand_over(self._outbox.encode, message):
+            self._call(self._target.send(message), None)
 
     def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
         """Send ``data`` unchanged (see :meth:`jetsocket.WebSocket.send_raw`).
@@ -405,15 +355,22 @@ class SyncWebSocket(EventSource, Generic[T]):
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
+        if not self._hand_over(encode_raw, data, binary):
+            self._call(self._ws.send_raw(data, binary=binary), None)
+
+    def _hand_over(self, encode: Callable[..., tuple[bytes, bool]], *args: Any) -> bool:
+        """The fast path: encode here and hand the frame to the loop thread without waiting.
+
+        Only when connected, with no rate limit and no write backpressure (the loop runs
+        hand-overs first in, first out, so order is kept); False otherwise.
+        """
         outbox = self._outbox
         portal = self._portal
-        if (
+        return (
             portal is not None
             and outbox.can_send_nowait()
-            and portal.soon(outbox.send_nowait, *encode_raw(data, binary))
-        ):
-            return
-        self._call(self._ws.send_raw(data, binary=binary), None)
+            and portal.soon(outbox.send_nowait, *encode(*args))
+        )
 
     # -- receiving ----------------------------------------------------------------------
 
@@ -450,6 +407,18 @@ class SyncWebSocket(EventSource, Generic[T]):
 
     def __next__(self) -> T:
         return self._next(None, iterating=True)
+
+    def batches(self) -> Generator[list[T], None, None]:
+        """Iterate over messages a batch at a time (every message received so far).
+
+        See :meth:`jetsocket.WebSocket.batches`: one step per batch the loop thread
+        handed over instead of one per message.
+
+        Returns:
+            An iterator of non-empty lists of messages, in order.
+        """
+        self._check_thread()
+        return self._queue.iterate_batches()
 
     def iter_messages(self, timeout: float | None = None) -> Iterator[T]:
         """Iterate over messages; stop when closed or when ``timeout`` passes idle.

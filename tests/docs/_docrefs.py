@@ -365,7 +365,7 @@ class OptionRow:
 def _declared_options() -> list[OptionRow] | None:
     """From the engine's declaration of options, when it has one."""
     try:
-        from jetsocket._engine import _options  # type: ignore[attr-defined]  # noqa: PLC0415
+        from jetsocket._engine import _options  # noqa: PLC0415
     except ImportError:
         return None
     table: dict[str, tuple[Any, Any]] = _options.option_table()

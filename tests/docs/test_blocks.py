@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from ._docblocks import DOCTEST_MODULES, ROOT, Block, all_blocks, docstring_blocks, program
+from ._docblocks import DOCTEST_OBJECTS, ROOT, Block, all_blocks, docstring_blocks, program
 
 BLOCKS = all_blocks() + docstring_blocks()
 IDS = [b.id for b in BLOCKS]
@@ -200,10 +200,15 @@ def test_block_runs(
 # Complete examples run as doctests here; fragments are in BLOCKS (see _docblocks).
 
 
-@pytest.mark.parametrize("name", DOCTEST_MODULES)
+@pytest.mark.parametrize("name", DOCTEST_OBJECTS)
 def test_docstring_examples(name: str) -> None:
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    module_name, _, attr = name.rpartition(".")
+    module = importlib.import_module(module_name)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS, verbose=False)
+    finder = doctest.DocTestFinder()
+    for test in finder.find(getattr(module, attr), name, globs=dict(vars(module))):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
     assert result.failed == 0
     assert result.attempted > 0
 

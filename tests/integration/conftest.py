@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+_new_uvloop: Callable[[], asyncio.AbstractEventLoop] | None = None
 try:
     import uvloop
+
+    _new_uvloop = uvloop.new_event_loop
 except ImportError:  # pragma: no cover - uvloop is in the dev extra on Linux
-    uvloop = None
+    pass
 
 
 def pytest_asyncio_loop_factories(
@@ -19,6 +22,6 @@ def pytest_asyncio_loop_factories(
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
     """Parametrize every async integration test over the available event loops."""
     factories: dict[str, Callable[[], Any]] = {"asyncio": asyncio.new_event_loop}
-    if uvloop is not None:
-        factories["uvloop"] = uvloop.new_event_loop
+    if _new_uvloop is not None:
+        factories["uvloop"] = _new_uvloop
     return factories

@@ -52,9 +52,18 @@ async def test_close_while_reconnecting_is_clean() -> None:
         for _ in range(10):
             ws = jetsocket.WebSocket(server.uri, backoff=FAST)
             reconnecting = asyncio.Event()
-            ws.add_handler("reconnecting", lambda _e, ev=reconnecting: ev.set())
             errors: list[BaseException] = []
-            ws.add_handler("error", lambda e, out=errors: out.append(e.error))
+
+            def on_reconnecting(
+                _e: jetsocket.ReconnectingEvent, ev: asyncio.Event = reconnecting
+            ) -> None:
+                ev.set()
+
+            def on_error(e: jetsocket.ErrorEvent, out: list[BaseException] = errors) -> None:
+                out.append(e.error)
+
+            ws.add_handler("reconnecting", on_reconnecting)
+            ws.add_handler("error", on_error)
             await ws.connect()
             await asyncio.wait_for(reconnecting.wait(), 5)
             await ws.close()

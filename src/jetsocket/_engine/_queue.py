@@ -24,7 +24,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar, overload
 
 from jetsocket._engine._config import OverflowPolicy
@@ -67,6 +67,12 @@ def is_clean_end(end: BaseException) -> bool:
 def ends_iteration(end: BaseException, stop: type[Exception]) -> BaseException:
     """The exception an iterator raises at ``end``: ``stop`` for a clean end, else ``end``."""
     return stop() if is_clean_end(end) else end
+
+
+# What a consumer thread's pop found in an empty deque. The wait happens after the
+# ``except IndexError`` block, so the errors it raises (a timeout, the end) are not
+# chained to an internal IndexError.
+_EMPTY: Any = object()
 
 
 class _Threads:
@@ -350,7 +356,7 @@ class MessageQueue(Generic[T]):
             raise StopAsyncIteration
         return self._pop()  # type: ignore[no-any-return]
 
-    async def batches(self) -> AsyncIterator[list[T]]:
+    async def batches(self) -> AsyncGenerator[list[T], None]:
         """Yield every item queued so far as one list (non-empty), until the end.
 
         A stored failure ends the batch before it and is raised on the next step.
@@ -418,6 +424,8 @@ class MessageQueue(Generic[T]):
         try:
             item = items.popleft()
         except IndexError:
+            item = _EMPTY
+        if item is _EMPTY:  # waited for outside the handler: no chained IndexError
             item = self._wait_thread(timeout, iterating=iterating)
         if item.__class__ is Failure:
             raise item.exc
@@ -438,6 +446,8 @@ class MessageQueue(Generic[T]):
             try:
                 item = popleft()
             except IndexError:
+                item = _EMPTY
+            if item is _EMPTY:
                 try:
                     item = self._wait_thread(None, iterating=True)
                 except StopIteration:
@@ -448,6 +458,41 @@ class MessageQueue(Generic[T]):
             if not count & 63 and self.paused and len(items) <= self.low_water:
                 self._resume_soon()
             yield item
+
+    def iterate_batches(self) -> Generator[list[T], None, None]:
+        """Yield every item queued so far as one list to another thread, until the end.
+
+        The sync counterpart of :meth:`batches`: a stored failure ends the batch before
+        it and is raised on the next step.
+        """
+        items = self.items
+        popleft = items.popleft
+        while True:
+            try:
+                first = popleft()
+            except IndexError:
+                first = _EMPTY
+            if first is _EMPTY:
+                try:
+                    first = self._wait_thread(None, iterating=True)
+                except StopIteration:
+                    return
+            if first.__class__ is Failure:
+                raise first.exc
+            batch: list[Any] = [first]
+            append = batch.append
+            while True:
+                try:  # not `while items`: another consumer thread may take the last one
+                    item = popleft()
+                except IndexError:
+                    break
+                if item.__class__ is Failure:
+                    items.appendleft(item)
+                    break
+                append(item)
+            if self.paused and len(items) <= self.low_water:
+                self._resume_soon()
+            yield batch
 
     def _wait_thread(self, timeout: float | None, *, iterating: bool) -> Any:
         threads = self._threads

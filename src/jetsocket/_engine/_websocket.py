@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any, Generic, Literal, TypeVar, overload
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, Generic, overload
 
-from typing_extensions import Unpack
+from typing_extensions import TypeVar, Unpack
 
 from jetsocket._engine._codec import choose_decoder
 from jetsocket._engine._context import ConnectContext
@@ -31,6 +31,7 @@ from jetsocket._engine._events import (
     PingEvent,
     PongEvent,
 )
+from jetsocket._engine._forms import DecodedForm, RawForm
 from jetsocket._engine._heartbeat import Heartbeat
 from jetsocket._engine._link import Link
 from jetsocket._engine._options import Settings, WebSocketOptions, resolve
@@ -50,8 +51,8 @@ __all__ = ["OnOpen", "WebSocket", "connect"]
 
 logger = logging.getLogger("jetsocket")
 
-T = TypeVar("T")
-M = TypeVar("M")
+# Without message_type or deserializer a client yields decoded JSON: WebSocket[Any].
+T = TypeVar("T", default=Any)
 
 _S = ConnectionState
 
@@ -89,56 +90,14 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         ValueError: A value out of range.
     """
 
+    # Two forms, because only a literal ``raw=True`` can pick the ``str | bytes`` type;
+    # ``message_type`` (a TypeForm, so ``Trade | Kline`` is the union) or ``deserializer``
+    # pick ``T`` in the other, and ``T`` defaults to Any without either. The sync facade
+    # repeats these two short lines (mypy takes a class's type from its own __init__).
     @overload
-    def __init__(
-        self: WebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
+    def __init__(self: WebSocket[str | bytes], uri: str, **options: Unpack[RawForm]) -> None: ...
     @overload
-    def __init__(
-        self: WebSocket[str | bytes],
-        uri: str,
-        *,
-        raw: Literal[True],
-        message_type: None = None,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: WebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: type[M],
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: WebSocket[M],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: None = None,
-        deserializer: Callable[[bytes], M],
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
-    @overload
-    def __init__(
-        self: WebSocket[Any],
-        uri: str,
-        *,
-        raw: Literal[False] = False,
-        message_type: object,
-        deserializer: None = None,
-        **options: Unpack[WebSocketOptions],
-    ) -> None: ...
+    def __init__(self, uri: str, **options: Unpack[DecodedForm[T]]) -> None: ...
     def __init__(
         self,
         uri: str,
@@ -728,7 +687,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         """The next message (``anext(ws)``); iteration uses a faster generator."""
         return await self._queue.anext()
 
-    def batches(self) -> AsyncIterator[list[T]]:
+    def batches(self) -> AsyncGenerator[list[T], None]:
         """Iterate over messages a batch at a time (every message received so far).
 
         The fastest way to consume a high-rate stream: one step per read from the socket

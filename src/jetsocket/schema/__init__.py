@@ -6,6 +6,7 @@ decodes every message into the declared types, re-sends subscriptions after ever
 reconnect and dispatches typed handlers.
 """
 
+from jetsocket._exports import export
 from jetsocket.schema._client import Client, Unmatched
 from jetsocket.schema._message import Message, field
 from jetsocket.schema._stream import Stream
@@ -24,3 +25,6 @@ __all__ = [
     "field",
     "read_id_ack",
 ]
+
+# Public objects report this package as their module (not the private one defining them).
+export(__name__, globals(), __all__)

@@ -29,6 +29,7 @@ from typing import (
     ClassVar,
     Generic,
     Literal,
+    ParamSpec,
     TypeVar,
     get_args,
     get_origin,
@@ -61,7 +62,7 @@ from jetsocket._exceptions import (
 from jetsocket.schema._acks import AckBook, PendingRequest
 from jetsocket.schema._routing import Router, Unmatched, error_text
 from jetsocket.schema._stream import Stream
-from jetsocket.schema._subscription import Subscription
+from jetsocket.schema._subscription import Subscription, SubscriptionOf
 
 if TYPE_CHECKING:
     from jetsocket.schema._sync_client import SyncClient
@@ -70,6 +71,7 @@ __all__ = ["Client", "Unmatched"]
 
 T = TypeVar("T")
 M = TypeVar("M")
+P = ParamSpec("P")
 
 _OPTION_NAMES = OPTION_NAMES
 
@@ -402,7 +404,7 @@ class Client(ConnectContext, EventSource, Generic[T]):
 
     # -- subscriptions ------------------------------------------------------------------
 
-    async def subscribe(self, subscription: Subscription[M]) -> Stream[M]:
+    async def subscribe(self, subscription: SubscriptionOf[T, M]) -> Stream[M]:
         """Subscribe and return the stream of that subscription's messages.
 
         Sends the subscription (rate limited, awaiting the ack when the subscription
@@ -757,14 +759,14 @@ class Client(ConnectContext, EventSource, Generic[T]):
     # -- sync facade ----------------------------------------------------------------------
 
     @classmethod
-    def sync(
-        cls: type[Client[M]], *, uri: str | None = None, **options: Unpack[WebSocketOptions]
-    ) -> SyncClient[M]:
+    def sync(cls: Callable[P, Client[M]], *args: P.args, **kwargs: P.kwargs) -> SyncClient[M]:
         """The blocking facade of this client: ``with Binance.sync() as bn: ...``.
 
+        Takes exactly what the client's constructor takes (``Binance.sync(ack_timeout=3,
+        heartbeat=5.0)``; mypy checks them against ``__init__``, a subclass's own included).
         Runs the client on one background event-loop thread (see
         :class:`jetsocket.SyncWebSocket`); every feature is the same.
         """
         from jetsocket.schema._sync_client import SyncClient  # noqa: PLC0415 - import cycle
 
-        return SyncClient(cls(uri=uri, **options))
+        return SyncClient(cls(*args, **kwargs))

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jetsocket._engine._events import GapEvent
@@ -233,7 +233,7 @@ class Stream(Generic[M]):
     async def __anext__(self) -> M:
         return await self.queue.anext()
 
-    def batches(self) -> AsyncIterator[list[M]]:
+    def batches(self) -> AsyncGenerator[list[M], None]:
         """Iterate a batch at a time (every message of this stream received so far)."""
         return self.queue.batches()
 

@@ -12,6 +12,7 @@ from typing import (
     ClassVar,
     Generic,
     Literal,
+    Protocol,
     TypeVar,
     Union,
     get_args,
@@ -25,9 +26,19 @@ if TYPE_CHECKING:
     from jetsocket._engine._events import GapEvent
     from jetsocket.schema._stream import Stream
 
-__all__ = ["Ack", "AckMode", "GapAction", "Subscription", "message_types_of", "read_id_ack"]
+__all__ = [
+    "Ack",
+    "AckMode",
+    "GapAction",
+    "Subscription",
+    "SubscriptionOf",
+    "message_types_of",
+    "read_id_ack",
+]
 
 M = TypeVar("M")
+M_co = TypeVar("M_co", covariant=True)
+T_co = TypeVar("T_co", covariant=True)
 
 
 #: How acks are matched to pending requests (``Subscription.ack``).
@@ -114,6 +125,19 @@ def message_types_of(tp: Any) -> tuple[type, ...]:
     return (origin,) if isinstance(origin, type) else (object,)
 
 
+class SubscriptionOf(Protocol[T_co, M_co]):
+    """Typing only: a ``Subscription[M]`` whose ``M`` lies within a client's type ``T``.
+
+    ``Client[T].subscribe`` takes a ``SubscriptionOf[T, M]`` and returns a ``Stream[M]``:
+    mypy infers ``M`` from the subscription and rejects one whose messages the client
+    never decodes (``M`` not a subtype of ``T``, e.g. ``Subscription[Ticker]`` on a
+    ``Client[Trade | Kline]``; with ``Client[Any]`` every subscription is accepted).
+    """
+
+    def _within(self) -> T_co: ...
+    def _delivers(self) -> M_co: ...
+
+
 @dataclass_transform(
     kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,)
 )
@@ -176,6 +200,12 @@ class Subscription(Generic[M]):
     buffer: ClassVar[int] = 10_000
     overflow_policy: ClassVar[str] = "drop_oldest"
     _message_types: ClassVar[tuple[type, ...]] = (object,)
+
+    if TYPE_CHECKING:
+        # Typing only, read through SubscriptionOf: both give M, once to be checked
+        # against the client's message type and once to be inferred.
+        def _within(self) -> M: ...
+        def _delivers(self) -> M: ...
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

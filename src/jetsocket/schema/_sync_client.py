@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Hashable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from jetsocket._sync import SyncWebSocket, iter_queue
+from jetsocket._sync import _GRACE, SyncWebSocket, iter_queue
 
 if TYPE_CHECKING:
+    from jetsocket._engine._events import GapEvent
     from jetsocket.schema._client import Client
     from jetsocket.schema._stream import Stream
-    from jetsocket.schema._subscription import Subscription
+    from jetsocket.schema._subscription import Subscription, SubscriptionOf
 
 __all__ = ["SyncClient", "SyncStream"]
 
@@ -56,6 +57,11 @@ class SyncStream(Generic[M]):
     def __next__(self) -> M:
         return self._next(None, iterating=True)
 
+    def batches(self) -> Generator[list[M], None, None]:
+        """Iterate a batch at a time (every message of this stream received so far)."""
+        self._client._check_thread()
+        return self._stream.queue.iterate_batches()
+
     def iter_messages(self, timeout: float | None = None) -> Iterator[M]:
         """Iterate; stop when the stream ends or when ``timeout`` passes without a message."""
         return iter_queue(self._next, timeout)
@@ -80,6 +86,46 @@ class SyncStream(Generic[M]):
         """The highest sequence id seen, or None."""
         return self._stream.last_sequence
 
+    @property
+    def duplicates(self) -> int:
+        """Messages dropped as already delivered (``dedup``)."""
+        return self._stream.duplicates
+
+    @property
+    def gaps_detected(self) -> int:
+        """Gaps detected when the messages arrived (ahead of the consumer)."""
+        return self._stream.gaps_detected
+
+    @property
+    def gap(self) -> GapEvent | None:
+        """The gap right before the message taken last, or None."""
+        return self._stream.gap
+
+    @property
+    def sequences(self) -> dict[Hashable, int]:
+        """The last sequence number per ``sequence_key``."""
+        return dict(self._stream.sequences)
+
+    @property
+    def channel(self) -> Hashable | None:
+        """The channel id the venue's ack assigned, or None."""
+        return self._stream.channel
+
+    def resubscribe(self) -> None:
+        """Re-send the subscription (blocking until acknowledged)."""
+        self._client._call(self._stream.resubscribe(), self._client._ack_bound())
+
+    def deliver(
+        self, messages: list[M], *, sequence: int | None = None, key: Hashable = None
+    ) -> None:
+        """Put ``messages`` (e.g. a REST snapshot) into the stream, on the loop thread."""
+        stream = self._stream
+
+        async def deliver() -> None:
+            stream.deliver(messages, sequence=sequence, key=key)
+
+        self._client._call(deliver(), self._client._ack_bound())
+
     def unsubscribe(self) -> None:
         """Unsubscribe (blocking); iteration ends after the buffered messages."""
         self._client.unsubscribe(self._stream.subscription)
@@ -88,8 +134,10 @@ class SyncStream(Generic[M]):
 class SyncClient(SyncWebSocket[T]):
     """The blocking facade of a :class:`Client` (built by ``MyClient.sync()``).
 
-    Every method of :class:`jetsocket.SyncWebSocket` plus :meth:`subscribe` and
-    :meth:`unsubscribe`; iterating the client yields the messages no subscription claimed.
+    Every method of :class:`jetsocket.SyncWebSocket` plus those of :class:`Client`
+    (:meth:`subscribe`, :meth:`unsubscribe`, :attr:`subscriptions`, :meth:`expect`,
+    :meth:`request`), blocking; iterating the client yields the messages no subscription
+    claimed.
     Handlers (``on(Trade)``, ``on("connected")``) run on the loop thread.
     """
 
@@ -102,16 +150,53 @@ class SyncClient(SyncWebSocket[T]):
         """The async client this facade drives (use it only from handlers)."""
         return self._client
 
-    def subscribe(self, subscription: Subscription[M]) -> SyncStream[M]:
+    def _ack_bound(self) -> float:
+        # The client bounds the wait itself (its own ack_timeout, this instance's, not the
+        # class's); the portal's bound only sits behind it, never in front.
+        return self._client._ack_timeout + self._connect_timeout + _GRACE
+
+    def subscribe(self, subscription: SubscriptionOf[T, M]) -> SyncStream[M]:
         """Subscribe (blocking until acknowledged when declared); return its stream.
 
         Raises:
             SubscriptionError: Refused, or not acknowledged within ``ack_timeout``.
+            InvalidStateError: Not connected, or called from a handler.
         """
-        timeout = type(self._client).ack_timeout + self._connect_timeout
-        stream = self._call(self._client.subscribe(subscription), timeout)
+        stream = self._call(self._client.subscribe(subscription), self._ack_bound())
         return SyncStream(self, stream)
 
     def unsubscribe(self, subscription: Subscription[Any]) -> None:
-        """Unsubscribe (blocking)."""
-        self._call(self._client.unsubscribe(subscription), self._close_timeout)
+        """Unsubscribe (blocking; waits for the ack when the subscription declares one)."""
+        self._call(self._client.unsubscribe(subscription), self._ack_bound())
+
+    @property
+    def unmatched_count(self) -> int:
+        """Messages that matched no declared type, no pending ack and no ``expect()``."""
+        return self._client.unmatched_count
+
+    @property
+    def subscriptions(self) -> tuple[Subscription[Any], ...]:
+        """The active subscriptions."""
+        return self._client.subscriptions
+
+    def expect(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+        """Block until a message satisfying ``predicate`` arrives (see ``Client.expect``).
+
+        ``predicate`` runs on the loop thread. The message is consumed.
+
+        Raises:
+            TimeoutError: Nothing matched within ``timeout``.
+        """
+        return self._call(self._client.expect(predicate, timeout), timeout + _GRACE)
+
+    def request(self, message: Any, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+        """Send ``message`` and block for the answer satisfying ``predicate``.
+
+        The predicate is registered before sending (see ``Client.request``).
+
+        Raises:
+            TimeoutError: No answer within ``timeout``.
+        """
+        coro = self._client.request(message, predicate, timeout)
+        # Sending may wait for a reconnect (send_while_reconnecting="wait") first.
+        return self._call(coro, timeout + self.settings.send.timeout + _GRACE)

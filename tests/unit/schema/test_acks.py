@@ -496,7 +496,7 @@ class BfxTrades(Subscription[list[Any]]):
         return cast(Hashable, msg[0]) if msg else None
 
     def matches(self, msg: list[Any]) -> bool:
-        return msg[1] != "hb"  # heartbeats carry the channel id too
+        return bool(msg[1] != "hb")  # heartbeats carry the channel id too
 
 
 class Bitfinex(Client[Subscribed | list[Any]]):
