@@ -361,6 +361,28 @@ class BookModel:
         decimals = self.market.decimals
         return [[_fmt(px, decimals), _fmt(qty, _QTY_DECIMALS)] for px, qty in levels]
 
+    def checksum(self) -> int:
+        """OKX's checksum of the book: a signed CRC32 of its best 25 levels a side.
+
+        ``bid price:bid size:ask price:ask size`` level by level, best first, the prices
+        and sizes as sent (OKX ``books`` channel, public docs); the remaining levels of the
+        longer side follow alone. A client recomputes it after each message to check its
+        book (``jetsocket.book.okx_checksum``).
+        """
+        bids, asks = self.levels()
+        bid_texts = self._encode_side(bids[:25])
+        ask_texts = self._encode_side(asks[:25])
+        parts: list[str] = []
+        common = min(len(bid_texts), len(ask_texts))
+        for bid, ask in zip(bid_texts[:common], ask_texts[:common], strict=True):
+            parts += bid
+            parts += ask
+        for rest in (bid_texts[common:], ask_texts[common:]):
+            for level in rest:
+                parts += level
+        value = zlib.crc32(":".join(parts).encode())
+        return value - (1 << 32) if value >= 1 << 31 else value
+
     def delta_message(self, seq: int, now_ms: int) -> bytes:
         """Apply a :meth:`delta` and encode it (``"e": "bookDelta"``)."""
         bids, asks = self.delta()
@@ -372,6 +394,7 @@ class BookModel:
                 "u": self.version,
                 "b": self._encode_side(bids),
                 "a": self._encode_side(asks),
+                "cs": self.checksum(),
                 "seq": seq,
             }
         )
@@ -387,6 +410,7 @@ class BookModel:
                 "u": self.version,
                 "b": self._encode_side(bids),
                 "a": self._encode_side(asks),
+                "cs": self.checksum(),
                 "seq": seq,
             }
         )

@@ -143,6 +143,7 @@ class BookSnapshot(msgspec.Struct, frozen=True, tag="bookSnapshot", tag_field="e
             (``"u"``); the next delta has ``version + 1``.
         bids: ``(price, quantity)`` levels, best (highest) first (``"b"``).
         asks: ``(price, quantity)`` levels, best (lowest) first (``"a"``).
+        checksum: OKX-style signed CRC32 of the book's best 25 levels a side (``"cs"``).
         seq: Sequence number of the message (``"seq"``): with ``sequence="stream"``, the
             stream's sequence of the last delta included (a snapshot takes no number of its
             own); per connection otherwise.
@@ -153,6 +154,7 @@ class BookSnapshot(msgspec.Struct, frozen=True, tag="bookSnapshot", tag_field="e
     version: int = msgspec.field(name="u")
     bids: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="b")
     asks: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="a")
+    checksum: int = msgspec.field(name="cs")
     seq: int
 
 
@@ -167,6 +169,8 @@ class BookDelta(msgspec.Struct, frozen=True, tag="bookDelta", tag_field="e"):
         bids: ``(price, new quantity)`` of the changed bid levels; quantity 0 removes the
             level (``"b"``).
         asks: Same for the asks (``"a"``).
+        checksum: OKX-style signed CRC32 of the best 25 levels a side of the book after
+            this delta (``"cs"``; see ``jetsocket.book.okx_checksum``).
         seq: Sequence number of the message (``"seq"``).
     """
 
@@ -175,6 +179,7 @@ class BookDelta(msgspec.Struct, frozen=True, tag="bookDelta", tag_field="e"):
     version: int = msgspec.field(name="u")
     bids: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="b")
     asks: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="a")
+    checksum: int = msgspec.field(name="cs")
     seq: int
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 
 import msgspec
@@ -197,6 +198,7 @@ def test_book_model_deltas_rebuild_the_book() -> None:
                     del side[price]
                 else:
                     side[price] = qty
+        assert msg.checksum == okx_style_checksum(bids, asks)
         # Never crossed, always 20 levels a side, around the last trade price.
         assert max(bids) < min(asks)
         assert len(bids) == len(asks) == 20
@@ -233,3 +235,16 @@ def test_book_model_small_prices() -> None:
     bids, asks = market.book.levels()
     assert all(px > 0 for px, _ in bids)
     assert bids[0][0] < asks[0][0]
+
+
+def okx_style_checksum(bids: dict[Decimal, Decimal], asks: dict[Decimal, Decimal]) -> int:
+    """OKX's algorithm written again from its docs: signed CRC32 of bid:ask levels."""
+    b = sorted(bids.items(), reverse=True)[:25]
+    a = sorted(asks.items())[:25]
+    parts: list[str] = []
+    for i in range(max(len(b), len(a))):
+        for side in (b, a):
+            if i < len(side):
+                parts += [str(side[i][0]), str(side[i][1])]
+    value = zlib.crc32(":".join(parts).encode())
+    return value - 2**32 if value >= 2**31 else value

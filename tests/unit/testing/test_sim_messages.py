@@ -92,7 +92,7 @@ def test_feed_messages_round_trip() -> None:
 
 def test_decode_order_book_messages() -> None:
     snapshot = decode_message(
-        b'{"e":"bookSnapshot","E":5,"s":"BTCUSDT","u":41,"b":[["43249.68","0.3737"]],'
+        b'{"e":"bookSnapshot","E":5,"s":"BTCUSDT","u":41,"b":[["43249.68","0.3737"]],"cs":-5,'
         b'"a":[["43251.84","1.2802"],["43254.00","0.3568"]],"seq":41}'
     )
     assert snapshot == BookSnapshot(
@@ -101,14 +101,16 @@ def test_decode_order_book_messages() -> None:
         version=41,
         bids=((Decimal("43249.68"), Decimal("0.3737")),),
         asks=((Decimal("43251.84"), Decimal("1.2802")), (Decimal("43254.00"), Decimal("0.3568"))),
+        checksum=-5,
         seq=41,
     )
     delta = decode_message(
-        b'{"e":"bookDelta","E":6,"s":"BTCUSDT","u":42,"b":[["43249.68","0.0000"]],"a":[],"seq":42}'
+        b'{"e":"bookDelta","E":6,"s":"BTCUSDT","u":42,"b":[["43249.68","0.0000"]],"a":[],"cs":7,"seq":42}'
     )
     assert isinstance(delta, BookDelta)
     assert delta.bids == ((Decimal("43249.68"), Decimal(0)),)
     assert delta.asks == ()
+    assert delta.checksum == 7
     assert decode_message(msgspec.json.encode(delta)) == delta
     with pytest.raises(msgspec.ValidationError):
-        decode_message(b'{"e":"bookDelta","E":6,"s":"X","u":1,"b":[["1"]],"a":[],"seq":1}')
+        decode_message(b'{"e":"bookDelta","E":6,"s":"X","u":1,"b":[["1"]],"a":[],"cs":0,"seq":1}')
