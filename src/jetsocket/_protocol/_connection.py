@@ -42,7 +42,7 @@ from jetsocket._protocol._proxy import ProxyError, create_proxied_connection, re
 from jetsocket._protocol._reader import FrameReader
 from jetsocket._protocol._writer import FrameWriter
 
-__all__ = ["ConnectionListener", "WireConnection", "open_connection", "redact_uri"]
+__all__ = ["ConnectionListener", "WireConnection", "WireTap", "open_connection", "redact_uri"]
 
 _OP_PING = 0x9
 _OP_PONG = 0xA
@@ -90,6 +90,23 @@ class ConnectionListener(Protocol):
 
     def on_connection_lost(self, exc: ConnectionClosedError) -> None:
         """The connection is finished; called exactly once."""
+
+
+class WireTap(Protocol):
+    """Sees every byte of one connection, both ways (``open_connection(tap=)``).
+
+    For recording sessions (``jetsocket.testing`` cassettes) and debugging: the tap gets
+    the bytes exactly as they crossed the socket (after TLS), the opening handshake
+    included, so it needs nothing else from the connection. It is called synchronously
+    and must not raise; when no tap is set the hot path pays one ``is None`` check per
+    read chunk and per write.
+    """
+
+    def on_wire(self, data: bytes, sent: bool) -> None:
+        """``data`` was written (``sent``: client to server, masked) or read."""
+
+    def on_wire_lost(self) -> None:
+        """The TCP connection is gone (called once, after the last ``on_wire``)."""
 
 
 def redact_uri(uri: str) -> str:
@@ -182,6 +199,7 @@ class WireConnection(asyncio.Protocol):
         "_max_message_size",
         "_reader",
         "_reported",
+        "_tap",
         "_text_as_str",
         "_transport",
         "_write_paused",
@@ -207,8 +225,10 @@ class WireConnection(asyncio.Protocol):
         extra_headers: Mapping[str, str] | None,
         subprotocols: Sequence[str] | None,
         close_timeout: float,
+        tap: WireTap | None = None,
     ) -> None:
         self._listener = listener
+        self._tap = tap
         self._text_as_str = text_as_str
         self._max_message_size = max_message_size
         self._compression_threshold = compression_threshold
@@ -261,10 +281,14 @@ class WireConnection(asyncio.Protocol):
         for data in hs.data_to_send():
             transport.write(data)
             self.bytes_sent += len(data)
+            if self._tap is not None:
+                self._tap.on_wire(data, True)
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
         self.last_received = time.monotonic()
+        if self._tap is not None:
+            self._tap.on_wire(data, False)
         reader = self._reader
         if reader is None:
             self._handshake_data(data)
@@ -290,6 +314,8 @@ class WireConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if self._tap is not None:
+            self._tap.on_wire_lost()
         if self._close_timer is not None:
             self._close_timer.cancel()
         if not self._hs_done.done():
@@ -483,6 +509,8 @@ class WireConnection(asyncio.Protocol):
             return
         transport.write(data)
         self.bytes_sent += len(data)
+        if self._tap is not None:
+            self._tap.on_wire(data, True)
 
     def _report_lost(self) -> None:
         if self._reported:
@@ -625,6 +653,7 @@ async def open_connection(
     close_timeout: float = 5.0,
     proxy: str | bool | None = None,
     proxy_ssl_context: _ssl.SSLContext | None = None,
+    tap: WireTap | None = None,
 ) -> WireConnection:
     """Open a TCP (or TLS) connection and run the opening handshake.
 
@@ -644,6 +673,7 @@ async def open_connection(
             True or None: from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` /
             ``NO_PROXY``; False or ``""``: connect directly.
         proxy_ssl_context: TLS settings for an ``https://`` proxy.
+        tap: Sees every byte of the connection, both ways (recording, debugging).
 
     Returns:
         The open connection.
@@ -681,6 +711,7 @@ async def open_connection(
             extra_headers=extra_headers,
             subprotocols=subprotocols,
             close_timeout=close_timeout,
+            tap=tap,
         )
 
     server_hostname = wsuri.host if ssl_arg is not None else None

@@ -19,10 +19,21 @@ Also here: :class:`ScriptedServer` (a fake server playing a script of steps per
 connection: send, drop, close with a code, stop answering pings, refuse the handshake
 with a status), :class:`FaultProxy` (a TCP proxy that drops, black-holes, delays or
 throttles), fake venues (:class:`BybitVenue`, :class:`OkxVenue`, :class:`RealtimeVenue`),
-and pytest fixtures in :mod:`jetsocket.testing.fixtures`
+session cassettes (:class:`Recorder`, :class:`RecordingProxy` and :class:`ReplayServer`
+record a real session and serve it offline), and pytest fixtures in
+:mod:`jetsocket.testing.fixtures`
 (``pytest_plugins = ["jetsocket.testing.fixtures"]``).
 """
 
+from jetsocket.testing._cassette import (
+    Cassette,
+    CassetteError,
+    CassetteFrame,
+    CassetteHandshake,
+    CassetteRedactor,
+    CassetteSession,
+    Recorder,
+)
 from jetsocket.testing._messages import (
     BookTicker,
     FeedMessage,
@@ -34,6 +45,7 @@ from jetsocket.testing._messages import (
     decode_message,
 )
 from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing._replay import CassetteMismatchError, RecordingProxy, ReplayServer
 from jetsocket.testing._scripted import (
     Call,
     CloseWith,
@@ -57,6 +69,13 @@ from jetsocket.testing._venues import BybitVenue, OkxVenue, RealtimeVenue, Venue
 __all__ = [
     "BookTicker",
     "BybitVenue",
+    "Cassette",
+    "CassetteError",
+    "CassetteFrame",
+    "CassetteHandshake",
+    "CassetteMismatchError",
+    "CassetteRedactor",
+    "CassetteSession",
     "Call",
     "CloseWith",
     "Drop",
@@ -70,7 +89,10 @@ __all__ = [
     "OkxVenue",
     "Pause",
     "RealtimeVenue",
+    "Recorder",
+    "RecordingProxy",
     "Reject",
+    "ReplayServer",
     "Response",
     "ResponseError",
     "Script",
