@@ -6,6 +6,7 @@ Commands, each in its own module and imported only when run:
 * ``demo`` (:mod:`._demo`): a typed client against the embedded exchange simulator through
   a fault-injecting proxy, drawn by a plain (:mod:`._view_plain`) or ``rich``
   (:mod:`._view_rich`) view that only sees the small protocols of :mod:`._model`;
+* ``record URL -o FILE`` and ``replay FILE`` (:mod:`._record`): session cassettes.
 
 Nothing printed ever shows a credential (see :class:`~jetsocket._cli._connect.Redactor`).
 """
@@ -54,6 +55,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                     burst=args.burst,
                     faults=not args.no_faults,
                     live=None if not args.plain else False,
+                )
+            )
+        if args.command == "record":
+            from jetsocket._cli._record import RecordOptions, run_record  # noqa: PLC0415
+
+            record = RecordOptions(
+                url=args.url,
+                output=args.output,
+                headers=dict(args.header),
+                subprotocols=list(args.subprotocol),
+                proxy=args.proxy,
+                send=list(args.send),
+                count=args.count,
+                duration=args.duration,
+                secrets=list(args.secret),
+                verbose=args.verbose,
+            )
+            return asyncio.run(run_record(record))
+        if args.command == "replay":
+            from jetsocket._cli._record import run_replay  # noqa: PLC0415
+
+            return asyncio.run(
+                run_replay(
+                    args.file, host=args.host, port=args.port, speed=args.speed, once=args.once
                 )
             )
         options = ConnectOptions(

@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo_parser(commands)
     _add_connect_parser(commands)
+    _add_record_parser(commands)
+    _add_replay_parser(commands)
     return parser
 
 
@@ -145,6 +147,82 @@ def _add_connect_parser(commands: Any) -> None:
     )
 
 
+def _add_record_parser(commands: Any) -> None:
+    record = commands.add_parser(
+        "record",
+        help="record a session into a cassette file (for offline replay)",
+        description="Connect to URL, send each --send message in order, and record the "
+        "handshake and every frame in both directions, with its time offset, into FILE (a "
+        "jetsocket cassette: JSON lines, see the cassettes guide), until --count messages "
+        "were received, --duration seconds passed, the server closed, or Ctrl-C. "
+        "Credentials are never written: URL query values and user info, secret-looking "
+        "headers, JSON members named like credentials and every --secret are replaced by "
+        "***. Exit status: 0 when the recording is complete, 1 on a connection error.",
+    )
+    _add_connection_options(record)
+    record.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="the cassette file to write"
+    )
+    record.add_argument(
+        "--send",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="text message to send once connected (repeatable, sent in order)",
+    )
+    record.add_argument(
+        "--count",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N messages from the server",
+    )
+    record.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after SECONDS",
+    )
+    record.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a value never to write (API key, token...), replaced by *** (repeatable)",
+    )
+
+
+def _add_replay_parser(commands: Any) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="serve a cassette to any client that connects",
+        description="Serve the session recorded in FILE to every client that connects: "
+        "answer the handshake (recorded subprotocol), play the server's frames with the "
+        "recorded timing (--speed) and, where the recording shows the client sending a "
+        "message before the server answered, wait for it first. A client message the "
+        "cassette does not expect closes that connection with 1008 and is reported on "
+        "stderr. Runs until Ctrl-C (or after --once connection).",
+    )
+    replay.add_argument("file", metavar="FILE", help="the cassette file to serve")
+    replay.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    replay.add_argument(
+        "--port", type=_port, default=0, metavar="P", help="port to listen on (default: any free)"
+    )
+    replay.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="1|max|X",
+        help="1: recorded timing (default), max: as fast as possible, X: X times faster",
+    )
+    replay.add_argument(
+        "--once",
+        action="store_true",
+        help="exit after the first client's session (status 1 if it deviated)",
+    )
+
+
 # -- argument helpers -------------------------------------------------------------------
 
 
@@ -176,6 +254,26 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be > 0, got 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
+    return value
+
+
+def _speed(text: str) -> float:
+    if text.lower() == "max":
+        return math.inf
+    return _positive_float(text)
 
 
 def _ws_url(text: str) -> str:

@@ -36,6 +36,7 @@ bytes exactly as they crossed the socket, from which it rebuilds the frames itse
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as _dt
@@ -387,8 +388,8 @@ class CassetteRedactor:
 
     def text(self, text: str, sender: Sender) -> str:
         """A text message (or close reason) as it may be written."""
-        if sender == "client":
-            text = _redact_login(text)
+        # Both ways: servers echo requests (acks), logins included.
+        text = _redact_login(text)
         text = _SECRET_MEMBER.sub(rf'\1"{_MASKED}"', text)
         text = self._secrets(text)
         if self._hook is not None:
@@ -458,6 +459,7 @@ class _Tap:
         self._in_head = bytearray()
         self._closing = False
         self._done = False
+        self._server_messages = 0
 
     def on_wire(self, data: bytes, sent: bool) -> None:
         if self._done:
@@ -473,6 +475,7 @@ class _Tap:
             self._recorder.errors.append(f"connection {self._index}: recording stopped: {exc!r}")
 
     def on_wire_lost(self) -> None:
+        self._recorder.lost(self._index)
         if self._done:
             return
         self._done = True
@@ -557,11 +560,16 @@ class _Tap:
         if not frames:
             return
         t = self._t()
-        write = self._recorder.frame
+        recorder = self._recorder
+        limit = recorder.max_messages
         for kind, payload, code in frames:
             if kind == "close":
                 self._closing = True
-            write(self._index, t, sender, kind, payload, code=code)
+            elif sender == "server" and kind in ("text", "binary"):
+                if limit is not None and self._server_messages >= limit:
+                    continue  # past the limit (arrived in the same read): not recorded
+                self._server_messages += 1
+            recorder.frame(self._index, t, sender, kind, payload, code=code)
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -593,10 +601,12 @@ class Recorder:
     Args:
         path: The cassette file (overwritten).
         url: The URL recorded (written redacted; default: the first tap's).
-        headers: CassetteHandshake headers the client sends: secret-looking values are redacted
+        headers: Handshake headers the client sends: secret-looking values are redacted
             wherever they appear.
         secrets: Values never to write (API keys, tokens, passphrases...).
         redact: A hook applied to every text message before it is written.
+        max_messages: Write at most this many server messages per connection (the ones
+            that arrived in the same read as the last one are left out).
 
     Attributes:
         errors: Problems met while recording (the recording of that connection stopped).
@@ -610,6 +620,7 @@ class Recorder:
         headers: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
         redact: Callable[[str], str] | None = None,
+        max_messages: int | None = None,
     ) -> None:
         if isinstance(secrets, str):
             raise TypeError("secrets must be an iterable of str, not one str")
@@ -618,6 +629,9 @@ class Recorder:
         self._headers = dict(headers or {})
         self._secrets = list(secrets)
         self._hook = redact
+        if max_messages is not None and max_messages < 0:
+            raise ValueError(f"max_messages must be >= 0, got {max_messages}")
+        self.max_messages = max_messages
         self.redactor = CassetteRedactor(
             url, headers=self._headers, secrets=self._secrets, redact=redact
         )
@@ -627,6 +641,8 @@ class Recorder:
         self._opened: set[int] = set()
         self._ended: set[int] = set()
         self._first: int | None = None  # tap index of the first connection recorded
+        self._live: set[int] = set()  # taps whose TCP connection is not lost yet
+        self._idle: asyncio.Event | None = None
         self.frames = 0
         self.errors: list[str] = []
 
@@ -647,7 +663,26 @@ class Recorder:
             )
         index = self._taps
         self._taps += 1
+        self._live.add(index)
         return _Tap(self, index)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until every tapped connection is lost (its end written); False on timeout."""
+        if not self._live:
+            return True
+        self._idle = asyncio.Event()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def lost(self, index: int) -> None:
+        """Connection ``index`` is gone (called by its tap)."""
+        self._live.discard(index)
+        if not self._live and self._idle is not None:
+            self._idle.set()
 
     @property
     def connections(self) -> int:

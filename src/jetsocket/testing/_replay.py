@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import http
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,6 +39,8 @@ from jetsocket.testing._cassette import Cassette, CassetteFrame, CassetteSession
 from jetsocket.testing._lifecycle import Changes, ServerLifecycle
 
 __all__ = ["CassetteMismatchError", "RecordingProxy", "ReplayServer"]
+
+_log = logging.getLogger("jetsocket.testing")
 
 _MASKED: Final = "***"
 _EXCERPT: Final = 200
@@ -166,6 +169,9 @@ class ReplayServer(ServerLifecycle):
         mismatches: What went wrong, one line per deviation of a client.
         played: Server frames sent, all connections.
         matched: Client messages that matched the cassette, all connections.
+        ended: Connections over (refused ones included).
+
+    Each connection and mismatch is logged on the ``jetsocket.testing`` logger.
     """
 
     def __init__(
@@ -195,6 +201,7 @@ class ReplayServer(ServerLifecycle):
         self.mismatches: list[str] = []
         self.played = 0
         self.matched = 0
+        self.ended = 0
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -272,12 +279,16 @@ class ReplayServer(ServerLifecycle):
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         sessions = self.cassette.sessions
         index = len(self._plays)
-        play = _Play(index, sessions[min(index, len(sessions) - 1)], self._ignore)
+        number = min(index, len(sessions) - 1)
+        play = _Play(index, sessions[number], self._ignore)
         self._plays.append(play)
         self._changes.notify()
         hs = play.session.handshake
+        _log.info("replay: connection %d: %s, session %d", index, request.path, number)
         if hs.status != 101:
             # The recording was a refused upgrade: refuse the same way.
+            self.ended += 1
+            _log.info("replay: connection %d: refused with HTTP %d as recorded", index, hs.status)
             return _refusal(hs.status, hs.body.encode())
         self._pending[conn] = play
         return None
@@ -302,6 +313,13 @@ class ReplayServer(ServerLifecycle):
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+            self.ended += 1
+            _log.info(
+                "replay: connection %d: ended, %d/%d client messages matched",
+                play.index,
+                play.matched,
+                len(play.expected),
+            )
             self._changes.notify()
 
     async def _read(self, conn: ServerConnection, play: _Play) -> None:
@@ -337,6 +355,7 @@ class ReplayServer(ServerLifecycle):
     def _mismatch(self, play: _Play, text: str) -> None:
         play.mismatch = text
         self.mismatches.append(f"connection {play.index}: {text}")
+        _log.warning("replay: connection %d: %s", play.index, text)
         play.changed()
         self._changes.notify()
 
