@@ -10,7 +10,13 @@ import pytest
 
 import jetsocket
 
-PUBLIC_PACKAGES = ["jetsocket", "jetsocket.schema", "jetsocket.testing", "jetsocket.presets"]
+PUBLIC_PACKAGES = [
+    "jetsocket",
+    "jetsocket.book",
+    "jetsocket.schema",
+    "jetsocket.testing",
+    "jetsocket.presets",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
@@ -32,6 +38,7 @@ def test_public_objects_have_docstrings() -> None:
 
 def test_implementation_modules_are_private() -> None:
     public = {
+        "jetsocket.book",
         "jetsocket.testing",
         "jetsocket.schema",
         "jetsocket.presets",

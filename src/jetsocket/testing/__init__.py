@@ -69,6 +69,7 @@ from jetsocket.testing._venues import BybitVenue, OkxVenue, RealtimeVenue, Venue
 __all__ = [
     "BookTicker",
     "BybitVenue",
+    "Call",
     "Cassette",
     "CassetteError",
     "CassetteFrame",
@@ -76,7 +77,6 @@ __all__ = [
     "CassetteMismatchError",
     "CassetteRedactor",
     "CassetteSession",
-    "Call",
     "CloseWith",
     "Drop",
     "Echo",
