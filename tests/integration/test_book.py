@@ -122,7 +122,10 @@ class FakeVenue:
             price, qty = self.level()
             side = "bids" if price < 1000 else "asks"
             change = [(price, qty)]
-            self.book.update(**{side: change})
+            if side == "bids":
+                self.book.update(bids=change)
+            else:
+                self.book.update(asks=change)
             prev, seq = seq, seq + 1
             if lose and n == 20:
                 continue  # lost on the way: the client sees prevSeqId jump
