@@ -464,6 +464,8 @@ class _Tap:
     def on_wire(self, data: bytes, sent: bool) -> None:
         if self._done:
             return
+        if self._request is None and not self._out_head:
+            self._recorder.connected(self._index)  # the first bytes: the request
         try:
             if sent:
                 self._sent(data)
@@ -663,7 +665,6 @@ class Recorder:
             )
         index = self._taps
         self._taps += 1
-        self._live.add(index)
         return _Tap(self, index)
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -677,6 +678,10 @@ class Recorder:
         except TimeoutError:
             return False
         return True
+
+    def connected(self, index: int) -> None:
+        """Connection ``index`` sent its first bytes (called by its tap)."""
+        self._live.add(index)
 
     def lost(self, index: int) -> None:
         """Connection ``index`` is gone (called by its tap)."""
