@@ -13,8 +13,10 @@ removals, a book of ~2 x ``--levels`` levels), applied by:
 * peers: a plain sorted ``list`` with ``bisect.insort`` (O(n) inserts) and
   ``sortedcontainers.SortedDict`` when installed.
 
-Not a timed assertion anywhere: figures only. Hook into ``python -m benchmarks`` by
-calling :func:`run` from a ``book`` section.
+Not a timed assertion anywhere: figures only. To make it a section of
+``python -m benchmarks`` (``make bench``), add ``"book"`` to ``SECTIONS`` in
+``benchmarks/_cli.py`` and ``"book": section`` (``from benchmarks._book import section``)
+to its ``sections`` dict: :func:`section` has the signature of the other sections.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from jetsocket.book import BookSync, BookUpdate, OrderBook, okx_checksum, parse_okx_books
 
-__all__ = ["main", "run"]
+__all__ = ["main", "run", "section"]
 
 
 def _walk(n: int, levels: int, seed: int) -> list[tuple[bool, float, float]]:
@@ -164,6 +166,24 @@ def run(
     )
     results["book levels at the end"] = float(len(book))
     return results
+
+
+def section(args: argparse.Namespace, srv: Any, report: Any) -> None:
+    """The ``book`` section of ``python -m benchmarks`` (``srv``, the feed server, is unused)."""
+    from benchmarks._report import Table  # noqa: PLC0415 - only when run as a section
+
+    n = min(int(args.n), 200_000)
+    results = run(n=n, rounds=int(args.rounds))
+    table = Table(
+        f"Order book: {n:,} deltas (random walk, ~1 000 levels per side), best of {args.rounds}",
+        ["implementation", "deltas/s"],
+    )
+    for name, value in results.items():
+        if not name.startswith("book levels"):
+            table.add(name, f"{value:,.0f}")
+    table.note("peers are bare data structures: no sequence checks, no parsing")
+    report.tables.append(table)
+    report.data["book"] = {"n": n, "rounds": args.rounds, "rates": results}
 
 
 def _repeat(func: Callable[[Any], Any], arg: Any, times: int) -> None:
