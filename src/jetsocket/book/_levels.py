@@ -84,6 +84,20 @@ class _SortedPrices(Generic[N]):
     def last(self) -> N | None:
         return self._maxes[-1] if self._maxes else None
 
+    def head(self, n: int, *, descending: bool) -> list[N]:
+        """The ``n`` first prices in that order (slices of whole chunks: no per-price step)."""
+        out: list[N] = []
+        chunks = reversed(self._lists) if descending else self._lists
+        for chunk in chunks:
+            need = n - len(out)
+            if descending:
+                out += chunk[: -need - 1 : -1] if need < len(chunk) else chunk[::-1]
+            else:
+                out += chunk[:need]
+            if len(out) >= n:
+                break
+        return out
+
     def ascending(self) -> Iterator[N]:
         for chunk in self._lists:
             yield from chunk
@@ -149,14 +163,11 @@ class BookSide(Generic[N]):
     def top(self, n: int | None = None) -> list[Level[N]]:
         """The ``n`` best levels (all when None), best first."""
         levels = self._levels
-        out: list[Level[N]] = []
-        if n is not None and n <= 0:
-            return out
-        for price in self.prices():
-            out.append(Level(price, levels[price]))
-            if n is not None and len(out) >= n:
-                break
-        return out
+        if n is None:
+            return [Level(p, levels[p]) for p in self.prices()]
+        if n <= 0:
+            return []
+        return [Level(p, levels[p]) for p in self._prices.head(n, descending=self._descending)]
 
     def truncate(self, depth: int) -> int:
         """Keep the ``depth`` best levels; return how many were removed."""

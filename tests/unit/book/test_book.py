@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +56,12 @@ def test_random_operations_match_a_reference_model() -> None:
     best = max(bids)
     assert book.best_bid() == Level(best, bids[best])
     assert book.asks.top(3) == [Level(p, asks[p]) for p in sorted(asks)[:3]]
+    # Across chunk boundaries (chunks hold up to 512 prices), both directions.
+    for n in (1, 255, 256, 257, 511, 700, 10**6):
+        assert book.bids.top(n) == list(book.bids)[:n]
+        assert book.asks.top(n) == list(book.asks)[:n]
+    assert book.bids.top(0) == []
+    assert book.asks.top() == list(book.asks)
 
 
 def test_reading_the_book() -> None:
@@ -140,6 +147,12 @@ def test_okx_checksum_of_the_docs_examples() -> None:
     odd: OrderBook[Decimal] = OrderBook("BTC-USD")
     odd.load(levels(("3366.1", "7")), levels(("3366.8", "9"), ("3368", "8"), ("3372", "8")))
     assert okx_checksum(odd) == 831078360  # "3366.1:7:3366.8:9:3368:8:3372:8"
+    # Tiny sizes are written out, never in scientific notation (str(Decimal) would).
+    tiny: OrderBook[Decimal] = OrderBook()
+    tiny.load(levels(("0.00000123", "0.00000001")), [])
+    assert okx_checksum(tiny) == zlib.crc32(b"0.00000123:0.00000001") - (1 << 32) * (
+        zlib.crc32(b"0.00000123:0.00000001") >= 1 << 31
+    )
 
 
 # -- the stream-snapshot procedure (OKX, Kraken, Coinbase) -----------------------------------
