@@ -26,6 +26,7 @@ import msgspec
 
 import jetsocket
 from jetsocket._protocol._connection import redact_uri
+from jetsocket._protocol._redact import SECRET_WORDS
 
 __all__ = [
     "ConnectOptions",
@@ -38,7 +39,8 @@ __all__ = [
 # Secrets shorter than this are not searched in the output: replacing "1" or "en"
 # everywhere would garble it, and such values are not credentials anyway.
 _MIN_SECRET = 4
-_SECRET_HEADER_WORDS = ("auth", "token", "secret", "key", "sign", "passw", "session", "cookie")
+# One list of secret name words for the whole library (jetsocket._protocol._redact).
+_SECRET_HEADER_WORDS = SECRET_WORDS
 _BINARY_EXCERPT = 64
 
 # ANSI colours of the pretty JSON output (terminals only; NO_COLOR disables them).
