@@ -287,7 +287,7 @@ def _cli_page() -> str:
         "",
         "# Command line",
         "",
-        "`python -m jetsocket` (or `jetsocket` once installed) has two commands; "
+        "`python -m jetsocket` (or `jetsocket` once installed) has four commands; "
         "`jetsocket URL` is short for `jetsocket connect URL`.",
         "",
         "```text",

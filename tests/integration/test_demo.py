@@ -23,7 +23,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 import jetsocket
 from jetsocket._cli import MessagePrinter, Redactor, main
-from jetsocket._demo import StreamStats, Trades, fault_plan, run_demo
+from jetsocket._cli._demo import StreamStats, Trades, fault_plan, run_demo
 from jetsocket.testing import ExchangeSimulator, FaultProxy, Trade
 
 TIMEOUT = 60.0

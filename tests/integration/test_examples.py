@@ -99,6 +99,18 @@ EXPECTED: dict[str, list[str]] = {
     "simulator_feed.py": [
         "0 gaps within a connection",
     ],
+    "cassette_replay.py": [
+        "API key written to the cassette: False",
+        "replayed 21 messages offline, identical: True",
+        "deviating client refused: code 1008",
+        "client message #1 differs from the cassette",
+    ],
+    "order_book.py": [
+        "book BTC-USDT: gap",
+        "book BTC-USDT: resyncing",
+        "1 gap, 1 resync, 0 checksum failures; 2 subscriptions",
+        "book equal to the venue's, level by level: True",
+    ],
 }
 
 

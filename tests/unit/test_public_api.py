@@ -14,7 +14,13 @@ import jetsocket
 from jetsocket._engine._options import OPTION_NAMES, option_table
 from jetsocket.schema import Client, Message, Stream, Subscription, SyncStream, field
 
-PUBLIC_PACKAGES = ["jetsocket", "jetsocket.schema", "jetsocket.testing", "jetsocket.presets"]
+PUBLIC_PACKAGES = [
+    "jetsocket",
+    "jetsocket.book",
+    "jetsocket.schema",
+    "jetsocket.testing",
+    "jetsocket.presets",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
@@ -36,6 +42,7 @@ def test_public_objects_have_docstrings() -> None:
 
 def test_implementation_modules_are_private() -> None:
     public = {
+        "jetsocket.book",
         "jetsocket.testing",
         "jetsocket.schema",
         "jetsocket.presets",

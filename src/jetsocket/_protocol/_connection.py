@@ -57,6 +57,7 @@ from jetsocket._protocol._writer import FrameWriter
 __all__ = [
     "ConnectionListener",
     "WireConnection",
+    "WireTap",
     "open_connection",
     "redact_uri",
     "validate_headers",
@@ -102,6 +103,23 @@ class ConnectionListener(Protocol):
         """The connection is finished; called exactly once."""
 
 
+class WireTap(Protocol):
+    """Sees every byte of one connection, both ways (``open_connection(tap=)``).
+
+    For recording sessions (``jetsocket.testing`` cassettes) and debugging: the tap gets
+    the bytes exactly as they crossed the socket (after TLS), the opening handshake
+    included, so it needs nothing else from the connection. It is called synchronously
+    and must not raise; when no tap is set the hot path pays one ``is None`` check per
+    read chunk and per write.
+    """
+
+    def on_wire(self, data: bytes, sent: bool) -> None:
+        """``data`` was written (``sent``: client to server, masked) or read."""
+
+    def on_wire_lost(self) -> None:
+        """The TCP connection is gone (called once, after the last ``on_wire``)."""
+
+
 class WireConnection(asyncio.Protocol):
     """The client side of one WebSocket connection.
 
@@ -133,6 +151,7 @@ class WireConnection(asyncio.Protocol):
         "_reader",
         "_redactor",
         "_reported",
+        "_tap",
         "_text_as_str",
         "_transport",
         "_write_paused",
@@ -159,8 +178,10 @@ class WireConnection(asyncio.Protocol):
         subprotocols: Sequence[str] | None,
         close_timeout: float,
         secrets: Iterable[str] | Redactor = (),
+        tap: WireTap | None = None,
     ) -> None:
         self._listener = listener
+        self._tap = tap
         redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
         # None when nothing is declared: the frame DEBUG path then pays one test.
         self._redactor: Redactor | None = redactor if redactor else None
@@ -220,10 +241,14 @@ class WireConnection(asyncio.Protocol):
         for data in hs.data_to_send():
             transport.write(data)
             self.bytes_sent += len(data)
+            if self._tap is not None:
+                self._tap.on_wire(data, True)
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
         self.last_received = time.monotonic()
+        if self._tap is not None:
+            self._tap.on_wire(data, False)
         reader = self._reader
         if reader is None:
             self._handshake_data(data)
@@ -255,6 +280,8 @@ class WireConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if self._tap is not None:
+            self._tap.on_wire_lost()
         if self._close_timer is not None:
             self._close_timer.cancel()
         if not self._hs_done.done():
@@ -499,6 +526,8 @@ class WireConnection(asyncio.Protocol):
             return
         transport.write(data)
         self.bytes_sent += len(data)
+        if self._tap is not None:
+            self._tap.on_wire(data, True)
 
     def _report_lost(self) -> None:
         if self._reported:
@@ -670,6 +699,7 @@ async def open_connection(
     proxy: str | bool | None = None,
     proxy_ssl_context: _ssl.SSLContext | None = None,
     secrets: Iterable[str] | Redactor = (),
+    tap: WireTap | None = None,
 ) -> WireConnection:
     """Open a TCP (or TLS) connection and run the opening handshake.
 
@@ -692,6 +722,7 @@ async def open_connection(
         secrets: Secret values (API keys, passphrases...) hidden wherever this
             connection logs or raises, or a ready
             :class:`~jetsocket._protocol._redact.Redactor` (built once per client).
+        tap: Sees every byte of the connection, both ways (recording, debugging).
 
     Returns:
         The open connection.
@@ -731,6 +762,7 @@ async def open_connection(
             subprotocols=offered,
             close_timeout=close_timeout,
             secrets=redactor,
+            tap=tap,
         )
 
     server_hostname = wsuri.host if ssl_arg is not None else None

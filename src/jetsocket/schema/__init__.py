@@ -9,8 +9,7 @@ reconnect and dispatches typed handlers.
 from jetsocket._exports import export
 from jetsocket.schema._client import Client, Unmatched
 from jetsocket.schema._message import Message, field
-from jetsocket.schema._stream import Stream
-from jetsocket.schema._subscription import Ack, Subscription, read_id_ack
+from jetsocket.schema._subscription import Ack, Stream, Subscription, read_id_ack
 from jetsocket.schema._sync_client import SyncClient, SyncStream
 
 __all__ = [

@@ -24,7 +24,6 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
 from typing import (
-    TYPE_CHECKING,
     Any,
     ClassVar,
     Generic,
@@ -61,11 +60,8 @@ from jetsocket._exceptions import (
 )
 from jetsocket.schema._acks import AckBook, PendingRequest
 from jetsocket.schema._routing import Router, Unmatched, error_text
-from jetsocket.schema._stream import Stream
-from jetsocket.schema._subscription import Subscription, SubscriptionOf
-
-if TYPE_CHECKING:
-    from jetsocket.schema._sync_client import SyncClient
+from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf
+from jetsocket.schema._sync_client import SyncClient
 
 __all__ = ["Client", "Unmatched"]
 
@@ -767,6 +763,4 @@ class Client(ConnectContext, EventSource, Generic[T]):
         Runs the client on one background event-loop thread (see
         :class:`jetsocket.SyncWebSocket`); every feature is the same.
         """
-        from jetsocket.schema._sync_client import SyncClient  # noqa: PLC0415 - import cycle
-
         return SyncClient(cls(*args, **kwargs))

@@ -11,20 +11,42 @@ reported (an ``error`` event, context ``"decode"``) and counted in every mode.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import msgspec
 
-from jetsocket._engine._events import ErrorEvent
+from jetsocket._engine._events import ErrorEvent, EventRegistry, GapEvent
 from jetsocket._engine._queue import Failure
+from jetsocket._engine._websocket import WebSocket
 from jetsocket._exceptions import MessageDecodeError
-from jetsocket.schema._subscription import Subscription, message_types_of
+from jetsocket.schema._acks import AckBook
+from jetsocket.schema._subscription import Stream, Subscription, message_types_of
 
-if TYPE_CHECKING:
-    from jetsocket.schema._client import Client
-    from jetsocket.schema._stream import Stream
 
-__all__ = ["Router", "Unmatched", "error_text"]
+class RouterHost(Protocol):
+    """The parts of its client a :class:`Router` reads (a schema ``Client`` is one)."""
+
+    @property
+    def _streams(self) -> dict[Subscription[Any], Stream[Any]]: ...
+    @property
+    def _expect(self) -> list[tuple[Callable[[Any], bool], asyncio.Future[Any]]]: ...
+    @property
+    def _acks(self) -> AckBook: ...
+    @property
+    def _events(self) -> EventRegistry: ...
+    @property
+    def _message_type(self) -> Any: ...
+    @property
+    def _unknown_policy(self) -> str: ...
+    @property
+    def _primary(self) -> WebSocket[Any]: ...
+    def _on_gap(self, stream: Stream[Any], gap: GapEvent) -> None: ...
+    def venue_error(self, msg: Any) -> str | None: ...
+
+
+__all__ = ["Router", "RouterHost", "Unmatched", "error_text"]
 
 
 class Unmatched:
@@ -84,7 +106,7 @@ class Router:
         "unknown",
     )
 
-    def __init__(self, client: Client[Any], message_type: Any) -> None:
+    def __init__(self, client: RouterHost, message_type: Any) -> None:
         self._client = client
         self._tags = _tag_values(message_type)
         self._readers: tuple[Subscription[Any], ...] | None = None

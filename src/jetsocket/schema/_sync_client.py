@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Hashable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable, Coroutine, Generator, Hashable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from jetsocket._engine._websocket import WebSocket
 from jetsocket._sync import _GRACE, SyncWebSocket, iter_queue
+from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf
 
 if TYPE_CHECKING:
     from jetsocket._engine._events import GapEvent
-    from jetsocket.schema._client import Client
-    from jetsocket.schema._stream import Stream
-    from jetsocket.schema._subscription import Subscription, SubscriptionOf
 
-__all__ = ["SyncClient", "SyncStream"]
+__all__ = ["AsyncClient", "SyncClient", "SyncStream"]
 
 T = TypeVar("T")
 M = TypeVar("M")
+
+
+class AsyncClient(Protocol[T]):
+    """What a :class:`SyncClient` drives: a schema ``Client[T]`` (this facade's own view).
+
+    Declared here so the facade depends on what it uses, not on the client module (which
+    builds facades with ``Client.sync()``).
+    """
+
+    @property
+    def websocket(self) -> WebSocket[T]: ...
+    @property
+    def subscriptions(self) -> tuple[Subscription[Any], ...]: ...
+    @property
+    def unmatched_count(self) -> int: ...
+    @property
+    def _ack_timeout(self) -> float: ...
+    async def connect(self) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+    async def send(self, message: Any) -> None: ...
+    def subscribe(self, subscription: SubscriptionOf[T, M]) -> Coroutine[Any, Any, Stream[M]]: ...
+    async def unsubscribe(self, subscription: Subscription[Any]) -> None: ...
+    async def expect(self, predicate: Callable[[Any], bool], timeout: float = ...) -> Any: ...
+    async def request(
+        self, message: Any, predicate: Callable[[Any], bool], timeout: float = ...
+    ) -> Any: ...
 
 
 class SyncStream(Generic[M]):
@@ -141,12 +166,12 @@ class SyncClient(SyncWebSocket[T]):
     Handlers (``on(Trade)``, ``on("connected")``) run on the loop thread.
     """
 
-    def __init__(self, client: Client[T]) -> None:
+    def __init__(self, client: AsyncClient[T]) -> None:
         self._client = client
         self._setup(client.websocket, client)
 
     @property
-    def client(self) -> Client[T]:
+    def client(self) -> AsyncClient[T]:
         """The async client this facade drives (use it only from handlers)."""
         return self._client
 

@@ -23,10 +23,21 @@ status and headers, malformed frames, ping floods, a peer that stops reading),
 modelled on the venues' public protocol documentation (:class:`BinanceVenue`,
 :class:`CoinbaseVenue`, :class:`KrakenVenue`, :class:`BybitVenue`, :class:`OkxVenue`,
 :class:`BitfinexVenue`, :class:`DeribitVenue`, :class:`RealtimeVenue`, on the shared
-:class:`VenueServer` with its fault injection and records), and pytest fixtures in
-:mod:`jetsocket.testing.fixtures` (``pytest_plugins = ["jetsocket.testing.fixtures"]``).
+:class:`VenueServer` with its fault injection and records), session cassettes
+(:class:`Recorder`, :class:`RecordingProxy` and :class:`ReplayServer` record a real session
+and serve it offline), and pytest fixtures in :mod:`jetsocket.testing.fixtures`
+(``pytest_plugins = ["jetsocket.testing.fixtures"]``).
 """
 
+from jetsocket.testing._cassette import (
+    Cassette,
+    CassetteError,
+    CassetteFrame,
+    CassetteHandshake,
+    CassetteRedactor,
+    CassetteSession,
+    Recorder,
+)
 from jetsocket.testing._hostile import HostileConnection, HostileServer
 from jetsocket.testing._messages import (
     BookDelta,
@@ -41,6 +52,7 @@ from jetsocket.testing._messages import (
     decode_message,
 )
 from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing._replay import CassetteMismatchError, RecordingProxy, ReplayServer
 from jetsocket.testing._scripted import (
     Call,
     CloseWith,
@@ -82,6 +94,13 @@ __all__ = [
     "BookTicker",
     "BybitVenue",
     "Call",
+    "Cassette",
+    "CassetteError",
+    "CassetteFrame",
+    "CassetteHandshake",
+    "CassetteMismatchError",
+    "CassetteRedactor",
+    "CassetteSession",
     "CloseWith",
     "CoinbaseVenue",
     "DeribitVenue",
@@ -99,7 +118,10 @@ __all__ = [
     "OkxVenue",
     "Pause",
     "RealtimeVenue",
+    "Recorder",
+    "RecordingProxy",
     "Reject",
+    "ReplayServer",
     "Response",
     "ResponseError",
     "Script",

@@ -4,7 +4,7 @@ Enable them in your ``conftest.py``::
 
     pytest_plugins = ["jetsocket.testing.fixtures"]
 
-Two fixtures are provided; each is a factory, so a test can start several servers or
+Three fixtures are provided; each is a factory, so a test can start several servers or
 proxies, and everything is stopped when the test ends (even when it fails):
 
 ``scripted_server``
@@ -14,6 +14,15 @@ proxies, and everything is stopped when the test ends (even when it fails):
 ``fault_proxy``
     ``await fault_proxy(target)`` starts a :class:`~jetsocket.testing.FaultProxy` in
     front of ``target`` (a started server, a ``ws://`` URI or ``(host, port)``).
+
+``cassette``
+    ``await cassette("cassettes/trades.jsonl", url="wss://venue/ws")`` replays a recorded
+    session offline (a :class:`~jetsocket.testing.ReplayServer`) and returns it; connect
+    the client under test to its ``uri``. Run pytest with ``--record-cassettes`` (or with
+    ``JETSOCKET_RECORD=1``) to record the cassette from ``url`` instead, through a
+    :class:`~jetsocket.testing.RecordingProxy` at the same ``uri``. A client message the
+    cassette does not expect fails the test; a missing cassette fails it with a hint.
+    Relative paths are relative to the test file's folder.
 
 Example::
 
@@ -42,12 +51,15 @@ work in both ``auto`` and ``strict`` mode (they are declared with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Any, Protocol
+import os
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import pytest
 
 from jetsocket.testing._proxy import FaultProxy
+from jetsocket.testing._replay import Ignore, RecordingProxy, ReplayServer
 from jetsocket.testing._scripted import Script, ScriptedServer
 
 try:
@@ -55,7 +67,18 @@ try:
 except ImportError:  # pragma: no cover - another async plugin (anyio, ...) runs them
     _async_fixture = pytest.fixture  # type: ignore[assignment]
 
-__all__ = ["FaultProxyFactory", "ScriptedServerFactory", "fault_proxy", "scripted_server"]
+__all__ = [
+    "CassetteFactory",
+    "FaultProxyFactory",
+    "ScriptedServerFactory",
+    "cassette",
+    "fault_proxy",
+    "pytest_addoption",
+    "scripted_server",
+]
+
+#: Environment variable that turns recording on, like ``--record-cassettes``.
+RECORD_ENV = "JETSOCKET_RECORD"
 
 
 class ScriptedServerFactory(Protocol):
@@ -116,3 +139,110 @@ async def fault_proxy() -> AsyncIterator[FaultProxyFactory]:
     finally:
         for proxy in reversed(proxies):
             await proxy.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--record-cassettes`` (record from the real venues instead of replaying)."""
+    group = parser.getgroup("jetsocket")
+    group.addoption(
+        "--record-cassettes",
+        action="store_true",
+        default=False,
+        help="record the cassettes of the `cassette` fixture from the real URLs "
+        f"(also: {RECORD_ENV}=1)",
+    )
+
+
+class CassetteFactory(Protocol):
+    """Type of the ``cassette`` fixture: replays (or records) a cassette, returns the server."""
+
+    def __call__(
+        self,
+        path: str | Path,
+        *,
+        url: str | None = None,
+        secrets: Iterable[str] = (),
+        speed: float | Literal["max"] = "max",
+        ignore: Ignore | None = None,
+        **connect_options: Any,
+    ) -> Awaitable[ReplayServer | RecordingProxy]:
+        """Serve ``path``; record it from ``url`` when recording is asked for.
+
+        Args:
+            path: The cassette file (relative: to the test file's folder).
+            url: The real URL (needed to record).
+            secrets: Values never written when recording (API keys, tokens...).
+            speed: Replay pace: ``"max"`` (default) or a factor of the recorded timing.
+            ignore: Client messages neither expected nor checked during replay.
+            **connect_options: For the recording's upstream connection (``proxy``,
+                ``extra_headers``, ``ssl_context``...).
+        """
+        ...
+
+
+def _recording(config: pytest.Config) -> bool:
+    if os.environ.get(RECORD_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    try:
+        return bool(config.getoption("record_cassettes"))
+    except ValueError:  # the option is not registered (plugin loaded late): env only
+        return False
+
+
+@_async_fixture
+async def cassette(request: pytest.FixtureRequest) -> AsyncIterator[CassetteFactory]:
+    """Factory replaying cassettes offline, or recording them with ``--record-cassettes``.
+
+    Example::
+
+        async def test_trades(cassette):
+            server = await cassette("cassettes/btc.jsonl", url="wss://stream.binance.com/ws")
+            async with Binance(uri=server.uri) as bn:
+                ...
+    """
+    recording = _recording(request.config)
+    base = Path(request.path).parent
+    replays: list[ReplayServer] = []
+    proxies: list[RecordingProxy] = []
+
+    async def start(
+        path: str | Path,
+        *,
+        url: str | None = None,
+        secrets: Iterable[str] = (),
+        speed: float | Literal["max"] = "max",
+        ignore: Ignore | None = None,
+        **connect_options: Any,
+    ) -> ReplayServer | RecordingProxy:
+        file = base / path
+        if recording:
+            if url is None:
+                pytest.fail(f"cannot record {file}: give the real url= to the cassette fixture")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            proxy = RecordingProxy(url, file, secrets=secrets, **connect_options)
+            await proxy.start()
+            proxies.append(proxy)
+            return proxy
+        if not file.exists():
+            pytest.fail(
+                f"cassette {file} not found: record it once with `pytest --record-cassettes` "
+                f"(or {RECORD_ENV}=1) against the real venue",
+                pytrace=False,
+            )
+        server = ReplayServer(file, speed=speed, ignore=ignore)
+        await server.start()
+        replays.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        problems: list[str] = []
+        for proxy in reversed(proxies):
+            await proxy.stop()
+            problems += proxy.recorder.errors
+        for server in reversed(replays):
+            await server.stop()
+            problems += server.mismatches
+    if problems:
+        pytest.fail("cassette: " + "\n".join(problems), pytrace=False)

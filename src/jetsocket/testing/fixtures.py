@@ -6,14 +6,27 @@ Enable them in your ``conftest.py``::
 
 Then use ``scripted_server`` and ``fault_proxy`` (factories that start a
 :class:`jetsocket.testing.ScriptedServer` / :class:`jetsocket.testing.FaultProxy` and stop it
-after the test). See :mod:`jetsocket.testing` for the servers themselves.
+after the test), and ``cassette`` (replays a recorded session offline; records it with
+``pytest --record-cassettes`` or ``JETSOCKET_RECORD=1``). See :mod:`jetsocket.testing` for
+the servers themselves.
 """
 
 from jetsocket.testing._fixtures import (
+    CassetteFactory,
     FaultProxyFactory,
     ScriptedServerFactory,
+    cassette,
     fault_proxy,
+    pytest_addoption,
     scripted_server,
 )
 
-__all__ = ["FaultProxyFactory", "ScriptedServerFactory", "fault_proxy", "scripted_server"]
+__all__ = [
+    "CassetteFactory",
+    "FaultProxyFactory",
+    "ScriptedServerFactory",
+    "cassette",
+    "fault_proxy",
+    "pytest_addoption",
+    "scripted_server",
+]

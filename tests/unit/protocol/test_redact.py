@@ -71,9 +71,9 @@ def test_ordinary_header_names(name: str) -> None:
 
 
 def test_one_list_is_used_by_the_cli() -> None:
-    from jetsocket import _cli  # noqa: PLC0415
+    from jetsocket._cli import _connect  # noqa: PLC0415
 
-    assert _cli._SECRET_HEADER_WORDS is SECRET_WORDS
+    assert _connect._SECRET_HEADER_WORDS is SECRET_WORDS
 
 
 # -- URIs ---------------------------------------------------------------------------------------

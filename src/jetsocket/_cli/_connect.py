@@ -1,10 +1,8 @@
-"""Command line interface: ``jetsocket connect URL`` and ``jetsocket demo``.
+"""``jetsocket connect URL``: an interactive client.
 
-``connect`` is an interactive client in the spirit of ``python -m websockets``: every line
-typed (or piped) on stdin is sent as a text message, every message received is printed on
-stdout, connection events are printed on stderr as they happen. ``demo`` (see
-:mod:`jetsocket._demo`) runs a typed client against the embedded exchange simulator through
-a fault-injecting proxy.
+In the spirit of ``python -m websockets``: every line typed (or piped) on stdin is sent as
+a text message, every message received is printed on stdout, connection events are printed
+on stderr as they happen.
 
 Nothing printed ever shows a credential: URLs are shown through ``redact_uri`` and every
 secret found in the URL (query values, user info) or in a secret-looking header is replaced
@@ -13,7 +11,6 @@ by ``***`` in all output, stdout included.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import math
@@ -21,7 +18,6 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,7 +28,13 @@ import jetsocket
 from jetsocket._protocol._connection import redact_uri
 from jetsocket._protocol._redact import SECRET_WORDS
 
-__all__ = ["ConnectOptions", "build_parser", "main", "run_connect"]
+__all__ = [
+    "ConnectOptions",
+    "MessagePrinter",
+    "Redactor",
+    "configure_logging",
+    "run_connect",
+]
 
 # Secrets shorter than this are not searched in the output: replacing "1" or "en"
 # everywhere would garble it, and such values are not credentials anyway.
@@ -57,200 +59,6 @@ _JSON_TOKEN = re.compile(
     r"|(?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
     r"|(?P<lit>true|false|null)"
 )
-
-
-# -- argument parsing -------------------------------------------------------------------
-
-
-class _VersionAction(argparse.Action):
-    """``--version``: the version, then which frame reader runs (compiled or pure)."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
-        from jetsocket._protocol._reader import _SCAN_STATUS  # noqa: PLC0415
-
-        print(f"{jetsocket.__version__}\nreader: {_SCAN_STATUS}")
-        parser.exit()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``jetsocket`` command."""
-    parser = argparse.ArgumentParser(
-        prog="jetsocket",
-        description="jetsocket: typed, resilient, fast WebSocket client (tools).",
-        epilog="`jetsocket URL` is short for `jetsocket connect URL`.",
-    )
-    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_demo_parser(commands)
-    _add_connect_parser(commands)
-    return parser
-
-
-def _add_demo_parser(commands: Any) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="typed client vs. the embedded exchange simulator, with faults (offline)",
-        description="Start the embedded exchange simulator behind a fault-injecting proxy, "
-        "subscribe a typed jetsocket Client to its trade, kline and book streams, cut the "
-        "connections every few seconds (resets and one half-open connection) and check that "
-        "every stream recovers without a sequence gap. Live view with rich on a terminal, "
-        "plain progress lines otherwise. Exits 0 only if no gap and no lost message was seen.",
-    )
-    demo.add_argument(
-        "--duration",
-        type=_positive_float,
-        default=12.0,
-        metavar="SECONDS",
-        help="seconds of streaming and faults (default 12)",
-    )
-    demo.add_argument(
-        "--rate",
-        type=_positive_float,
-        default=25.0,
-        metavar="N",
-        help="messages per second per stream (default 25)",
-    )
-    demo.add_argument(
-        "--symbols",
-        default="BTCUSDT,ETHUSDT,SOLUSDT",
-        metavar="LIST",
-        help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)",
-    )
-    demo.add_argument("--seed", type=int, default=7, help="market seed (default 7)")
-    demo.add_argument(
-        "--burst",
-        type=_non_negative_int,
-        default=20_000,
-        metavar="N",
-        help="messages of a final full-speed burst, 0 to skip (default 20000)",
-    )
-    demo.add_argument("--no-faults", action="store_true", help="stream without injecting any fault")
-    demo.add_argument(
-        "--plain",
-        action="store_true",
-        help="plain progress lines even on a terminal (default when not a terminal "
-        "or rich is not installed)",
-    )
-
-
-def _add_connect_parser(commands: Any) -> None:
-    connect = commands.add_parser(
-        "connect",
-        help="interactive client: stdin lines are sent, messages are printed",
-        description="Connect to URL, send each line of stdin as a text message and print "
-        "every message received on stdout (JSON pretty-printed and coloured on a terminal, "
-        "one compact line per message otherwise). Connection events go to stderr. At end of "
-        "input, keep receiving --linger seconds, then close. Exit status: 0 after a normal "
-        "close, 1 after an error.",
-    )
-    connect.add_argument("url", type=_ws_url, help="ws:// or wss:// URL")
-    connect.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        type=_header,
-        metavar="NAME:VALUE",
-        help="extra handshake header (repeatable)",
-    )
-    connect.add_argument(
-        "--subprotocol",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="subprotocol to offer (repeatable)",
-    )
-    connect.add_argument(
-        "--raw",
-        action="store_true",
-        help="print text messages exactly as received (binary ones as hex)",
-    )
-    connect.add_argument(
-        "--heartbeat",
-        type=_positive_float,
-        default=None,
-        metavar="SECONDS",
-        help="send a ping every SECONDS; a peer that stops answering is dropped",
-    )
-    connect.add_argument(
-        "--no-reconnect",
-        action="store_true",
-        help="exit when the connection drops instead of reconnecting",
-    )
-    connect.add_argument(
-        "--proxy",
-        default=None,
-        metavar="URL",
-        help='http://, https:// or socks5:// proxy ("" for none; default: from '
-        "HTTPS_PROXY / ALL_PROXY)",
-    )
-    connect.add_argument(
-        "--linger",
-        type=_non_negative_float,
-        default=0.0,
-        metavar="SECONDS",
-        help="keep receiving this long after end of input, 'inf' until the server closes "
-        "(default 0)",
-    )
-    connect.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="log the library's lifecycle lines (-v) and frames (-vv) on stderr",
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``jetsocket`` command.
-
-    ``jetsocket URL`` is short for ``jetsocket connect URL``.
-
-    Args:
-        argv: Arguments without the program name (default: ``sys.argv[1:]``).
-
-    Returns:
-        The process exit status.
-    """
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0].startswith(("ws://", "wss://")):
-        args_list.insert(0, "connect")
-    args = build_parser().parse_args(args_list)
-    try:
-        if args.command == "demo":
-            from jetsocket._demo import run_demo  # noqa: PLC0415 - simulator only for the demo
-
-            symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
-            if not symbols:
-                raise SystemExit("jetsocket: --symbols needs at least one symbol")
-            return asyncio.run(
-                run_demo(
-                    duration=args.duration,
-                    rate=args.rate,
-                    symbols=symbols,
-                    seed=args.seed,
-                    burst=args.burst,
-                    faults=not args.no_faults,
-                    live=None if not args.plain else False,
-                )
-            )
-        options = ConnectOptions(
-            url=args.url,
-            headers=dict(args.header),
-            subprotocols=list(args.subprotocol),
-            raw=args.raw,
-            heartbeat=args.heartbeat,
-            reconnect=not args.no_reconnect,
-            proxy=args.proxy,
-            linger=args.linger,
-            verbose=args.verbose,
-        )
-        return asyncio.run(run_connect(options))
-    except KeyboardInterrupt:
-        return 130
 
 
 # -- connect ----------------------------------------------------------------------------
@@ -545,7 +353,7 @@ async def run_connect(options: ConnectOptions) -> int:
     color = (stdout_tty and not no_color) if options.color is None else options.color
     printer = MessagePrinter(raw=options.raw, pretty=pretty, color=color)
     console = _Console(redact, sys.stdout, sys.stderr, color=sys.stderr.isatty() and not no_color)
-    _configure_logging(options.verbose)
+    configure_logging(options.verbose)
     try:
         ws = jetsocket.WebSocket(
             options.url,
@@ -624,7 +432,7 @@ async def _send_lines(
             console.event(f"not sent: {exc}", error=True)
 
 
-def _configure_logging(verbose: int) -> None:
+def configure_logging(verbose: int) -> None:
     """Library log lines on stderr with -v/-vv; silent otherwise (events are printed)."""
     log = logging.getLogger("jetsocket")
     if verbose <= 0:
@@ -638,50 +446,3 @@ def _configure_logging(verbose: int) -> None:
     log.setLevel(logging.INFO)
     frames = logging.getLogger("jetsocket.frames")
     frames.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
-
-
-# -- argument helpers -------------------------------------------------------------------
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _ws_url(text: str) -> str:
-    if not text.startswith(("ws://", "wss://")):
-        # Not echoed: a mistyped URL may still carry a credential.
-        raise argparse.ArgumentTypeError("expected a ws:// or wss:// URL")
-    return text
-
-
-def _header(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"invalid header {text!r} (expected NAME:VALUE)")
-    return name.strip(), value.strip()

@@ -7,7 +7,6 @@ falls back to plain progress lines.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
 from rich import box  # type: ignore[import-not-found, unused-ignore]
 from rich.console import Console, Group  # type: ignore[import-not-found, unused-ignore]
@@ -15,8 +14,7 @@ from rich.live import Live  # type: ignore[import-not-found, unused-ignore]
 from rich.table import Table  # type: ignore[import-not-found, unused-ignore]
 from rich.text import Text  # type: ignore[import-not-found, unused-ignore]
 
-if TYPE_CHECKING:
-    from jetsocket._demo import _Demo
+from jetsocket._cli._model import DemoState
 
 __all__ = ["RichView"]
 
@@ -30,7 +28,7 @@ class RichView:
         demo: The running demo whose counters are shown.
     """
 
-    def __init__(self, demo: _Demo) -> None:
+    def __init__(self, demo: DemoState) -> None:
         self._demo = demo
         self._events: deque[tuple[float, str]] = deque(maxlen=_EVENTS_SHOWN)
         self._console = Console(file=demo.out)
@@ -69,7 +67,7 @@ class RichView:
             ("jetsocket demo", "bold cyan"),
             f"  {elapsed:4.1f} / {demo.duration:g} s   ",
             (f"up {demo.up}/{demo.connections}", "green" if demo.up == demo.connections else "red"),
-            f"   reconnects {demo.reconnects}   faults {len(demo.faults)}/{len(demo.plan)}   ",
+            f"   reconnects {demo.reconnects}   faults {demo.faults_done}/{len(demo.plan)}   ",
             ("gaps ", "bold"),
             (str(gaps), "bold green" if gaps == 0 else "bold red"),
             ("   lost ", "bold"),

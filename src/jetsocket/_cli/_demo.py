@@ -43,9 +43,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
+from typing import Any, ClassVar, Generic, TextIO, TypeVar
 
 import jetsocket
+from jetsocket._cli._model import KIND_LABEL, StreamStats, View, fmt_ms, fmt_price
+from jetsocket._cli._view_plain import PlainView
 from jetsocket._engine._config import BackoffConfig, HeartbeatConfig
 from jetsocket.schema import Ack, Client, Stream, Subscription
 from jetsocket.testing import BookTicker, ExchangeSimulator, FaultProxy, Kline, Trade
@@ -59,11 +61,6 @@ HEARTBEAT = HeartbeatConfig(interval=0.5, timeout=0.5)
 _RECOVERY_TIMEOUT = 10.0  # seconds for every connection to be back after a fault
 _BURST_TIMEOUT = 30.0
 _POLL = 0.02  # seconds between checks of a recovery condition (demo pacing, not sync)
-_KIND_LABEL = {
-    "reset": "server reset (simulator drop_all)",
-    "half-open": "half-open (proxy black hole)",
-    "network": "network reset (proxy drop)",
-}
 
 
 # -- the typed client -------------------------------------------------------------------
@@ -148,52 +145,6 @@ class DemoClient(Client[Trade | Kline | BookTicker]):
 
 
 @dataclass
-class StreamStats:
-    """Counters of one stream, updated by its consumer.
-
-    Attributes:
-        name: The stream name.
-        received: Messages consumed.
-        connections: Connections that delivered messages (``seq`` restarted at 1).
-        last_seq: ``seq`` of the last message.
-        gaps: Messages whose ``seq`` was neither ``last_seq + 1`` nor 1.
-        lost: Messages missing inside those gaps.
-        price: Last price (trade price, candle close, book mid).
-        latency_ms: Send-to-consume delay of the last message (simulator clock ``E``).
-        rate: Messages in the last second.
-    """
-
-    name: str
-    received: int = 0
-    connections: int = 0
-    last_seq: int = 0
-    gaps: int = 0
-    lost: int = 0
-    price: Decimal | None = None
-    latency_ms: float | None = None
-    rate: int = 0
-    _mark: int = 0
-
-    def observe(self, seq: int) -> int:
-        """Check ``seq`` against the previous one; return how many messages are missing."""
-        self.received += 1
-        last, self.last_seq = self.last_seq, seq
-        if seq == 1:
-            self.connections += 1  # a new connection starts again at 1: not a gap
-            return 0
-        if seq == last + 1:
-            return 0
-        self.gaps += 1
-        missing = max(0, seq - last - 1)
-        self.lost += missing
-        return missing
-
-    def sample(self) -> None:
-        """Close a one-second window of :attr:`rate`."""
-        self.rate, self._mark = self.received - self._mark, self.received
-
-
-@dataclass
 class _Fault:
     kind: str
     at: float
@@ -209,13 +160,6 @@ def _price(msg: Trade | Kline | BookTicker) -> Decimal:
     if isinstance(msg, Kline):
         return msg.bar.close
     return ((msg.bid + msg.ask) / 2).quantize(msg.bid)
-
-
-class _View(Protocol):
-    def start(self) -> None: ...
-    def note(self, text: str) -> None: ...
-    def tick(self) -> None: ...
-    def stop(self) -> None: ...
 
 
 class _Demo:
@@ -261,7 +205,7 @@ class _Demo:
         self.failures: list[str] = []
         # Unhandled errors reported by the event loop (a library bug, not a demo failure).
         self.loop_warnings: dict[str, int] = {}
-        self.view: _View = _PlainView(self)
+        self.view: View = PlainView(self)
         self._watch()
 
     # -- helpers ------------------------------------------------------------------------
@@ -284,6 +228,30 @@ class _Demo:
     @property
     def lost(self) -> int:
         return sum(st.lost for st in self.stats.values()) + sum(s.dropped for s in self.streams)
+
+    @property
+    def faults_done(self) -> int:
+        return len(self.faults)
+
+    def trade_prices(self) -> list[tuple[str, Decimal | None]]:
+        return [
+            (sub.symbol.upper(), self.stats[sub.topic].price)
+            for sub in self.subscriptions
+            if isinstance(sub, Trades)
+        ]
+
+    def header(self) -> list[str]:
+        sim = self.sim
+        kinds = ", ".join(KIND_LABEL[kind].split(" (")[0] for _, kind in self.plan[:3]) or "none"
+        return [
+            f"jetsocket demo: {self.duration:g} s; faults: {kinds}"
+            + (f" (every {self.plan[0][0]:g} s)" if self.plan else ""),
+            f"  simulator  {sim.uri}  symbols {' '.join(sim.symbols)}, seed {sim.seed}",
+            f"  proxy      {self.proxy.uri_for('/ws')}  (client -> fault proxy -> simulator)",
+            f"  client     DemoClient: {self.connections} typed subscriptions, one connection "
+            f"each, heartbeat {HEARTBEAT.interval:g} s + {HEARTBEAT.timeout:g} s",
+            "subscribed: " + " ".join(sub.topic for sub in self.subscriptions),
+        ]
 
     def _watch(self) -> None:
         client = self.client
@@ -369,10 +337,10 @@ class _Demo:
                 await self._half_open(fault)
             elif kind == "reset":
                 fault.cut = min(await self.sim.drop_all(), self.connections)
-                self.view.note(f"fault: {_KIND_LABEL[kind]}: {fault.cut} connections cut")
+                self.view.note(f"fault: {KIND_LABEL[kind]}: {fault.cut} connections cut")
             else:
                 fault.cut = min(self.proxy.drop(), self.connections)
-                self.view.note(f"fault: {_KIND_LABEL[kind]}: {fault.cut} connections cut")
+                self.view.note(f"fault: {KIND_LABEL[kind]}: {fault.cut} connections cut")
             expected = reconnects + self.connections
             back = await self._wait_until(partial(self._recovered, expected), _RECOVERY_TIMEOUT)
             if back:
@@ -382,7 +350,7 @@ class _Demo:
                     f"resubscribed after {fault.recovered_after:.2f} s"
                 )
             else:
-                self.failures.append(f"{_KIND_LABEL[kind]} at {fault.at:.1f} s: not recovered")
+                self.failures.append(f"{KIND_LABEL[kind]} at {fault.at:.1f} s: not recovered")
                 self.view.note(f"NOT recovered within {_RECOVERY_TIMEOUT:.0f} s")
 
     def _recovered(self, reconnects: int) -> bool:
@@ -394,8 +362,7 @@ class _Demo:
         self.proxy.blackhole()
         fault.cut = self.connections
         self.view.note(
-            f"fault: {_KIND_LABEL['half-open']}: {self.connections} connections silent, "
-            "TCP still up"
+            f"fault: {KIND_LABEL['half-open']}: {self.connections} connections silent, TCP still up"
         )
         bound = HEARTBEAT.interval + HEARTBEAT.timeout
         try:
@@ -446,7 +413,7 @@ class _Demo:
 
     # -- the run ------------------------------------------------------------------------
 
-    async def run(self, view: _View) -> int:
+    async def run(self, view: View) -> int:
         """Stream, inject the faults, burst; print the summary and return the exit status."""
         self.view = view
         try:
@@ -545,7 +512,7 @@ class _Demo:
                 if fault.recovered_after is not None
                 else "NOT recovered"
             )
-            write(f"  [{fault.at:5.1f}s] {_KIND_LABEL[fault.kind]}: {fault.cut} cut, {back}\n")
+            write(f"  [{fault.at:5.1f}s] {KIND_LABEL[fault.kind]}: {fault.cut} cut, {back}\n")
         if not self.faults:
             write("  none\n")
         if self.burst_result is not None:
@@ -557,8 +524,8 @@ class _Demo:
         )
         for st in self.stats.values():
             write(
-                f"{st.name:<20} {st.received:>8} {st.connections:>5} {_fmt_price(st.price):>12} "
-                f"{_fmt_ms(st.latency_ms):>10} {st.gaps:>4} {st.lost:>4}\n"
+                f"{st.name:<20} {st.received:>8} {st.connections:>5} {fmt_price(st.price):>12} "
+                f"{fmt_ms(st.latency_ms):>10} {st.gaps:>4} {st.lost:>4}\n"
             )
         write(
             f"cut in flight: {in_flight} of the {sent} messages sent never arrived: they were "
@@ -602,74 +569,10 @@ def fault_plan(duration: float) -> list[tuple[float, str]]:
     return plan
 
 
-def _fmt_price(price: Decimal | None) -> str:
-    return "-" if price is None else str(price)
-
-
-def _fmt_ms(ms: float | None) -> str:
-    return "-" if ms is None else f"{ms:.1f} ms"
-
-
-# -- views ------------------------------------------------------------------------------
-
-
-class _PlainView:
-    """Plain lines: a header, events as they happen, one progress line per second."""
-
-    def __init__(self, demo: _Demo) -> None:
-        self._demo = demo
-        self._last_total = 0
-
-    def _line(self, text: str) -> None:
-        self._demo.out.write(f"[{self._demo.elapsed():5.1f}s] {text}\n")
-        self._demo.out.flush()
-
-    def start(self) -> None:
-        for line in _header(self._demo):
-            self._demo.out.write(line + "\n")
-        self._demo.out.flush()
-
-    def note(self, text: str) -> None:
-        self._line(text)
-
-    def tick(self) -> None:
-        demo = self._demo
-        total = demo.received
-        rate, self._last_total = total - self._last_total, total
-        prices = "  ".join(
-            f"{sub.symbol.upper()} {_fmt_price(demo.stats[sub.topic].price)}"
-            for sub in demo.subscriptions
-            if isinstance(sub, Trades)
-        )
-        hb = _fmt_ms(demo.heartbeat_ms)
-        self._line(
-            f"{rate:5d} msg/s  total {total:<6d} up {demo.up}/{demo.connections}  "
-            f"reconnects {demo.reconnects}  gaps {demo.gaps}  lost {demo.lost}  hb {hb}  {prices}"
-        )
-
-    def stop(self) -> None:
-        self._demo.out.flush()
-
-
-def _header(demo: _Demo) -> list[str]:
-    sim = demo.sim
-    kinds = ", ".join(_KIND_LABEL[kind].split(" (")[0] for _, kind in demo.plan[:3]) or "none"
-    lines = [
-        f"jetsocket demo: {demo.duration:g} s; faults: {kinds}"
-        + (f" (every {demo.plan[0][0]:g} s)" if demo.plan else ""),
-        f"  simulator  {sim.uri}  symbols {' '.join(sim.symbols)}, seed {sim.seed}",
-        f"  proxy      {demo.proxy.uri_for('/ws')}  (client -> fault proxy -> simulator)",
-        f"  client     DemoClient: {demo.connections} typed subscriptions, one connection "
-        f"each, heartbeat {HEARTBEAT.interval:g} s + {HEARTBEAT.timeout:g} s",
-        "subscribed: " + " ".join(sub.topic for sub in demo.subscriptions),
-    ]
-    return lines
-
-
-def _rich_view(demo: _Demo) -> _View | None:
+def _rich_view(demo: _Demo) -> View | None:
     """A live ``rich`` view, or None when rich is not installed."""
     try:
-        from jetsocket._demo_rich import RichView  # noqa: PLC0415 - optional dependency
+        from jetsocket._cli._view_rich import RichView  # noqa: PLC0415 - optional dependency
     except ImportError:
         return None
     return RichView(demo)
@@ -710,7 +613,7 @@ async def run_demo(
             FaultProxy(sim) as proxy,
         ):
             demo = _Demo(sim, proxy, duration=duration, burst=burst, faults=faults, out=stream)
-            view: _View = _PlainView(demo)
+            view: View = PlainView(demo)
             if live is None:
                 live = stream.isatty()
             if live:
