@@ -7,6 +7,7 @@ in the test's event loop on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import re
@@ -22,9 +23,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 import jetsocket
-from jetsocket._cli import MessagePrinter, Redactor, main
-from jetsocket._cli._demo import StreamStats, Trades, fault_plan, run_demo
-from jetsocket.testing import ExchangeSimulator, FaultProxy, Trade
+from jetsocket._cli import MessagePrinter, Redactor, _demo_book, main
+from jetsocket._cli._demo import Books, StreamStats, Trades, fault_plan, parse_book, run_demo
+from jetsocket.testing import BookDelta, BookSnapshot, ExchangeSimulator, FaultProxy, Trade
 
 TIMEOUT = 60.0
 
@@ -157,10 +158,30 @@ def test_demo_survives_resets_and_half_open() -> None:
     assert "first trade, a typed msgspec Struct: Trade(" in out
     assert "burst: " in out
     assert "FAILED" not in out
-    # Nine streams in the table, each with gaps 0 and lost 0 in its last two columns.
+    # Ten streams in the table (nine feeds and the book), each with gaps 0 and lost 0 in its
+    # last two columns.
     rows = [line.split() for line in lines if re.match(r"[a-z]+usdt@", line)]
-    assert len(rows) == 9, out
+    assert len(rows) == 10, out
     assert all(row[-2:] == ["0", "0"] for row in rows), out
+    # "lost 0" counts everything: each stream resumed after its last seq after every fault,
+    # and everything the simulator produced up to the end was received.
+    delivery = next(line for line in lines if line.startswith("delivery: "))
+    produced, received, missing = (
+        int(n.replace(",", ""))
+        for n in re.findall(r"([\d,]+) (?:messages on|received|missing)", delivery)
+    )
+    assert produced == received > 0, delivery
+    assert missing == 0, delivery
+    replayed = next(line for line in lines if line.startswith("replayed: "))
+    assert int(replayed.split()[1].replace(",", "")) > 0, replayed  # the faults cut messages
+    # The order book survived the injected gap and equals the simulator's at the end.
+    assert any(
+        line.startswith("book BTCUSDT: live, best ") and "equal to the simulator's book" in line
+        for line in lines
+    ), out
+    assert "book gap: 1 injected (3 deltas withheld), 1 detected by the BookSync" in out
+    assert "book BTCUSDT: RESYNCING" in out
+    assert re.search(r"book BTCUSDT: live again after [\d.]+ ms, from a fresh snapshot", out)
 
 
 def test_demo_without_faults_and_options() -> None:
@@ -178,8 +199,10 @@ def test_demo_without_faults_and_options() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "subscribed: solusdt@trade solusdt@kline_1m solusdt@bookTicker" in out
+    assert "subscribed: solusdt@trade solusdt@kline_1m solusdt@bookTicker solusdt@book" in out
     assert "0 resets + 0 half-open, 0 reconnects" in out
+    assert "equal to the simulator's book" in out
+    assert "book gap:" not in out  # --no-faults: no gap injected either
     assert "burst:" not in out
     assert "half-open:" not in out
 
@@ -214,14 +237,120 @@ def test_fault_plan() -> None:
     assert all(at <= 60 - 1.5 for at, _ in long)
 
 
-def test_stream_stats_judges_gaps_per_connection() -> None:
+def test_stream_stats_one_sequence_across_reconnects() -> None:
+    # Issue 13: the simulator keeps one sequence per stream and the client resumes, so a
+    # restart at 1 is no longer normal (it was: "a reconnect restarts at 1, not a gap").
     stats = StreamStats("btcusdt@trade")
-    for seq in (1, 2, 3, 1, 2):  # a reconnect restarts at 1: not a gap
+    for seq in (41, 42, 43):  # the stream existed before the subscription
         assert stats.observe(seq) == 0
-    assert (stats.connections, stats.gaps, stats.lost) == (2, 0, 0)
-    assert stats.observe(5) == 2  # 3 and 4 missing within the connection
+    assert (stats.first_seq, stats.last_seq, stats.gaps) == (41, 43, 0)
+    assert stats.observe(1) == 0  # back to 1: a gap, nothing missing
+    assert stats.gaps == 1
+    assert stats.observe(2) == 0
+    assert stats.observe(5) == 2  # 3 and 4 missing
     assert stats.observe(5) == 0  # a repeat is a gap too, with nothing missing
-    assert (stats.received, stats.gaps, stats.lost) == (7, 2, 2)
+    assert (stats.received, stats.gaps, stats.lost) == (7, 3, 2)
+    stats.restart()  # a book resync: the next message starts the stream again
+    assert stats.observe(100) == 0
+    assert (stats.gaps, stats.lost) == (3, 2)
+
+
+async def test_demo_book_survives_an_injected_gap() -> None:
+    out = io.StringIO()
+    code = await run_demo(duration=4.0, rate=40, symbols=("ETHUSDT",), burst=400, out=out)
+    text = out.getvalue()
+    assert code == 0, text
+    assert "summary: OK: 4 streams, 4 s, 1 resets + 0 half-open" in text
+    assert ", 0 gaps, 0 lost" in text
+    assert "book gap: 1 injected (3 deltas withheld), 1 detected by the BookSync" in text
+    assert "book ETHUSDT: live, best " in text
+    assert "equal to the simulator's book at version " in text
+    assert ", 0 missing" in text
+
+
+@pytest.mark.parametrize("checksums", [True, False])
+async def test_demo_fails_when_the_book_goes_wrong(
+    monkeypatch: pytest.MonkeyPatch, checksums: bool
+) -> None:
+    """A book that applies deltas wrongly makes the demo exit 1.
+
+    With the venue's checksums, each wrong delta is caught at once (and the book resyncs);
+    without them, the final comparison with the simulator's book catches the difference.
+    """
+
+    def lossy(msg: object) -> object:
+        update = parse_book(msg)
+        if update is None:
+            return None
+        if isinstance(msg, BookDelta) and msg.version % 7 == 0:
+            update = dataclasses.replace(update, bids=(), asks=(), checksum=None)  # forgotten
+        return update if checksums else dataclasses.replace(update, checksum=None)
+
+    monkeypatch.setattr(_demo_book, "parse_book", lossy)
+    out = io.StringIO()
+    code = await run_demo(
+        duration=1.5, rate=40, symbols=("BTCUSDT",), burst=0, faults=False, out=out
+    )
+    text = out.getvalue()
+    assert code == 1, text
+    assert "summary: FAILED:" in text
+    if checksums:
+        assert re.search(r"FAILED: \d+ book checksum failures", text), text
+        assert "book BTCUSDT: checksum failed: checksum" in text
+    else:
+        assert "DIFFERENT from the simulator's book" in text
+
+
+def test_resume_position_in_the_subscription() -> None:
+    sub = Books(symbol="BTCUSDT")
+    assert sub.subscribe_message(1) == {"method": "SUBSCRIBE", "params": ["btcusdt@book"], "id": 1}
+    assert sub == Books(symbol="BTCUSDT")  # the position is not part of its identity
+    assert hash(sub) == hash(Books(symbol="BTCUSDT"))
+
+    class Stream:
+        last_sequence: int | None = 1234
+
+    sub.resume.stream = Stream()  # type: ignore[assignment]
+    assert sub.subscribe_message(2) == {
+        "method": "SUBSCRIBE",
+        "params": ["btcusdt@book"],
+        "id": 2,
+        "resume": {"btcusdt@book": 1234},
+    }
+    snapshot = BookSnapshot(1, "BTCUSDT", 9, ((Decimal(1), Decimal(2)),), (), checksum=5, seq=9)
+    update = parse_book(snapshot)
+    assert update is not None
+    assert update.snapshot
+    assert (update.last, update.checksum) == (9, 5)
+    assert parse_book(Trade(1, "BTCUSDT", 7, Decimal(1), Decimal(2), 1, False, seq=1)) is None
+
+
+async def test_demo_live_view_and_plain_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    rich_console = pytest.importorskip("rich.console")
+    from jetsocket._cli import _view_rich  # noqa: PLC0415 - needs rich
+
+    # A StringIO is no terminal: make the live view draw into it as into one.
+    def terminal(file: io.StringIO) -> object:
+        return rich_console.Console(file=file, force_terminal=True, width=160)
+
+    monkeypatch.setattr(_view_rich, "Console", terminal)
+    out = io.StringIO()
+    code = await run_demo(
+        duration=1.2, rate=20, symbols=("BTCUSDT",), burst=0, faults=False, live=True, out=out
+    )
+    assert code == 0, out.getvalue()
+    assert "order book BTCUSDT" in out.getvalue()  # the live frame was drawn
+    assert "summary: OK:" in out.getvalue()
+    # Without rich the demo falls back to plain lines.
+    monkeypatch.setitem(sys.modules, "rich", None)
+    monkeypatch.delitem(sys.modules, "jetsocket._cli._view_rich", raising=False)
+    out = io.StringIO()
+    code = await run_demo(
+        duration=1.2, rate=20, symbols=("BTCUSDT",), burst=0, faults=False, live=True, out=out
+    )
+    assert code == 0, out.getvalue()
+    assert "msg/s  total" in out.getvalue()  # a plain progress line
+    assert "order book BTCUSDT" not in out.getvalue()
 
 
 def test_demo_subscription_declaration() -> None:

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, TextIO
 
-__all__ = ["KIND_LABEL", "DemoState", "StreamStats", "View", "fmt_ms", "fmt_price"]
+__all__ = [
+    "KIND_LABEL",
+    "BookStatus",
+    "DemoState",
+    "StreamStats",
+    "View",
+    "fmt_ms",
+    "fmt_price",
+]
 
 #: How each kind of fault is named on screen.
 KIND_LABEL = {
@@ -26,12 +34,16 @@ KIND_LABEL = {
 class StreamStats:
     """Counters of one stream, updated by its consumer.
 
+    The simulator numbers each stream's messages once, over every connection
+    (``sequence="stream"``), and the client resumes from its last ``seq`` after a reconnect,
+    so every message must be the previous one + 1, across reconnects too.
+
     Attributes:
         name: The stream name.
         received: Messages consumed.
-        connections: Connections that delivered messages (``seq`` restarted at 1).
-        last_seq: ``seq`` of the last message.
-        gaps: Messages whose ``seq`` was neither ``last_seq + 1`` nor 1.
+        first_seq: ``seq`` of the first message (the stream existed before: not 1).
+        last_seq: ``seq`` of the last message (0: none yet).
+        gaps: Messages whose ``seq`` was not ``last_seq + 1``.
         lost: Messages missing inside those gaps.
         price: Last price (trade price, candle close, book mid).
         latency_ms: Send-to-consume delay of the last message (simulator clock ``E``).
@@ -40,7 +52,7 @@ class StreamStats:
 
     name: str
     received: int = 0
-    connections: int = 0
+    first_seq: int = 0
     last_seq: int = 0
     gaps: int = 0
     lost: int = 0
@@ -53,8 +65,8 @@ class StreamStats:
         """Check ``seq`` against the previous one; return how many messages are missing."""
         self.received += 1
         last, self.last_seq = self.last_seq, seq
-        if seq == 1:
-            self.connections += 1  # a new connection starts again at 1: not a gap
+        if not last:
+            self.first_seq = seq  # where the stream was when the client subscribed
             return 0
         if seq == last + 1:
             return 0
@@ -66,6 +78,43 @@ class StreamStats:
     def sample(self) -> None:
         """Close a one-second window of :attr:`rate`."""
         self.rate, self._mark = self.received - self._mark, self.received
+
+    def restart(self) -> None:
+        """The stream starts again from a snapshot (an order book's resync).
+
+        No gap is checked between the last message before and the first after.
+        """
+        self.last_seq = 0
+
+
+@dataclass
+class BookStatus:
+    """What the views show of the demo's order book.
+
+    Attributes:
+        symbol: The instrument.
+        state: The book's state: ``empty``, ``syncing``, ``live`` or ``resyncing``.
+        version: Update id of the last delta applied.
+        bids: The best bid levels, best first.
+        asks: The best ask levels, best first.
+        levels: Levels per side in the book.
+        gaps: Gaps the book detected (each starts a resync).
+        resyncs: Resyncs done (a fresh snapshot made the book live again).
+        injected: Gaps the demo injected on the book's stream.
+        consistent: Whether the book equalled the simulator's at the end (None: not
+            checked yet).
+    """
+
+    symbol: str
+    state: str = "empty"
+    version: int | None = None
+    bids: tuple[tuple[Decimal, Decimal], ...] = ()
+    asks: tuple[tuple[Decimal, Decimal], ...] = ()
+    levels: int = 0
+    gaps: int = 0
+    resyncs: int = 0
+    injected: int = 0
+    consistent: bool | None = None
 
 
 class DemoState(Protocol):
@@ -141,6 +190,10 @@ class DemoState(Protocol):
 
     def trade_prices(self) -> list[tuple[str, Decimal | None]]:
         """``(symbol, last trade price)`` per symbol."""
+        ...
+
+    def book_status(self, depth: int) -> BookStatus | None:
+        """The order book with its ``depth`` best levels a side (None: no book)."""
         ...
 
 

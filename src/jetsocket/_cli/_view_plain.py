@@ -39,9 +39,15 @@ class PlainView:
         rate, self._last_total = total - self._last_total, total
         prices = "  ".join(f"{symbol} {fmt_price(price)}" for symbol, price in demo.trade_prices())
         hb = fmt_ms(demo.heartbeat_ms)
+        book = demo.book_status(1)
+        shown = ""
+        if book is not None:
+            top = f" {book.bids[0][0]}/{book.asks[0][0]}" if book.bids and book.asks else ""
+            shown = f"  book {book.state} v{book.version}{top}"
         self._line(
             f"{rate:5d} msg/s  total {total:<6d} up {demo.up}/{demo.connections}  "
-            f"reconnects {demo.reconnects}  gaps {demo.gaps}  lost {demo.lost}  hb {hb}  {prices}"
+            f"reconnects {demo.reconnects}  gaps {demo.gaps}  lost {demo.lost}  hb {hb}  "
+            f"{prices}{shown}"
         )
 
     def stop(self) -> None:

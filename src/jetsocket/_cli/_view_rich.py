@@ -14,11 +14,18 @@ from rich.live import Live  # type: ignore[import-not-found, unused-ignore]
 from rich.table import Table  # type: ignore[import-not-found, unused-ignore]
 from rich.text import Text  # type: ignore[import-not-found, unused-ignore]
 
-from jetsocket._cli._model import DemoState
+from jetsocket._cli._model import BookStatus, DemoState
 
 __all__ = ["RichView"]
 
 _EVENTS_SHOWN = 8
+_BOOK_LEVELS = 5  # levels a side drawn
+_STATE_STYLE = {
+    "live": "bold green",
+    "resyncing": "bold yellow",
+    "syncing": "yellow",
+    "empty": "dim",
+}
 
 
 class RichView:
@@ -77,12 +84,12 @@ class RichView:
         )
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("stream")
-        for name in ("conns", "messages", "msg/s", "last price", "latency", "gaps", "lost"):
+        for name in ("last seq", "messages", "msg/s", "last price", "latency", "gaps", "lost"):
             table.add_column(name, justify="right")
         for st in demo.stats.values():
             table.add_row(
                 st.name,
-                str(st.connections),
+                str(st.last_seq),
                 str(st.received),
                 str(st.rate),
                 "-" if st.price is None else str(st.price),
@@ -93,10 +100,46 @@ class RichView:
         events = Text()
         for at, text in self._events:
             style = "red" if ("NOT" in text or "GAP" in text) else ""
+            if "RESYNCING" in text or "withholds" in text:
+                style = "yellow"
             events.append(f"[{at:5.1f}s] ", style="dim")
             events.append(text + "\n", style=style)
         footer = Text(
-            "gap: a seq neither previous + 1 nor 1 (1 starts a new connection: conns)",
+            "gap: a seq that is not the previous + 1 (one sequence per stream, across "
+            "reconnects: each stream resumes after its last seq)",
             style="dim",
         )
-        return Group(title, table, events, footer)
+        book = demo.book_status(_BOOK_LEVELS)
+        if book is None:
+            return Group(title, table, events, footer)
+        return Group(title, table, _book_panel(book), events, footer)
+
+
+def _book_panel(book: BookStatus) -> Group:
+    """The book's state line and its best levels, bids and asks side by side."""
+    state = Text.assemble(
+        (f"order book {book.symbol}  ", "bold"),
+        (book.state.upper(), _STATE_STYLE.get(book.state, "")),
+        f"   version {'-' if book.version is None else book.version}",
+        f"   {book.levels} levels a side",
+        f"   gaps injected {book.injected}, detected {book.gaps}, resyncs {book.resyncs}",
+    )
+    if book.consistent is not None:
+        state.append(
+            "   equal to the simulator's" if book.consistent else "   DIFFERENT",
+            style="bold green" if book.consistent else "bold red",
+        )
+    levels = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    style = "dim" if book.state != "live" else ""
+    for name in ("bid qty", "bid", "ask", "ask qty"):
+        levels.add_column(name, justify="right", style=style)
+    for i in range(max(len(book.bids), len(book.asks))):
+        bid = book.bids[i] if i < len(book.bids) else None
+        ask = book.asks[i] if i < len(book.asks) else None
+        levels.add_row(
+            "" if bid is None else str(bid[1]),
+            Text("" if bid is None else str(bid[0]), style="green"),
+            Text("" if ask is None else str(ask[0]), style="red"),
+            "" if ask is None else str(ask[1]),
+        )
+    return Group(state, levels)
