@@ -46,10 +46,12 @@ def _add_demo_parser(commands: Any) -> None:
         "demo",
         help="typed client vs. the embedded exchange simulator, with faults (offline)",
         description="Start the embedded exchange simulator behind a fault-injecting proxy, "
-        "subscribe a typed jetsocket Client to its trade, kline and book streams, cut the "
-        "connections every few seconds (resets and one half-open connection) and check that "
-        "every stream recovers without a sequence gap. Live view with rich on a terminal, "
-        "plain progress lines otherwise. Exits 0 only if no gap and no lost message was seen.",
+        "subscribe a typed jetsocket Client to its trade, kline and book-ticker streams and "
+        "an order book, cut the connections every few seconds (resets and one half-open "
+        "connection) and check that every stream resumes without a sequence gap, and that "
+        "the order book survives an injected gap (resync from a fresh snapshot). Live view "
+        "with rich on a terminal, plain progress lines otherwise. Exits 0 only if no gap "
+        "and no lost message was seen and the book equals the simulator's at the end.",
     )
     demo.add_argument(
         "--duration",
@@ -79,7 +81,11 @@ def _add_demo_parser(commands: Any) -> None:
         metavar="N",
         help="messages of a final full-speed burst, 0 to skip (default 20000)",
     )
-    demo.add_argument("--no-faults", action="store_true", help="stream without injecting any fault")
+    demo.add_argument(
+        "--no-faults",
+        action="store_true",
+        help="stream without injecting any fault (nor the order book's gap)",
+    )
     demo.add_argument(
         "--plain",
         action="store_true",
