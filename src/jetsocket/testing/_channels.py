@@ -234,7 +234,9 @@ class SharedFeed:
         now_ms = time.time_ns() // 1_000_000
         produced = 0
         touched = list(self._bursting)
-        while self._bursting and produced < _BATCH:
+        # Up to a batch per channel: each connection then sends a full batch per write.
+        limit = _BATCH * len(touched)
+        while self._bursting and produced < limit:
             # One round: one message per bursting channel, in the order the bursts began.
             for channel in self._bursting:
                 channel.produce(now_ms)
