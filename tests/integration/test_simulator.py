@@ -17,6 +17,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from jetsocket.testing import (
+    BookDelta,
+    BookSnapshot,
     BookTicker,
     ExchangeSimulator,
     FeedMessage,
@@ -75,6 +77,8 @@ def stream_of(msg: FeedMessage) -> str:
         return f"{s}@trade"
     if isinstance(msg, Kline):
         return f"{s}@kline_{msg.bar.interval}"
+    if isinstance(msg, BookSnapshot | BookDelta):
+        return f"{s}@book"
     return f"{s}@bookTicker"
 
 
@@ -84,6 +88,8 @@ def fingerprint(msg: FeedMessage) -> tuple[object, ...]:
         return ("trade", msg.symbol, msg.trade_id, msg.price, msg.qty, msg.buyer_is_maker, msg.seq)
     if isinstance(msg, BookTicker):
         return ("book", msg.symbol, msg.bid, msg.bid_qty, msg.ask, msg.ask_qty, msg.seq)
+    if isinstance(msg, BookSnapshot | BookDelta):
+        return ("depth", msg.symbol, msg.version, msg.bids, msg.asks, msg.checksum, msg.seq)
     k = msg.bar
     return ("kline", msg.symbol, k.open, k.high, k.low, k.close, k.volume, k.trades, msg.seq)
 
