@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal, TypedDict, get_type_hints
 
@@ -167,6 +167,16 @@ class WebSocketOptions(TypedDict, total=False):
             "events, count them and skip the message (False).",
         ),
     ]
+    conflate_key: Annotated[
+        Callable[[Any], Hashable | None] | None,
+        Option(
+            None,
+            "receive",
+            "Conflation: returns a message's key (symbol, instrument), or None to never "
+            "conflate it. While the consumer lags, a newer message replaces the waiting one "
+            "of its key in place (counted in `stats().messages_conflated`).",
+        ),
+    ]
     # -- send --------------------------------------------------------------------------
     serializer: Annotated[
         Callable[[Any], bytes | str] | None,
@@ -260,6 +270,7 @@ class Settings:
     buffer: BufferConfig
     replay: ReplayConfig | None
     strict: bool
+    conflate_key: Callable[[Any], Hashable | None] | None = None
 
 
 def _optional_number(name: str, value: object) -> float | None:
@@ -343,7 +354,7 @@ def resolve(options: Mapping[str, Any], *, raw: bool = False) -> Settings:
     mode = get("send_while_reconnecting")
     if mode not in ("raise", "wait"):
         raise ValueError(f"send_while_reconnecting must be 'raise' or 'wait', got {mode!r}")
-    for name in ("serializer", "is_retriable"):
+    for name in ("serializer", "is_retriable", "conflate_key"):
         _callable(name, options.get(name))
     for name in ("ssl_context", "proxy_ssl_context"):
         _instance(name, options.get(name), ssl.SSLContext)
@@ -393,4 +404,5 @@ def resolve(options: Mapping[str, Any], *, raw: bool = False) -> Settings:
         buffer=buf,
         replay=replay,
         strict=bool(get("strict")),
+        conflate_key=options.get("conflate_key"),
     )

@@ -30,6 +30,8 @@ class ConnectionStats:
         buffer_capacity: Capacity of the receive buffer.
         handler_errors: Event handlers that raised.
         messages_dropped: Messages discarded by the overflow policy or deduplication.
+        messages_conflated: Messages replaced, while waiting, by a newer message of their
+            key (the ``conflate_key`` option); not counted as dropped.
         duplicates: Messages dropped as duplicates of an already seen sequence id.
         gaps: Sequence gaps detected.
         paused_reading: Times reading was paused because the consumer was behind.
@@ -52,6 +54,7 @@ class ConnectionStats:
     buffer_capacity: int = 0
     handler_errors: int = 0
     messages_dropped: int = 0
+    messages_conflated: int = 0
     duplicates: int = 0
     gaps: int = 0
     paused_reading: int = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from types import TracebackType
 from typing import Any, Generic, Literal, Self, TypeVar, overload
 
@@ -37,7 +37,7 @@ from jetsocket._engine._events import (
 from jetsocket._engine._heartbeat import Heartbeat
 from jetsocket._engine._options import Settings, WebSocketOptions, resolve
 from jetsocket._engine._outbox import Outbox, encode_raw
-from jetsocket._engine._queue import MessageQueue
+from jetsocket._engine._queue import ConflatingQueue, MessageQueue
 from jetsocket._engine._receiver import Fallback, Receiver, Router
 from jetsocket._engine._reconnect import EngineHooks, Reconnector
 from jetsocket._engine._state import ConnectionState, check_transition
@@ -214,7 +214,9 @@ class WebSocket(EventSource, Generic[T]):
         self._state = _S.IDLE
         self._end: BaseException | None = None
         buffer = settings.buffer
-        self._queue: MessageQueue[T] = MessageQueue(
+        self._queue: MessageQueue[T] = _new_queue(
+            settings.conflate_key,
+            self.report_error,
             buffer.capacity,
             buffer.overflow_policy,
             what="receive buffer",
@@ -845,11 +847,26 @@ class WebSocket(EventSource, Generic[T]):
             buffer_size=len(queue),
             buffer_capacity=queue.capacity,
             messages_dropped=queue.dropped + receiver.duplicates,
+            messages_conflated=queue.conflated,
             duplicates=receiver.duplicates,
             gaps=receiver.gaps,
             paused_reading=self._pauses,
             pending_sends=len(self._outbox.held),
         )
+
+
+def _new_queue(
+    key: Callable[[Any], Hashable | None] | None,
+    report: Callable[[BaseException, str], None],
+    *args: Any,
+    **kwargs: Any,
+) -> MessageQueue[Any]:
+    # Conflation (the ``conflate_key`` option) is a queue subclass: none, no cost.
+    if key is None:
+        return MessageQueue(*args, **kwargs)
+    return ConflatingQueue(
+        *args, key=key, on_key_error=lambda exc: report(exc, "conflate_key"), **kwargs
+    )
 
 
 def _abort(conn: object) -> None:

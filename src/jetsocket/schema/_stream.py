@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from jetsocket._engine._queue import MessageQueue
+from jetsocket._engine._queue import ConflatingQueue, MessageQueue
 
 if TYPE_CHECKING:
     from jetsocket.schema._subscription import Subscription
 
 __all__ = ["Stream"]
+
+logger = logging.getLogger("jetsocket")
 
 
 def _subscription_base() -> type[Subscription[Any]]:
@@ -49,13 +52,22 @@ class Stream(Generic[M]):
         self.subscription = subscription
         self._unsubscribe = unsubscribe
         cls = type(subscription)
-        self.queue: MessageQueue[M] = MessageQueue(
-            cls.buffer,
-            cls.overflow_policy,
-            what=f"stream {subscription!r}",
-            on_pause=lambda: on_block(self, True),
-            on_resume=lambda: on_block(self, False),
-        )
+        queue_options: dict[str, Any] = {
+            "what": f"stream {subscription!r}",
+            "on_pause": lambda: on_block(self, True),
+            "on_resume": lambda: on_block(self, False),
+        }
+        self.queue: MessageQueue[M]
+        if cls.conflate_key is not _subscription_base().conflate_key:
+            self.queue = ConflatingQueue(
+                cls.buffer,
+                cls.overflow_policy,
+                key=subscription.conflate_key,
+                on_key_error=self._conflate_key_failed,
+                **queue_options,
+            )
+        else:
+            self.queue = MessageQueue(cls.buffer, cls.overflow_policy, **queue_options)
         with contextlib.suppress(RuntimeError):  # outside a loop (tests): found when waiting
             self.queue.start(asyncio.get_running_loop())
         self.received = 0
@@ -76,6 +88,15 @@ class Stream(Generic[M]):
     def dropped(self) -> int:
         """Messages discarded by the overflow policy."""
         return self.queue.dropped
+
+    @property
+    def conflated(self) -> int:
+        """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
+        return self.queue.conflated
+
+    def _conflate_key_failed(self, exc: BaseException) -> None:
+        # Loop thread; the message was queued unconflated (never lost).
+        logger.error("jetsocket: %r: conflate_key() raised %r", self.subscription, exc)
 
     # -- producer side (loop thread) -----------------------------------------------------
 

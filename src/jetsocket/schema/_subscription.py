@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -131,6 +132,16 @@ class Subscription(Generic[M]):
 
     def sequence(self, msg: M) -> int | None:
         """The message's sequence number, for gap detection (None: not sequenced)."""
+        return None
+
+    def conflate_key(self, msg: M) -> Hashable | None:
+        """Override to conflate: the key (symbol, instrument) of a latest-value message.
+
+        When overridden, the stream keeps only the newest waiting message per key while
+        its consumer lags (a newer one replaces it in place, counted in
+        :attr:`Stream.conflated`); a consumer that keeps up still sees every message.
+        Return None for messages that must never be conflated. See the conflation guide.
+        """
         return None
 
     @classmethod
