@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_CAPACITY: Final = 10_000
+_DEFAULT_BLOCK: Final = 0.1  # seconds: asyncio's own slow_callback_duration in debug mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,26 @@ class WebSocketOptions(TypedDict, total=False):
     idle_timeout: Annotated[
         float | None,
         Option(None, "heartbeat", "Reconnect when no frame arrived for this many seconds."),
+    ]
+    loop_block_threshold: Annotated[
+        float | None,
+        Option(
+            _DEFAULT_BLOCK,
+            "heartbeat",
+            "Emit a `loop_blocked` event (and log a warning) when the event loop could not "
+            "run for longer than this many seconds; None: no events. The loop-lag probe "
+            "(one timer per event loop) runs regardless: `stats().loop_lag_ms`, and the "
+            "heartbeat never counts a blocked loop against the peer.",
+        ),
+    ]
+    time_handlers: Annotated[
+        bool,
+        Option(
+            False,
+            "heartbeat",
+            "Time every sync event and message handler call (two `time.perf_counter()` "
+            "calls) so that `loop_blocked` names the handler that blocked the loop.",
+        ),
     ]
     # -- receive -----------------------------------------------------------------------
     buffer: Annotated[
@@ -267,6 +288,8 @@ class Settings:
     max_connection_age: float | None
     heartbeat: HeartbeatConfig | None
     idle_timeout: float | None
+    loop_block_threshold: float | None
+    time_handlers: bool
     buffer: BufferConfig
     replay: ReplayConfig | None
     strict: bool
@@ -401,6 +424,11 @@ def resolve(options: Mapping[str, Any], *, raw: bool = False) -> Settings:
         ),
         heartbeat=hb,
         idle_timeout=_optional_number("idle_timeout", options.get("idle_timeout")),
+        # An explicit None turns the events off (None is not "the default" here).
+        loop_block_threshold=_optional_number(
+            "loop_block_threshold", options.get("loop_block_threshold", _DEFAULT_BLOCK)
+        ),
+        time_handlers=bool(get("time_handlers")),
         buffer=buf,
         replay=replay,
         strict=bool(get("strict")),

@@ -36,6 +36,10 @@ class ConnectionStats:
         gaps: Sequence gaps detected.
         paused_reading: Times reading was paused because the consumer was behind.
         pending_sends: Messages held while reconnecting (replay mode ``full_buffer``).
+        loop_lag_ms: How late the event loop last ran the loop-lag probe (None before the
+            first probe): the time it could not run anything, this client included.
+        loop_lag_max_ms: The largest such lag since the probe started on this loop.
+        loop_blocked: ``loop_blocked`` events: blocks longer than ``loop_block_threshold``.
     """
 
     state: ConnectionState
@@ -59,3 +63,6 @@ class ConnectionStats:
     gaps: int = 0
     paused_reading: int = 0
     pending_sends: int = 0
+    loop_lag_ms: float | None = None
+    loop_lag_max_ms: float | None = None
+    loop_blocked: int = 0

@@ -35,6 +35,7 @@ from jetsocket._engine._events import (
     ReplayStartedEvent,
 )
 from jetsocket._engine._heartbeat import Heartbeat
+from jetsocket._engine._liveness import Liveness
 from jetsocket._engine._options import Settings, WebSocketOptions, resolve
 from jetsocket._engine._outbox import Outbox, encode_raw
 from jetsocket._engine._queue import ConflatingQueue, MessageQueue
@@ -211,6 +212,8 @@ class WebSocket(EventSource, Generic[T]):
             decode, err = build_decoder(message_type)
             errors = (err, UnicodeDecodeError)
         self._events = EventRegistry(self.report_error)
+        self._events.configure_liveness(settings.loop_block_threshold, settings.time_handlers)
+        self._liveness = Liveness(settings.loop_block_threshold)  # the loop-lag probe
         self._state = _S.IDLE
         self._end: BaseException | None = None
         buffer = settings.buffer
@@ -438,6 +441,7 @@ class WebSocket(EventSource, Generic[T]):
         self._set_state(_S.CONNECTING)
         self._end = None
         self._queue.start(asyncio.get_running_loop())
+        self._liveness.start(self._events)
         self._events.emit("connecting", ConnectingEvent(uri=self._describe()))
         logger.info("jetsocket: %s: connecting", self._describe())
         try:
@@ -516,7 +520,7 @@ class WebSocket(EventSource, Generic[T]):
                 self._heartbeat = Heartbeat(
                     settings.heartbeat, self._on_dead_peer, self._send_app_ping
                 )
-            self._heartbeat.start(conn)
+            self._heartbeat.start(conn, self._liveness.monitor)
         if settings.max_connection_age is not None:
             self._timers.append(
                 loop.call_later(settings.max_connection_age, self._reconnector.start_rotation)
@@ -547,6 +551,7 @@ class WebSocket(EventSource, Generic[T]):
     def _finish(self, end: BaseException) -> None:
         if self._queue.finish(end):
             self._end = end
+            self._liveness.stop()
             for hook in self._finish_hooks:
                 hook(end)
 
@@ -830,6 +835,7 @@ class WebSocket(EventSource, Generic[T]):
         hb = self._heartbeat
         receiver = self._receiver
         queue = self._queue
+        lag_ms, max_lag_ms = self._liveness.lag_ms()
         return ConnectionStats(
             state=self._state,
             uptime=time.monotonic() - self._connected_at if conn is not None else 0.0,
@@ -852,6 +858,9 @@ class WebSocket(EventSource, Generic[T]):
             gaps=receiver.gaps,
             paused_reading=self._pauses,
             pending_sends=len(self._outbox.held),
+            loop_lag_ms=lag_ms,
+            loop_lag_max_ms=max_lag_ms,
+            loop_blocked=self._events.loop_blocks,
         )
 
 
