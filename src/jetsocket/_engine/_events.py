@@ -77,6 +77,9 @@ def _now() -> float:
     return time.time()
 
 
+_perf_counter = time.perf_counter
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Base of every event."""
@@ -350,10 +353,7 @@ class EventRegistry:
         timed = self._timed
         for handler in handlers:
             try:
-                if timed:
-                    result = self._call_timed(handler, msg, f"message {cls.__name__}")
-                else:
-                    result = handler(msg)
+                result = self._call_timed(handler, msg, cls) if timed else handler(msg)
             except Exception as exc:
                 self._failed(exc, cls.__name__, handler)
                 continue
@@ -396,17 +396,19 @@ class EventRegistry:
             return  # a timed handler already reported (and named) this block
         self._loop_blocked(lag, None, None)
 
-    def _call_timed(self, handler: Handler, arg: object, what: str) -> object:
-        start = time.perf_counter()
+    def _call_timed(self, handler: Handler, arg: object, what: str | type) -> object:
+        # ``what``: an event name, or the class of the message handled.
+        start = _perf_counter()
         try:
             return handler(arg)
         finally:
-            elapsed = time.perf_counter() - start
+            elapsed = _perf_counter() - start
             threshold = self._block_threshold
             if threshold is not None and elapsed > threshold:
                 self._blocked_until = time.monotonic()
                 label = getattr(handler, "__qualname__", None) or repr(handler)
-                self._loop_blocked(elapsed, label, what)
+                handling = what if isinstance(what, str) else f"message {what.__name__}"
+                self._loop_blocked(elapsed, label, handling)
 
     def _loop_blocked(self, seconds: float, handler: str | None, handling: str | None) -> None:
         self.loop_blocks += 1
