@@ -18,6 +18,7 @@ Precision: a block of ``B`` seconds is seen as a lateness between ``B - period``
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import weakref
 from typing import ClassVar, Protocol
@@ -55,6 +56,8 @@ class LoopMonitor:
         "ticks",
     )
 
+    # Several loops may run in several threads (sync facades): the registry is shared.
+    _lock: ClassVar[threading.Lock] = threading.Lock()
     _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopMonitor]] = (
         weakref.WeakKeyDictionary()
     )
@@ -80,10 +83,11 @@ class LoopMonitor:
         """
         if loop is None:
             loop = asyncio.get_running_loop()
-        monitor = cls._by_loop.get(loop)
-        if monitor is None:
-            monitor = cls._by_loop[loop] = cls(loop)
-        monitor._users += 1
+        with cls._lock:
+            monitor = cls._by_loop.get(loop)
+            if monitor is None:
+                monitor = cls._by_loop[loop] = cls(loop)
+        monitor._users += 1  # the rest happens on the loop's own thread
         if monitor._handle is None:
             monitor._arm()
         return monitor
@@ -96,8 +100,9 @@ class LoopMonitor:
             if self._handle is not None:
                 self._handle.cancel()
                 self._handle = None
-            if self._by_loop.get(self._loop) is self:
-                del self._by_loop[self._loop]
+            with self._lock:
+                if self._by_loop.get(self._loop) is self:
+                    del self._by_loop[self._loop]
 
     @property
     def running(self) -> bool:

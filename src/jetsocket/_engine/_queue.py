@@ -45,6 +45,7 @@ __all__ = [
     "MessageQueue",
     "ends_iteration",
     "is_clean_end",
+    "new_queue",
 ]
 
 T = TypeVar("T")
@@ -617,3 +618,26 @@ class ConflatingQueue(MessageQueue[T]):
         claim = self._claim
         for item in super().iterate():
             yield claim(item)
+
+
+def new_queue(
+    capacity: int,
+    policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+    *,
+    conflate_key: Callable[[Any], Hashable | None] | None = None,
+    on_key_error: Callable[[BaseException], None] | None = None,
+    **kwargs: Any,
+) -> MessageQueue[Any]:
+    """A :class:`ConflatingQueue` when ``conflate_key`` is given, else a plain queue.
+
+    Args:
+        capacity: See :class:`MessageQueue`.
+        policy: See :class:`MessageQueue`.
+        conflate_key: See :class:`ConflatingQueue` (``key``); None: no conflation, and
+            no cost for it.
+        on_key_error: See :class:`ConflatingQueue`.
+        **kwargs: The other :class:`MessageQueue` arguments.
+    """
+    if conflate_key is None:
+        return MessageQueue(capacity, policy, **kwargs)
+    return ConflatingQueue(capacity, policy, key=conflate_key, on_key_error=on_key_error, **kwargs)

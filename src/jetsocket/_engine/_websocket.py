@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Generic, Literal, Self, TypeVar, overload
 
@@ -38,7 +38,7 @@ from jetsocket._engine._heartbeat import Heartbeat
 from jetsocket._engine._liveness import Liveness
 from jetsocket._engine._options import Settings, WebSocketOptions, resolve
 from jetsocket._engine._outbox import Outbox, encode_raw
-from jetsocket._engine._queue import ConflatingQueue, MessageQueue
+from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._engine._receiver import Fallback, Receiver, Router
 from jetsocket._engine._reconnect import EngineHooks, Reconnector
 from jetsocket._engine._state import ConnectionState, check_transition
@@ -217,9 +217,7 @@ class WebSocket(EventSource, Generic[T]):
         self._state = _S.IDLE
         self._end: BaseException | None = None
         buffer = settings.buffer
-        self._queue: MessageQueue[T] = _new_queue(
-            settings.conflate_key,
-            self.report_error,
+        self._queue: MessageQueue[T] = new_queue(
             buffer.capacity,
             buffer.overflow_policy,
             what="receive buffer",
@@ -227,6 +225,8 @@ class WebSocket(EventSource, Generic[T]):
             on_resume=self._queue_drained,
             on_drop=self._queue_dropped,
             started=False,
+            conflate_key=settings.conflate_key,
+            on_key_error=lambda exc: self.report_error(exc, "conflate_key"),
         )
         hb = settings.heartbeat
         self._receiver = Receiver(
@@ -862,20 +862,6 @@ class WebSocket(EventSource, Generic[T]):
             loop_lag_max_ms=max_lag_ms,
             loop_blocked=self._events.loop_blocks,
         )
-
-
-def _new_queue(
-    key: Callable[[Any], Hashable | None] | None,
-    report: Callable[[BaseException, str], None],
-    *args: Any,
-    **kwargs: Any,
-) -> MessageQueue[Any]:
-    # Conflation (the ``conflate_key`` option) is a queue subclass: none, no cost.
-    if key is None:
-        return MessageQueue(*args, **kwargs)
-    return ConflatingQueue(
-        *args, key=key, on_key_error=lambda exc: report(exc, "conflate_key"), **kwargs
-    )
 
 
 def _abort(conn: object) -> None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from jetsocket._engine._queue import ConflatingQueue, MessageQueue
+from jetsocket._engine._queue import MessageQueue, new_queue
 
 if TYPE_CHECKING:
     from jetsocket.schema._subscription import Subscription
@@ -52,22 +52,16 @@ class Stream(Generic[M]):
         self.subscription = subscription
         self._unsubscribe = unsubscribe
         cls = type(subscription)
-        queue_options: dict[str, Any] = {
-            "what": f"stream {subscription!r}",
-            "on_pause": lambda: on_block(self, True),
-            "on_resume": lambda: on_block(self, False),
-        }
-        self.queue: MessageQueue[M]
-        if cls.conflate_key is not _subscription_base().conflate_key:
-            self.queue = ConflatingQueue(
-                cls.buffer,
-                cls.overflow_policy,
-                key=subscription.conflate_key,
-                on_key_error=self._conflate_key_failed,
-                **queue_options,
-            )
-        else:
-            self.queue = MessageQueue(cls.buffer, cls.overflow_policy, **queue_options)
+        conflates = cls.conflate_key is not _subscription_base().conflate_key
+        self.queue: MessageQueue[M] = new_queue(
+            cls.buffer,
+            cls.overflow_policy,
+            what=f"stream {subscription!r}",
+            on_pause=lambda: on_block(self, True),
+            on_resume=lambda: on_block(self, False),
+            conflate_key=subscription.conflate_key if conflates else None,
+            on_key_error=self._conflate_key_failed,
+        )
         with contextlib.suppress(RuntimeError):  # outside a loop (tests): found when waiting
             self.queue.start(asyncio.get_running_loop())
         self.received = 0
