@@ -114,6 +114,8 @@ class WorkBeforePong:
                     task.add_done_callback(self._tasks.discard)
                 elif out:
                     writer.write(out)
+                if proto.close_expected():
+                    break  # closing handshake done (RFC 6455 7.1.1: the server closes TCP)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -294,3 +296,33 @@ async def test_no_event_below_the_threshold_or_when_disabled(threshold: float | 
             assert monitor.max >= 0.1 - monitor.period
         assert events.seen["loop_blocked"] == []
         assert ws.stats().loop_blocked == 0
+
+
+def test_sync_facade_handler_blocking_the_loop_thread_causes_no_reconnect() -> None:
+    # The facade's handlers run on its loop thread: the same protection applies there.
+    block = 2 * TIMEOUT
+    hb = HeartbeatConfig(interval=INTERVAL, timeout=TIMEOUT, any_message_is_alive=False)
+    server = WorkBeforePong(in_thread=True)
+    asyncio.run(server.__aenter__())
+    try:
+        ws = jetsocket.SyncWebSocket(server.uri, raw=True, heartbeat=hb, time_handlers=True)
+        pongs = threading.Semaphore(0)
+        blocked: list[str] = []
+        ws.on("pong")(lambda event: pongs.release())
+        ws.on("loop_blocked")(lambda event: blocked.append(event.handler))
+
+        @ws.on("message")
+        def slow_sync_handler(event: jetsocket.MessageEvent) -> None:
+            if event.data == "work":
+                time.sleep(block)  # the scenario: a handler that blocks the loop thread
+
+        with ws:
+            for _ in range(3):
+                assert pongs.acquire(timeout=10)
+            stats = ws.stats()
+        assert stats.reconnect_count == 0
+        assert server.connections == 1
+        assert blocked
+        assert all(name is not None and name.endswith("slow_sync_handler") for name in blocked)
+    finally:
+        asyncio.run(server.__aexit__())
