@@ -24,7 +24,7 @@ from websockets.server import ServerProtocol
 import jetsocket
 from jetsocket import BackoffConfig, HeartbeatConfig, LoopBlockedEvent
 from jetsocket._engine._liveness import LoopMonitor
-from jetsocket.testing import Echo, FaultProxy, ScriptedServer
+from jetsocket.testing import Echo, FaultProxy, ScriptedServer, SendMany
 
 FAST = BackoffConfig(base=0.02, cap=0.05, seed=7)
 INTERVAL, TIMEOUT = 0.3, 0.2
@@ -326,3 +326,23 @@ def test_sync_facade_handler_blocking_the_loop_thread_causes_no_reconnect() -> N
         assert all(name is not None and name.endswith("slow_sync_handler") for name in blocked)
     finally:
         asyncio.run(server.__aexit__())
+
+
+async def test_idle_timeout_does_not_count_a_blocked_loop_as_silence() -> None:
+    # The server sends every 50 ms; the handler blocks for twice the idle timeout. The
+    # messages sent meanwhile wait in the socket: the peer was not silent.
+    idle_timeout = 0.3
+    async with ScriptedServer([SendMany(lambda i: {"n": i}, rate=20)]) as server:
+        ws = jetsocket.WebSocket(server.uri, idle_timeout=idle_timeout, backoff=FAST)
+
+        @ws.on("message")
+        def slow(event: jetsocket.MessageEvent) -> None:
+            if event.data["n"] in (5, 12):
+                time.sleep(2 * idle_timeout)
+
+        events = Events(ws, "disconnected")
+        async with asyncio.timeout(10), ws:
+            seen = [(await ws.recv(timeout=5))["n"] for _ in range(20)]
+            assert seen == list(range(20))
+            assert events.seen["disconnected"] == []
+            assert ws.stats().reconnect_count == 0

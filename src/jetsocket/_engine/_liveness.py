@@ -21,6 +21,7 @@ import asyncio
 import threading
 import time
 import weakref
+from collections import deque
 from typing import ClassVar, Protocol
 
 __all__ = ["LagListener", "Liveness", "LoopMonitor"]
@@ -28,6 +29,11 @@ __all__ = ["LagListener", "Liveness", "LoopMonitor"]
 #: Probe period without thresholds, and its bounds with them.
 MAX_PERIOD = 0.05
 MIN_PERIOD = 0.005
+#: A probe this late has not run yet since the loop came out of a block.
+OVERDUE = 0.005
+#: Recent lags longer than this are kept (with when they ended) to answer ``lag_since``.
+_NOTABLE = 0.001
+_RECENT = 256
 
 _now = time.monotonic
 
@@ -48,6 +54,7 @@ class LoopMonitor:
         "_handle",
         "_listeners",
         "_loop",
+        "_recent",
         "_users",
         "last",
         "max",
@@ -69,6 +76,8 @@ class LoopMonitor:
         self._users = 0
         # listener -> (threshold in seconds, how many times it was added)
         self._listeners: dict[LagListener, tuple[float, int]] = {}
+        # (when it ended, how long) of the recent notable lags.
+        self._recent: deque[tuple[float, float]] = deque(maxlen=_RECENT)
         self.period = MAX_PERIOD
         self.last = 0.0
         self.max = 0.0
@@ -108,6 +117,19 @@ class LoopMonitor:
     def running(self) -> bool:
         """True while the probe is armed."""
         return self._handle is not None
+
+    def overdue(self, now: float) -> bool:
+        """True when the probe is late: the loop is coming out of a block not yet measured."""
+        return self._handle is not None and now - self._due > OVERDUE
+
+    def lag_since(self, since: float) -> float:
+        """Seconds the loop could not run between ``since`` (monotonic) and now."""
+        total = 0.0
+        for end, lag in reversed(self._recent):
+            if end <= since:
+                break
+            total += min(lag, end - since)
+        return total
 
     def listen(self, listener: LagListener, threshold: float) -> None:
         """Call ``listener.on_loop_lag`` when the loop is late by over ``threshold`` s.
@@ -156,6 +178,8 @@ class LoopMonitor:
         self.max = max(self.max, lag)
         self.stolen += lag
         self.ticks += 1
+        if lag > _NOTABLE:
+            self._recent.append((now, lag))
         self._arm()
         if self._listeners:
             for listener, (threshold, _) in tuple(self._listeners.items()):
@@ -196,6 +220,20 @@ class Liveness:
             self._listener = None
         monitor.release()
         self.monitor = None
+
+    def discount(self, idle: float, timeout: float, recheck: float = 0.01) -> float:
+        """``idle`` seconds of silence minus the time the loop could not read meanwhile.
+
+        When the probe has not yet measured a block the loop is just coming out of, the
+        result makes a check ``timeout - idle`` seconds later happen ``recheck`` from now.
+        """
+        monitor = self.monitor
+        if monitor is None:
+            return idle
+        now = _now()
+        if monitor.overdue(now):
+            return min(idle, timeout - recheck)
+        return idle - monitor.lag_since(now - idle)
 
     def lag_ms(self) -> tuple[float | None, float | None]:
         """The loop's last and largest lag in milliseconds (None before any probe)."""

@@ -668,6 +668,8 @@ class WebSocket(EventSource, Generic[T]):
         idle = time.monotonic() - max(conn.last_received, self._connected_at)
         if conn.reading_paused:
             idle = 0.0  # we stopped reading (backpressure): the peer is not silent
+        if idle >= timeout:  # time the loop could not run is not the peer's silence either
+            idle = self._liveness.discount(idle, timeout)
         if idle >= timeout:
             logger.warning("jetsocket: %s: idle for %.1fs, dropping", self._describe(), idle)
             conn.abort()

@@ -111,6 +111,29 @@ async def test_liveness_keeps_its_last_figures_after_stop() -> None:
     assert liveness.lag_ms() == (last, largest)
 
 
+async def test_lag_since_and_the_idle_discount() -> None:
+    liveness = Liveness(threshold=None)
+    liveness.start(Lags())
+    monitor = liveness.monitor
+    assert monitor is not None
+    try:
+        now = time.monotonic()
+        # Two blocks were measured: 0.3 s ending 1 s ago, 0.2 s ending 0.1 s ago.
+        monitor._recent.extend([(now - 1.0, 0.3), (now - 0.1, 0.2)])
+        assert monitor.lag_since(now - 5) == pytest.approx(0.5)
+        assert monitor.lag_since(now - 1.1) == pytest.approx(0.3)  # the overlap only
+        assert monitor.lag_since(now - 0.5) == pytest.approx(0.2)
+        assert monitor.lag_since(now) == 0.0
+        # 2 s of silence, 0.5 s of which the loop could not read: 1.5 s.
+        assert liveness.discount(2.0, timeout=1.0) == pytest.approx(1.5, abs=0.01)
+        # The probe is overdue: the loop is just coming out of a block; look again soon.
+        monitor._due = time.monotonic() - 0.1
+        assert liveness.discount(2.0, timeout=1.0, recheck=0.01) == pytest.approx(0.99)
+    finally:
+        liveness.stop()
+    assert liveness.discount(2.0, timeout=1.0) == 2.0  # stopped: nothing to give back
+
+
 def test_loop_block_threshold_option() -> None:
     assert resolve({}).loop_block_threshold == 0.1
     assert resolve({"loop_block_threshold": None}).loop_block_threshold is None
