@@ -597,6 +597,10 @@ class ConflatingQueue(MessageQueue[T]):
     def _pop(self) -> Any:
         return self._claim(super()._pop())
 
+    async def recv(self, timeout: float | None = None) -> T:
+        """See :meth:`MessageQueue.recv` (claiming is idempotent: safe if it used _pop)."""
+        return self._claim(await super().recv(timeout))  # type: ignore[no-any-return]
+
     async def iterate_async(self) -> AsyncIterator[T]:
         """Yield every item until the end, each key's newest message at its position."""
         claim = self._claim
