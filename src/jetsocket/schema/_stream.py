@@ -52,14 +52,13 @@ class Stream(Generic[M]):
         self.subscription = subscription
         self._unsubscribe = unsubscribe
         cls = type(subscription)
-        conflates = cls.conflate_key is not _subscription_base().conflate_key
         self.queue: MessageQueue[M] = new_queue(
             cls.buffer,
             cls.overflow_policy,
             what=f"stream {subscription!r}",
             on_pause=lambda: on_block(self, True),
             on_resume=lambda: on_block(self, False),
-            conflate_key=subscription.conflate_key if conflates else None,
+            conflate_key=subscription.conflate_key if cls.declares_conflation() else None,
             on_key_error=self._conflate_key_failed,
         )
         with contextlib.suppress(RuntimeError):  # outside a loop (tests): found when waiting
