@@ -145,11 +145,11 @@ class Subscription(Generic[M]):
         return None
 
     @classmethod
-    def declares_ack(cls) -> bool:
-        """True if the subclass overrides :meth:`parse_ack`."""
-        return cls.parse_ack is not Subscription.parse_ack
-
-    @classmethod
     def declares_conflation(cls) -> bool:
         """True if the subclass overrides :meth:`conflate_key`."""
         return cls.conflate_key is not Subscription.conflate_key
+
+    @classmethod
+    def declares_ack(cls) -> bool:
+        """True if the subclass overrides :meth:`parse_ack`."""
+        return cls.parse_ack is not Subscription.parse_ack
