@@ -211,7 +211,8 @@ async def test_dead_peer_behind_the_fault_proxy_is_detected_within_interval_plus
             proxy.blackhole()
             disconnected = await events.wait("disconnected")
             detection = time.monotonic() - t0
-            assert disconnected.code == 1006
+            # 1006 (aborted), or 1011 "heartbeat timeout" where the engine reports it so.
+            assert disconnected.code in (1006, 1011)
             assert detection <= interval + timeout + slack
             proxy.restore()
             await events.wait("reconnected")
