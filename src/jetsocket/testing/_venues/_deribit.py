@@ -48,6 +48,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import (
     Frame,
     Item,
@@ -70,12 +72,10 @@ class DeribitVenue(VenueServer):
 
     Args:
         instruments: Instruments served, e.g. ``("BTC-PERPETUAL", "ETH-PERPETUAL")``.
-        rate: Notifications (1 or 2 trades) per second per instrument subscribed at least once.
-        seed: Seed of the prices and of the batching.
         min_heartbeat_interval: Smallest ``interval`` accepted by ``public/set_heartbeat``.
-        first_sequence: First ``trade_seq`` of every instrument.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``host``, ``port``...): ``rate`` counts
+            notifications of 1 or 2 trades, ``seed`` also draws the batching,
+            ``first_sequence`` is the first ``trade_seq`` of every instrument.
     """
 
     path = "/ws/api/v2"
@@ -84,14 +84,10 @@ class DeribitVenue(VenueServer):
         self,
         instruments: Iterable[str] = ("BTC-PERPETUAL", "ETH-PERPETUAL"),
         *,
-        rate: float = 0.0,
-        seed: int = 0,
         min_heartbeat_interval: float = 10.0,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(rate=rate, seed=seed, first_sequence=first_sequence, host=host, port=port)
+        super().__init__(**options)
         self.instruments = tuple(instruments)
         self._min_hb = min_heartbeat_interval
         self.tests_answered = 0

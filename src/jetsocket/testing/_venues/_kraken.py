@@ -42,6 +42,8 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import (
     Frame,
     Item,
@@ -61,14 +63,12 @@ class KrakenVenue(VenueServer):
 
     Args:
         symbols: Pairs served, e.g. ``("BTC/USD", "ETH/USD")``.
-        rate: Messages (of 1 or 2 trades) per second per symbol subscribed at least once.
-        seed: Seed of the prices and of the batching.
-        recent: Trades in a snapshot (Kraken: 50).
         heartbeat_interval: Seconds between heartbeats on an idle subscribed connection.
         snapshot_default: Whether ``snapshot`` is true when a request omits it.
-        first_sequence: First ``trade_id`` of every symbol.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``host``, ``port``...): ``rate`` counts
+            messages of 1 or 2 trades, ``seed`` also draws the batching, ``recent`` is
+            the trades in a snapshot (Kraken: 50), ``first_sequence`` the first
+            ``trade_id`` of every symbol.
     """
 
     path = "/v2"
@@ -77,23 +77,11 @@ class KrakenVenue(VenueServer):
         self,
         symbols: Iterable[str] = ("BTC/USD", "ETH/USD"),
         *,
-        rate: float = 0.0,
-        seed: int = 0,
-        recent: int = 50,
         heartbeat_interval: float = 1.0,
         snapshot_default: bool = True,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(
-            rate=rate,
-            seed=seed,
-            recent=recent,
-            first_sequence=first_sequence,
-            host=host,
-            port=port,
-        )
+        super().__init__(**options)
         self.symbols = tuple(symbols)
         self._hb = heartbeat_interval
         self._snapshot_default = snapshot_default
