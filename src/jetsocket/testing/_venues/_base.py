@@ -32,7 +32,7 @@ import contextlib
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, TypedDict
 
@@ -198,6 +198,8 @@ class VenueServer(LocalServer, abc.ABC):
     """
 
     path: ClassVar[str] = "/"
+    #: Venues that batch trades in one message produce 1 to this many per tick.
+    _tick_batch: ClassVar[int] = 1
 
     class Options(TypedDict, total=False):
         """The keyword arguments every market venue takes, besides its own.
@@ -485,8 +487,8 @@ class VenueServer(LocalServer, abc.ABC):
         return '{"truncated": '
 
     def _items_per_tick(self, st: _Stream) -> int:
-        """Items produced per tick of the background ticker (venues that batch: 1 or 2)."""
-        return 1
+        """Items produced per tick of the background ticker: 1, or 1 to :attr:`_tick_batch`."""
+        return st.rng.randint(1, self._tick_batch) if self._tick_batch > 1 else 1
 
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
         """Refuse the opening handshake by returning a response (default: accept)."""
@@ -557,17 +559,18 @@ class VenueServer(LocalServer, abc.ABC):
         stream: str,
         state: object = None,
         *,
-        ack: Callable[[], Awaitable[object]] | None = None,
+        ack: object = None,
         replay: int = 0,
     ) -> None:
-        """Acknowledge, replay up to ``replay`` recent items, then deliver live items.
+        """Send ``ack`` (None: nothing), replay up to ``replay`` recent items, then go live.
 
         All under the lock: no live item of ``stream`` precedes its ack or its snapshot,
-        none falls between them.
+        none falls between them. A venue that answers a request for several streams with
+        one message passes ``ack`` with the first stream only.
         """
         async with self._lock:
             if ack is not None:
-                await ack()
+                await self._send(session, ack)
             self._stream(stream)
             if replay:  # a snapshot, empty when the stream has no history yet
                 recent = self._recent_items(stream, replay)

@@ -225,10 +225,7 @@ class BinanceVenue(VenueServer):
         if not new:
             await self._reply(session, {"result": None, "id": req_id})
             return
-
-        async def ack() -> bool:
-            return await self._send(session, {"result": None, "id": req_id})
-
+        ack = {"result": None, "id": req_id}
         for i, name in enumerate(new):
             await self._subscribe(session, name, ack=ack if i == 0 else None)
 

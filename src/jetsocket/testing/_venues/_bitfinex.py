@@ -191,11 +191,7 @@ class BitfinexVenue(VenueServer):
         chan = self._next_chan
         session.state["pending_chan"] = chan
         ack = {**where, "event": "subscribed", "chanId": chan, "pair": symbol[1:]}
-
-        async def send_ack() -> bool:
-            return await self._send(session, ack)
-
-        await self._subscribe(session, symbol, chan, ack=send_ack, replay=self._recent)
+        await self._subscribe(session, symbol, chan, ack=ack, replay=self._recent)
 
     async def _heartbeats(self, session: VenueSession) -> None:
         # Pacing sleep: heartbeats are periodic messages, nothing synchronises on them.

@@ -174,9 +174,6 @@ class BybitVenue(VenueServer):
             await self._reply(session, reply)
             return
 
-        async def ack() -> bool:
-            return await self._send(session, reply)
-
         # The ack goes first: no pushed message of a topic precedes its ack.
         for i, topic in enumerate(ok):
-            await self._subscribe(session, topic, ack=ack if i == 0 else None)
+            await self._subscribe(session, topic, ack=reply if i == 0 else None)

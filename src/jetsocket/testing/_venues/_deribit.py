@@ -55,7 +55,6 @@ from jetsocket.testing._venues._base import (
     Item,
     VenueServer,
     VenueSession,
-    _Stream,
     chunks,
     now_ms,
 )
@@ -79,6 +78,7 @@ class DeribitVenue(VenueServer):
     """
 
     path = "/ws/api/v2"
+    _tick_batch = 2
 
     def __init__(
         self,
@@ -92,9 +92,6 @@ class DeribitVenue(VenueServer):
         self._min_hb = min_heartbeat_interval
         self.tests_answered = 0
         self.heartbeat_kills = 0
-
-    def _items_per_tick(self, st: _Stream) -> int:
-        return st.rng.randint(1, 2)
 
     def _stream_key(self, channel: object) -> str | None:
         """The stream of a public channel this venue serves (None: not served).
@@ -264,15 +261,13 @@ class DeribitVenue(VenueServer):
         if not new:
             await self._reply(session, answer)
             return
-
-        async def ack() -> bool:
-            return await self._send(session, answer)
-
         for i, channel in enumerate(new):
             key = self._stream_key(channel)
             assert key is not None
             replay = 1 if key.startswith("book.") else 0  # a book starts with its snapshot
-            await self._subscribe(session, key, channel, ack=ack if i == 0 else None, replay=replay)
+            await self._subscribe(
+                session, key, channel, ack=answer if i == 0 else None, replay=replay
+            )
 
     def _stop_heartbeat(self, session: VenueSession) -> None:
         task = session.state.pop("hb_task", None)

@@ -49,7 +49,6 @@ from jetsocket.testing._venues._base import (
     Item,
     VenueServer,
     VenueSession,
-    _Stream,
     chunks,
     now_ms,
     rfc3339,
@@ -72,6 +71,7 @@ class KrakenVenue(VenueServer):
     """
 
     path = "/v2"
+    _tick_batch = 2
 
     def __init__(
         self,
@@ -86,9 +86,6 @@ class KrakenVenue(VenueServer):
         self._hb = heartbeat_interval
         self._snapshot_default = snapshot_default
         self.pings = 0
-
-    def _items_per_tick(self, st: _Stream) -> int:
-        return st.rng.randint(1, 2)
 
     def _render(
         self, session: VenueSession, stream: str, items: Sequence[Item], *, replay: bool
@@ -187,11 +184,9 @@ class KrakenVenue(VenueServer):
             ack_msg = {"method": "subscribe", "result": result, "success": True}
             ack_msg.update(self._times(time_in))
             ack_msg.update(head)
-
-            async def ack(ack_msg: object = ack_msg) -> bool:
-                return await self._send(session, ack_msg)
-
-            await self._subscribe(session, symbol, ack=ack, replay=self._recent if snapshot else 0)
+            await self._subscribe(
+                session, symbol, ack=ack_msg, replay=self._recent if snapshot else 0
+            )
 
     async def _heartbeats(self, session: VenueSession) -> None:
         # Pacing sleep: a heartbeat is a periodic message, nothing synchronises on it.

@@ -240,13 +240,9 @@ class OkxVenue(VenueServer):
                         self._unsubscribe(session, key)
                         await self._reply(session, answer)
                         continue
-
-                    async def ack(answer: object = answer) -> bool:
-                        return await self._send(session, answer)
-
                     # After the answer: no push of a channel precedes its subscribe event.
                     book = arg["channel"] == "books"
-                    await self._subscribe(session, key, ack=ack, replay=1 if book else 0)
+                    await self._subscribe(session, key, ack=answer, replay=1 if book else 0)
                     continue
             await self._reply(session, {**reply, "arg": arg, **extra})
 
