@@ -42,8 +42,9 @@ work in both ``auto`` and ``strict`` mode (they are declared with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Any, Protocol
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -76,25 +77,37 @@ class FaultProxyFactory(Protocol):
         ...
 
 
+S = TypeVar("S", ScriptedServer, FaultProxy)
+
+
+@contextlib.asynccontextmanager
+async def _factory(
+    make: Callable[..., S], end: Callable[[S], Awaitable[None]]
+) -> AsyncIterator[Callable[..., Awaitable[S]]]:
+    """A function that makes and starts an ``S``; every one is ended on exit, newest first."""
+    started: list[S] = []
+
+    async def start(*args: Any, **options: Any) -> S:
+        server = make(*args, **options)
+        await server.start()
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            await end(server)
+
+
 @_async_fixture
 async def scripted_server() -> AsyncIterator[ScriptedServerFactory]:
     """Factory starting scripted servers, all killed at the end of the test.
 
     Example: ``server = await scripted_server([Send({"a": 1}), Drop()])``.
     """
-    servers: list[ScriptedServer] = []
-
-    async def start(script: Script | Sequence[Script] = (), **options: Any) -> ScriptedServer:
-        server = ScriptedServer(script, **options)
-        await server.start()
-        servers.append(server)
-        return server
-
-    try:
+    async with _factory(ScriptedServer, ScriptedServer.kill) as start:
         yield start
-    finally:
-        for server in reversed(servers):
-            await server.kill()
 
 
 @_async_fixture
@@ -103,16 +116,5 @@ async def fault_proxy() -> AsyncIterator[FaultProxyFactory]:
 
     Example: ``proxy = await fault_proxy(server)``, then ``proxy.blackhole()``.
     """
-    proxies: list[FaultProxy] = []
-
-    async def start(target: Any, **options: Any) -> FaultProxy:
-        proxy = FaultProxy(target, **options)
-        await proxy.start()
-        proxies.append(proxy)
-        return proxy
-
-    try:
+    async with _factory(FaultProxy, FaultProxy.stop) as start:
         yield start
-    finally:
-        for proxy in reversed(proxies):
-            await proxy.stop()

@@ -8,9 +8,10 @@ condition on its state instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, Protocol, TypeVar
 
 from jetsocket._engine._context import StartContext
 
@@ -60,8 +61,24 @@ class Changes:
             raise TimeoutError(f"condition not met within {timeout}s") from None
 
 
-class LocalServer(ServerLifecycle):
+class _Listener(Protocol):
+    """What a test server listens with: ``asyncio.Server`` or `websockets`' ``Server``."""
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]: ...
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+L = TypeVar("L", bound=_Listener)
+
+
+class LocalServer(ServerLifecycle, Generic[L]):
     """A test server on a local address that records its connections and can be waited on.
+
+    It listens with an ``L`` (:meth:`_listen`, :meth:`_unlisten`) that a subclass opens.
 
     Args:
         host: Interface to listen on.
@@ -77,6 +94,7 @@ class LocalServer(ServerLifecycle):
         self._host = host
         self._port = port
         self._changes = Changes()
+        self._server: L | None = None
         self.connection_times: list[float] = []
 
     @property
@@ -89,6 +107,11 @@ class LocalServer(ServerLifecycle):
         if not self._port:
             raise RuntimeError(f"{type(self).__name__} has not been started")
         return self._port
+
+    @property
+    def is_running(self) -> bool:
+        """True while listening."""
+        return self._server is not None
 
     @property
     def connections(self) -> int:
@@ -106,6 +129,25 @@ class LocalServer(ServerLifecycle):
     async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> None:
         """Wait until ``count`` connections were received (see :attr:`connections`)."""
         await self.wait_for(lambda: self.connections >= count, timeout=timeout)
+
+    async def _listen(self, open_server: Callable[[], Awaitable[L]]) -> L:
+        """Listen with ``open_server()``; keep the port it got (0 asked for a free one).
+
+        Raises:
+            RuntimeError: Already running.
+        """
+        if self._server is not None:
+            raise RuntimeError(f"{type(self).__name__} is already running")
+        self._server = server = await open_server()
+        self._port = server.sockets[0].getsockname()[1]
+        return server
+
+    def _unlisten(self) -> L | None:
+        """Stop accepting connections; return the listener to wait on (None: not running)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        return server
 
     def _ws_uri(self, path: str = "/") -> str:
         """``ws://host:port`` followed by ``path`` (an IPv6 host in brackets)."""

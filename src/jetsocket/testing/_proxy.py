@@ -140,7 +140,7 @@ class _Link:
             task.cancel()
 
 
-class FaultProxy(LocalServer):
+class FaultProxy(LocalServer[asyncio.Server]):
     """A TCP proxy on loopback with fault injection.
 
     Faults apply to every connection, current and future, until :meth:`restore`:
@@ -161,7 +161,6 @@ class FaultProxy(LocalServer):
     def __init__(self, target: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host=host, port=port)
         self._target_host, self._target_port = _target(target)
-        self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._blackholed = False
@@ -174,18 +173,13 @@ class FaultProxy(LocalServer):
 
     async def start(self) -> None:
         """Start listening."""
-        if self._server is not None:
-            raise RuntimeError("the proxy is already running")
-        self._server = await asyncio.start_server(self._accept, self._host, self._port)
-        self._port = self._server.sockets[0].getsockname()[1]
+        await self._listen(lambda: asyncio.start_server(self._accept, self._host, self._port))
 
     async def stop(self) -> None:
         """Stop listening and abort every proxied connection."""
-        server = self._server
+        server = self._unlisten()
         if server is None:
             return
-        self._server = None
-        server.close()
         self.drop()
         for task in list(self._handlers):
             task.cancel()

@@ -299,7 +299,7 @@ class _Session:
         return msg
 
 
-class ScriptedServer(LocalServer):
+class ScriptedServer(LocalServer[Server]):
     """A WebSocket server on loopback that plays a script on every connection.
 
     Args:
@@ -343,7 +343,6 @@ class ScriptedServer(LocalServer):
             "max_size": None,
             **serve_options,
         }
-        self._server: Server | None = None
         self._sessions: dict[ServerConnection, _Session] = {}
         self._pending: dict[ServerConnection, int] = {}
         self.received: list[str | bytes] = []
@@ -356,32 +355,27 @@ class ScriptedServer(LocalServer):
 
     async def start(self) -> None:
         """Start listening (again, on the same port after :meth:`stop` or :meth:`kill`)."""
-        if self._server is not None:
-            raise RuntimeError("the server is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._process_request,
-            **self._serve_options,
+        await self._listen(
+            lambda: serve(
+                self._handler,
+                self._host,
+                self._port,
+                process_request=self._process_request,
+                **self._serve_options,
+            )
         )
-        self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Stop listening and close every connection with 1001 (going away)."""
-        server = self._server
-        if server is None:
-            return
-        self._server = None
-        server.close()
-        await server.wait_closed()
+        server = self._unlisten()
+        if server is not None:
+            await server.wait_closed()
 
     async def kill(self) -> None:
         """Stop listening and abort every connection (a crashed server: no close frame)."""
-        server = self._server
+        server, self._server = self._server, None
         if server is None:
             return
-        self._server = None
         server.close(close_connections=False)
         self.drop_all()
         for conn in list(self._pending):  # handshakes held by a Gate
@@ -402,11 +396,6 @@ class ScriptedServer(LocalServer):
     def uri(self) -> str:
         """``ws://host:port/`` of this server."""
         return self._ws_uri()
-
-    @property
-    def is_running(self) -> bool:
-        """True while listening."""
-        return self._server is not None
 
     @property
     def active(self) -> int:

@@ -174,7 +174,7 @@ class VenueSession:
         return f"<VenueSession {self.no} open={self.open} streams={list(self.streams)}>"
 
 
-class VenueServer(LocalServer, abc.ABC):
+class VenueServer(LocalServer[Server], abc.ABC):
     """Base of the fake venues: lifecycle, sessions, streams, records, fault injection.
 
     Use a subclass as an async context manager (``async with KrakenVenue() as venue``),
@@ -242,7 +242,6 @@ class VenueServer(LocalServer, abc.ABC):
         self._seed = options.get("seed", 0)
         self._recent = recent
         self._first = options.get("first_sequence", 1)
-        self._server: Server | None = None
         self._ticker_task: asyncio.Task[None] | None = None
         self._by_conn: dict[ServerConnection, VenueSession] = {}
         self._streams: dict[str, _Stream] = {}
@@ -262,17 +261,16 @@ class VenueServer(LocalServer, abc.ABC):
         Raises:
             RuntimeError: Already running.
         """
-        if self._server is not None:
-            raise RuntimeError(f"{type(self).__name__} is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._check_request,
-            ping_interval=None,  # venues that ping do it in _keepalive (observable)
-            close_timeout=2.0,
+        await self._listen(
+            lambda: serve(
+                self._handler,
+                self._host,
+                self._port,
+                process_request=self._check_request,
+                ping_interval=None,  # venues that ping do it in _keepalive (observable)
+                close_timeout=2.0,
+            )
         )
-        self._port = self._server.sockets[0].getsockname()[1]
         if self._rate > 0:
             self._ticker_task = asyncio.get_running_loop().create_task(self._tick())
 
@@ -283,9 +281,8 @@ class VenueServer(LocalServer, abc.ABC):
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-        server, self._server = self._server, None
+        server = self._unlisten()
         if server is not None:
-            server.close()
             await server.wait_closed()
 
     async def restart(self) -> None:
