@@ -118,7 +118,7 @@ class LocalServer(ServerLifecycle, Generic[L]):
         """Connections received so far (see :attr:`connection_times`)."""
         return len(self.connection_times)
 
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` is true; checked after every change the server sees.
 
         Raises:
