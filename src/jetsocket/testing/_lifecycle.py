@@ -82,8 +82,7 @@ class LocalServer(ServerLifecycle, Generic[L]):
 
     Args:
         host: Interface to listen on.
-        port: Port to listen on; 0 picks a free one, which a subclass keeps across
-            restarts by storing the port it got in ``_port``.
+        port: Port to listen on; 0 picks a free one, kept across restarts.
 
     Attributes:
         connection_times: ``time.monotonic()`` of each connection, in order (what counts

@@ -44,15 +44,7 @@ from websockets.http11 import Request, Response
 
 from jetsocket.testing._lifecycle import LocalServer, close_all
 
-__all__ = [
-    "Item",
-    "Sent",
-    "VenueServer",
-    "VenueSession",
-    "encode",
-    "now_ms",
-    "rfc3339",
-]
+__all__ = ["Item", "Sent", "VenueServer", "VenueSession", "encode", "now_ms", "rfc3339"]
 
 encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -180,15 +172,15 @@ class VenueServer(LocalServer[Server], abc.ABC):
     Use a subclass as an async context manager (``async with KrakenVenue() as venue``),
     or call :meth:`start` and :meth:`stop`.
 
+    :meth:`wait_for` re-checks its predicate whenever a connection opens or closes, after
+    every message received and after every delivery, so it may depend on any record.
+
     Args:
         **options: The options of every venue (see :class:`VenueServer.Options`).
 
     Raises:
         TypeError: An option that is not one of :class:`VenueServer.Options`.
         ValueError: A negative ``rate`` or ``recent``.
-
-    :meth:`wait_for` re-checks its predicate whenever a connection opens or closes, after
-    every message received and after every delivery, so it may depend on any record.
 
     Attributes:
         received: Every message received from clients, in order: decoded JSON, or the

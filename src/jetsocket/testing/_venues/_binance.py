@@ -47,13 +47,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from typing_extensions import Unpack
 
-from jetsocket.testing._venues._base import (
-    Frame,
-    Item,
-    VenueServer,
-    VenueSession,
-    now_ms,
-)
+from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession, now_ms
 
 __all__ = ["BinanceVenue"]
 

@@ -46,13 +46,7 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from jetsocket.testing._venues._base import (
-    Frame,
-    Item,
-    VenueServer,
-    VenueSession,
-    now_ms,
-)
+from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession, now_ms
 
 __all__ = ["OkxVenue", "okx_sign"]
 
