@@ -34,7 +34,9 @@ import http
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TypeAlias, cast
+from typing import TypeAlias, TypedDict, cast
+
+from typing_extensions import Unpack
 
 from jetsocket.testing._lifecycle import LocalServer
 
@@ -124,6 +126,14 @@ class HostileConnection:
         bytes_written: Bytes this server wrote on the connection.
     """
 
+    class FrameBits(TypedDict, total=False):
+        """The header fields :func:`raw_frame` sets as told, with its defaults."""
+
+        fin: bool
+        rsv: int
+        mask: bytes | None
+        length: int | None
+
     def __init__(
         self,
         server: HostileServer,
@@ -210,17 +220,16 @@ class HostileConnection:
             await self._write(data[start : start + chunk])
 
     async def send_frame(
-        self,
-        opcode: int,
-        payload: bytes = b"",
-        *,
-        fin: bool = True,
-        rsv: int = 0,
-        mask: bytes | None = None,
-        length: int | None = None,
+        self, opcode: int, payload: bytes = b"", **bits: Unpack[HostileConnection.FrameBits]
     ) -> None:
-        """Write one frame exactly as told (see :func:`raw_frame`)."""
-        await self._write(raw_frame(opcode, payload, fin=fin, rsv=rsv, mask=mask, length=length))
+        """Write one frame exactly as told.
+
+        Args:
+            opcode: Any 4-bit value.
+            payload: The payload.
+            **bits: ``fin``, ``rsv``, ``mask``, ``length``: see :func:`raw_frame`.
+        """
+        await self._write(raw_frame(opcode, payload, **bits))
 
     async def flood_pings(self, count: int, payload: bytes = b"", *, batch: int = 4096) -> None:
         """Send ``count`` ping frames as fast as the socket takes them."""
