@@ -31,6 +31,7 @@ __all__ = [
     "EventSource",
     "GapEvent",
     "Handler",
+    "LoopBlockedEvent",
     "MessageEvent",
     "PingEvent",
     "PongEvent",
@@ -68,11 +69,15 @@ EventName: TypeAlias = Literal[
     "subscribed",
     "unsubscribed",
     "resubscribed",
+    "loop_blocked",
 ]
 
 
 def _now() -> float:
     return time.time()
+
+
+_perf_counter = time.perf_counter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,6 +244,27 @@ class ResubscribedEvent(Event):
     failed: tuple[Any, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopBlockedEvent(Event):
+    """The event loop could not run for ``blocked_ms`` (longer than the threshold).
+
+    While the loop is blocked nothing is read, sent or answered on *any* connection of
+    that loop; the heartbeat does not count that time against the peer.
+
+    Attributes:
+        blocked_ms: How long the loop was blocked (the loop-lag probe sees a block of
+            ``B`` as between ``B`` minus its period and ``B``; a timed handler exactly).
+        handler: Qualified name of the sync handler that blocked it, when known (the
+            ``time_handlers`` option); None when the probe saw it (a handler, the code
+            consuming messages, or anything else running on the loop).
+        handling: What that handler was called for: an event name, or ``"message X"``.
+    """
+
+    blocked_ms: float
+    handler: str | None = None
+    handling: str | None = None
+
+
 Handler: TypeAlias = Callable[[Any], "Awaitable[object] | object"]
 
 EVENT_NAMES: frozenset[str] = frozenset(EventName.__args__)  # type: ignore[attr-defined]
@@ -248,12 +274,17 @@ class EventRegistry:
     """Handlers by event name, and their fault-isolated dispatch."""
 
     __slots__ = (
+        "_block_threshold",
+        "_blocked_until",
         "_handlers",
+        "_logged_at",
         "_on_failure",
         "_tasks",
+        "_timed",
         "_type_cache",
         "_type_handlers",
         "handler_errors",
+        "loop_blocks",
         "per_message",
     )
 
@@ -269,6 +300,12 @@ class EventRegistry:
         # True while typed or ``message`` handlers exist: read once per received batch
         # (an attribute, not a call), kept right by every add and remove.
         self.per_message = False
+        # Liveness (configure_liveness): loop_blocked events and timed sync handlers.
+        self._block_threshold: float | None = None
+        self._timed = False
+        self._blocked_until = 0.0  # when the last block a timed handler reported ended
+        self._logged_at = -1e9
+        self.loop_blocks = 0
 
     def add(self, name: str, handler: Handler) -> None:
         """Register ``handler`` for ``name``.
@@ -334,9 +371,10 @@ class EventRegistry:
         if handlers is None:
             handlers = tuple(h for base in cls.__mro__ for h in self._type_handlers.get(base, ()))
             self._type_cache[cls] = handlers
+        timed = self._timed
         for handler in handlers:
             try:
-                result = handler(msg)
+                result = self._call_timed(handler, msg, cls) if timed else handler(msg)
             except Exception as exc:
                 self._failed(exc, cls.__name__, handler)
                 continue
@@ -352,14 +390,58 @@ class EventRegistry:
         handlers = self._handlers.get(name)
         if not handlers:
             return
+        timed = self._timed and name != "loop_blocked"
         for handler in tuple(handlers):
             try:
-                result = handler(event)
+                result = self._call_timed(handler, event, name) if timed else handler(event)
             except Exception as exc:
                 self._failed(exc, name, handler)
                 continue
             if inspect.isawaitable(result):
                 self._schedule(result, name, handler)
+
+    # -- liveness: a blocked event loop is reported, never silent ------------------------
+
+    def configure_liveness(self, threshold: float | None, time_handlers: bool) -> None:
+        """Report blocks of the loop longer than ``threshold`` seconds (None: never).
+
+        With ``time_handlers``, every sync handler call is timed (two
+        ``time.perf_counter()`` calls) so that a block names the handler that caused it.
+        """
+        self._block_threshold = threshold
+        self._timed = time_handlers and threshold is not None
+
+    def on_loop_lag(self, lag: float, since: float) -> None:
+        """The loop-lag probe ran ``lag`` seconds late (the loop was blocked from ~``since``)."""
+        if self._blocked_until >= since:
+            return  # a timed handler already reported (and named) this block
+        self._loop_blocked(lag, None, None)
+
+    def _call_timed(self, handler: Handler, arg: object, what: str | type) -> object:
+        # ``what``: an event name, or the class of the message handled.
+        start = _perf_counter()
+        try:
+            return handler(arg)
+        finally:
+            elapsed = _perf_counter() - start
+            threshold = self._block_threshold
+            if threshold is not None and elapsed > threshold:
+                self._blocked_until = time.monotonic()
+                label = getattr(handler, "__qualname__", None) or repr(handler)
+                handling = what if isinstance(what, str) else f"message {what.__name__}"
+                self._loop_blocked(elapsed, label, handling)
+
+    def _loop_blocked(self, seconds: float, handler: str | None, handling: str | None) -> None:
+        self.loop_blocks += 1
+        now = time.monotonic()
+        if now - self._logged_at >= 1.0:  # at most one line a second; every event is emitted
+            self._logged_at = now
+            by = f" by handler {handler} ({handling})" if handler is not None else ""
+            logger.warning("jetsocket: event loop blocked for %.0f ms%s", seconds * 1e3, by)
+        self.emit(
+            "loop_blocked",
+            LoopBlockedEvent(blocked_ms=seconds * 1e3, handler=handler, handling=handling),
+        )
 
     def _schedule(self, awaitable: Awaitable[object], name: str, handler: Handler) -> None:
         async def run() -> None:
@@ -468,6 +550,10 @@ class EventSource:
     def on(
         self, event: Literal["resubscribed"]
     ) -> Callable[[Callable[[ResubscribedEvent], E]], Callable[[ResubscribedEvent], E]]: ...
+    @overload
+    def on(
+        self, event: Literal["loop_blocked"]
+    ) -> Callable[[Callable[[LoopBlockedEvent], E]], Callable[[LoopBlockedEvent], E]]: ...
     def on(self, event: EventName | type) -> Callable[[H], H]:
         """Decorator registering a handler for an event name or a message class.
 

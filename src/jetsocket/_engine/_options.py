@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal, TypedDict, get_type_hints
 
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 DEFAULT_CAPACITY: Final = 10_000
+_DEFAULT_BLOCK: Final = 0.1  # seconds: asyncio's own slow_callback_duration in debug mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,26 @@ class WebSocketOptions(TypedDict, total=False):
         float | None,
         Option(None, "heartbeat", "Reconnect when no frame arrived for this many seconds."),
     ]
+    loop_block_threshold: Annotated[
+        float | None,
+        Option(
+            _DEFAULT_BLOCK,
+            "heartbeat",
+            "Emit a `loop_blocked` event (and log a warning) when the event loop could not "
+            "run for longer than this many seconds; None: no events. The loop-lag probe "
+            "(one timer per event loop) runs regardless: `stats().loop_lag_ms`, and the "
+            "heartbeat never counts a blocked loop against the peer.",
+        ),
+    ]
+    time_handlers: Annotated[
+        bool,
+        Option(
+            False,
+            "heartbeat",
+            "Time every sync event and message handler call (two `time.perf_counter()` "
+            "calls) so that `loop_blocked` names the handler that blocked the loop.",
+        ),
+    ]
     # -- receive -----------------------------------------------------------------------
     buffer: Annotated[
         int | BufferConfig | None,
@@ -167,6 +188,16 @@ class WebSocketOptions(TypedDict, total=False):
             "receive",
             "Raise decode failures from the iterator (True), or report them as `error` "
             "events, count them and skip the message (False).",
+        ),
+    ]
+    conflate_key: Annotated[
+        Callable[[Any], Hashable | None] | None,
+        Option(
+            None,
+            "receive",
+            "Conflation: returns a message's key (symbol, instrument), or None to never "
+            "conflate it. While the consumer lags, a newer message replaces the waiting one "
+            "of its key in place (counted in `stats().messages_conflated`).",
         ),
     ]
     # -- send --------------------------------------------------------------------------
@@ -259,9 +290,12 @@ class Settings:
     max_connection_age: float | None
     heartbeat: HeartbeatConfig | None
     idle_timeout: float | None
+    loop_block_threshold: float | None
+    time_handlers: bool
     buffer: BufferConfig
     replay: ReplayConfig | None
     strict: bool
+    conflate_key: Callable[[Any], Hashable | None] | None = None
 
 
 def _optional_number(name: str, value: object) -> float | None:
@@ -367,7 +401,7 @@ def _resolve(options: Mapping[str, Any], *, raw: bool) -> Settings:
     mode = get("send_while_reconnecting")
     if mode not in ("raise", "wait"):
         raise ValueError(f"send_while_reconnecting must be 'raise' or 'wait', got {mode!r}")
-    for name in ("serializer", "is_retriable"):
+    for name in ("serializer", "is_retriable", "conflate_key"):
         _callable(name, options.get(name))
     for name in ("ssl_context", "proxy_ssl_context"):
         _instance(name, options.get(name), ssl.SSLContext)
@@ -414,7 +448,13 @@ def _resolve(options: Mapping[str, Any], *, raw: bool) -> Settings:
         ),
         heartbeat=hb,
         idle_timeout=_optional_number("idle_timeout", options.get("idle_timeout")),
+        # An explicit None turns the events off (None is not "the default" here).
+        loop_block_threshold=_optional_number(
+            "loop_block_threshold", options.get("loop_block_threshold", _DEFAULT_BLOCK)
+        ),
+        time_handlers=bool(get("time_handlers")),
         buffer=buf,
         replay=replay,
         strict=bool(get("strict")),
+        conflate_key=options.get("conflate_key"),
     )

@@ -14,6 +14,9 @@ overflow under the ``error`` policy) is stored *in* the deque as a :class:`Failu
 raised when a consumer reaches it, so it never hides the messages around it and never
 hangs a consumer. The end of the stream (a close, a fatal error) is raised once the
 messages before it are consumed.
+
+:class:`ConflatingQueue` keeps only the newest waiting message per key (tickers, marks):
+a subclass, so a plain queue pays nothing per message for the feature.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Hashable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
 from jetsocket._engine._config import OverflowPolicy
@@ -37,10 +40,12 @@ from jetsocket._exceptions import (
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES
 
 __all__ = [
+    "ConflatingQueue",
     "Failure",
     "MessageQueue",
     "ends_iteration",
     "is_clean_end",
+    "new_queue",
 ]
 
 T = TypeVar("T")
@@ -120,6 +125,7 @@ class MessageQueue(Generic[T]):
         "_waiters",
         "_what",
         "capacity",
+        "conflated",
         "dropped",
         "items",
         "low_water",
@@ -144,6 +150,7 @@ class MessageQueue(Generic[T]):
         self.policy = OverflowPolicy(policy)
         self.paused = False
         self.dropped = 0
+        self.conflated = 0  # replaced by a newer message of their key (ConflatingQueue)
         self._what = what
         self._on_pause = on_pause
         self._on_resume = on_resume
@@ -236,12 +243,7 @@ class MessageQueue(Generic[T]):
         excess = len(items) - self.capacity - (marker is not None)
         if excess <= 0:
             return 0
-        if self.policy is OverflowPolicy.DROP_OLDEST:
-            for _ in range(excess):
-                items.popleft()
-            return excess
-        for _ in range(excess):
-            items.pop()
+        self._discard(excess, oldest=self.policy is OverflowPolicy.DROP_OLDEST)
         if self.policy is OverflowPolicy.ERROR and marker is None:
             self._marker = Failure(
                 BufferOverflowError(
@@ -250,6 +252,12 @@ class MessageQueue(Generic[T]):
             )
             items.append(self._marker)
         return excess
+
+    def _discard(self, count: int, *, oldest: bool) -> None:
+        """Drop ``count`` entries from the head (``oldest``) or the tail of the deque."""
+        drop = self.items.popleft if oldest else self.items.pop
+        for _ in range(count):
+            drop()
 
     def _resume(self) -> None:
         # Loop thread only.
@@ -522,3 +530,192 @@ class MessageQueue(Generic[T]):
                         threads.cond.wait(left)
             finally:
                 threads.waiting -= 1
+
+
+# -- conflation ----------------------------------------------------------------------------
+
+
+class _Slot(list[Any]):
+    """The place of one key in a conflating queue: a list holding its newest message.
+
+    A list because its two operations are atomic under the GIL (and locked per object on
+    free-threaded builds): the producer replaces the message with ``slot[0] = msg``, which
+    raises ``IndexError`` once a consumer claimed it with ``slot.pop()``. So a consumer
+    thread and the loop never both get (or both lose) a message, without a lock.
+    """
+
+    __slots__ = ("key",)
+
+    key: Hashable
+
+
+class ConflatingQueue(MessageQueue[T]):
+    """A :class:`MessageQueue` that keeps only the newest waiting message of each key.
+
+    While a message of key ``k`` waits in the queue, a newer message of ``k`` replaces it
+    *in place* (it keeps the position of the first one) and counts in :attr:`conflated`,
+    not in :attr:`dropped`. A consumer that keeps up sees every message; one that lags
+    sees, for each key, the newest value, in the order in which the keys first became
+    pending. Keeping the position (rather than moving the key to the end) means a key
+    never waits longer than it would have without conflation, a busy key is not pushed
+    behind quiet ones, and no stale entries are left in the deque: every step is O(1).
+
+    A message whose key is None is queued as is (never conflated). A :class:`Failure`
+    is a barrier: messages after it never replace messages before it.
+
+    Args:
+        capacity: See :class:`MessageQueue` (here: distinct waiting keys plus unkeyed
+            messages).
+        policy: See :class:`MessageQueue`.
+        key: Returns the key of a message (hashable), or None to never conflate it.
+        on_key_error: Called (loop thread) with the exception when ``key`` raised or
+            returned an unhashable value; the message is then queued unconflated.
+        **kwargs: The other :class:`MessageQueue` arguments.
+
+    Raises:
+        TypeError: ``key`` is not callable.
+    """
+
+    __slots__ = ("_key", "_on_key_error", "_waiting", "key_errors")
+
+    def __init__(
+        self,
+        capacity: int,
+        policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+        *,
+        key: Callable[[Any], Hashable | None],
+        on_key_error: Callable[[BaseException], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not callable(key):
+            raise TypeError(f"conflation key must be callable, got {type(key).__name__}")
+        super().__init__(capacity, policy, **kwargs)
+        self._key = key
+        self._on_key_error = on_key_error
+        # key -> the slot of that key still in the deque (loop thread writes; a consumer
+        # removes the slot it claimed, if it is still the current one).
+        self._waiting: dict[Hashable, _Slot] = {}
+        self.key_errors = 0
+
+    # -- producer side (loop thread) -----------------------------------------------------
+
+    def push_batch(self, batch: list[Any]) -> None:
+        """Conflate a batch into the waiting slots; append only new keys (and failures)."""
+        key_of = self._key
+        waiting = self._waiting
+        out: list[Any] = []
+        append = out.append
+        replaced = 0
+        for msg in batch:
+            if msg.__class__ is Failure:
+                waiting.clear()  # a barrier: nothing after it replaces anything before it
+                append(msg)
+                continue
+            try:
+                key = key_of(msg)
+                if key is None:
+                    append(msg)
+                    continue
+                slot = waiting.get(key)
+            except Exception as exc:
+                self._key_failed(exc)
+                append(msg)
+                continue
+            if slot is not None:
+                try:
+                    slot[0] = msg
+                except IndexError:
+                    pass  # a consumer thread claimed it meanwhile: the key starts anew
+                else:
+                    replaced += 1
+                    continue
+            slot = _Slot((msg,))
+            slot.key = key
+            waiting[key] = slot
+            append(slot)
+        if replaced:
+            self.conflated += replaced
+        if out:
+            super().push_batch(out)
+        # Only replacements: consumers already have something to take (nothing to wake).
+
+    def _key_failed(self, exc: BaseException) -> None:
+        self.key_errors += 1
+        if self._on_key_error is not None:
+            self._on_key_error(exc)
+
+    def _discard(self, count: int, *, oldest: bool) -> None:
+        # A dropped slot must never be written again (its message would be lost).
+        drop = self.items.popleft if oldest else self.items.pop
+        waiting = self._waiting
+        for _ in range(count):
+            item = drop()
+            if item.__class__ is _Slot:
+                item.clear()
+                if waiting.get(item.key) is item:
+                    del waiting[item.key]
+
+    # -- consumer side: every path takes what the base class pops, then claims it --------
+
+    def _claim(self, item: Any) -> Any:
+        if item.__class__ is not _Slot:
+            return item
+        msg = item.pop()  # from now on the producer opens a new slot for this key
+        waiting = self._waiting
+        if waiting.get(item.key) is item:
+            # From a consumer thread the slot may be replaced right after this look; then
+            # the new slot is forgotten: it is still delivered, only not conflated into.
+            waiting.pop(item.key, None)
+        return msg
+
+    def _pop(self) -> Any:
+        return self._claim(super()._pop())
+
+    async def recv(self, timeout: float | None = None) -> T:
+        """See :meth:`MessageQueue.recv` (claiming is idempotent: safe if it used _pop)."""
+        return self._claim(await super().recv(timeout))  # type: ignore[no-any-return]
+
+    async def iterate_async(self) -> AsyncIterator[T]:
+        """Yield every item until the end, each key's newest message at its position."""
+        claim = self._claim
+        async for item in super().iterate_async():
+            yield claim(item)
+
+    async def batches(self) -> AsyncGenerator[list[T], None]:
+        """Yield what is queued as one list (each key once, with its newest message)."""
+        claim = self._claim
+        async for batch in super().batches():
+            yield [claim(item) for item in batch]
+
+    def get(self, timeout: float | None, *, iterating: bool) -> T:
+        """See :meth:`MessageQueue.get`."""
+        return self._claim(super().get(timeout, iterating=iterating))  # type: ignore[no-any-return]
+
+    def iterate(self) -> Iterator[T]:
+        """See :meth:`MessageQueue.iterate`."""
+        claim = self._claim
+        for item in super().iterate():
+            yield claim(item)
+
+
+def new_queue(
+    capacity: int,
+    policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+    *,
+    conflate_key: Callable[[Any], Hashable | None] | None = None,
+    on_key_error: Callable[[BaseException], None] | None = None,
+    **kwargs: Any,
+) -> MessageQueue[Any]:
+    """A :class:`ConflatingQueue` when ``conflate_key`` is given, else a plain queue.
+
+    Args:
+        capacity: See :class:`MessageQueue`.
+        policy: See :class:`MessageQueue`.
+        conflate_key: See :class:`ConflatingQueue` (``key``); None: no conflation, and
+            no cost for it.
+        on_key_error: See :class:`ConflatingQueue`.
+        **kwargs: The other :class:`MessageQueue` arguments.
+    """
+    if conflate_key is None:
+        return MessageQueue(capacity, policy, **kwargs)
+    return ConflatingQueue(capacity, policy, key=conflate_key, on_key_error=on_key_error, **kwargs)

@@ -30,10 +30,16 @@ class ConnectionStats:
         buffer_capacity: Capacity of the receive buffer.
         handler_errors: Event handlers that raised.
         messages_dropped: Messages discarded by the overflow policy or deduplication.
+        messages_conflated: Messages replaced, while waiting, by a newer message of their
+            key (the ``conflate_key`` option); not counted as dropped.
         duplicates: Messages dropped as duplicates of an already seen sequence id.
         gaps: Sequence gaps detected.
         paused_reading: Times reading was paused because the consumer was behind.
         pending_sends: Messages held while reconnecting (replay mode ``full_buffer``).
+        loop_lag_ms: How late the event loop last ran the loop-lag probe (None before the
+            first probe): the time it could not run anything, this client included.
+        loop_lag_max_ms: The largest such lag since the probe started on this loop.
+        loop_blocked: ``loop_blocked`` events: blocks longer than ``loop_block_threshold``.
     """
 
     state: ConnectionState
@@ -52,7 +58,11 @@ class ConnectionStats:
     buffer_capacity: int = 0
     handler_errors: int = 0
     messages_dropped: int = 0
+    messages_conflated: int = 0
     duplicates: int = 0
     gaps: int = 0
     paused_reading: int = 0
     pending_sends: int = 0
+    loop_lag_ms: float | None = None
+    loop_lag_max_ms: float | None = None
+    loop_blocked: int = 0

@@ -34,9 +34,10 @@ from jetsocket._engine._events import (
 from jetsocket._engine._forms import DecodedForm, RawForm
 from jetsocket._engine._heartbeat import Heartbeat
 from jetsocket._engine._link import Link
+from jetsocket._engine._liveness import Liveness
 from jetsocket._engine._options import Settings, WebSocketOptions, resolve
 from jetsocket._engine._outbox import Outbox, encode_raw
-from jetsocket._engine._queue import MessageQueue
+from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._engine._receiver import Fallback, Receiver, Router
 from jetsocket._engine._reconnect import EngineHooks, Reconnector, replay_after_reconnect
 from jetsocket._engine._state import ConnectionState, check_transition
@@ -116,10 +117,12 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._shown_uri = self._redactor.uri(uri)
         decode, errors = choose_decoder(raw, message_type, deserializer)
         self._events = EventRegistry(self.report_error)
+        self._events.configure_liveness(settings.loop_block_threshold, settings.time_handlers)
+        self._liveness = Liveness(settings.loop_block_threshold)  # the loop-lag probe
         self._state = _S.IDLE
         self._end: BaseException | None = None
         buffer = settings.buffer
-        self._queue: MessageQueue[T] = MessageQueue(
+        self._queue: MessageQueue[T] = new_queue(
             buffer.capacity,
             buffer.overflow_policy,
             what="receive buffer",
@@ -127,6 +130,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             on_resume=self._queue_drained,
             on_drop=self._queue_dropped,
             started=False,
+            conflate_key=settings.conflate_key,
+            on_key_error=lambda exc: self.report_error(exc, "conflate_key"),
         )
         hb = settings.heartbeat
         self._receiver = Receiver(
@@ -350,6 +355,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._set_state(_S.CONNECTING)
         self._end = None
         self._queue.start(asyncio.get_running_loop())
+        self._liveness.start(self._events)
         self._events.emit("connecting", ConnectingEvent(uri=self._describe()))
         logger.info("jetsocket: %s: connecting", self._describe())
         try:
@@ -438,7 +444,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                 self._heartbeat = Heartbeat(
                     settings.heartbeat, self._on_dead_peer, self._send_app_ping
                 )
-            self._heartbeat.start(conn)
+            self._heartbeat.start(conn, self._liveness.monitor)
         if settings.max_connection_age is not None:
             self._timers.append(
                 loop.call_later(settings.max_connection_age, self._reconnector.start_rotation)
@@ -469,6 +475,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
     def _finish(self, end: BaseException) -> None:
         if self._queue.finish(end):
             self._end = end
+            self._liveness.stop()
             for hook in self._finish_hooks:
                 hook(end)
 
@@ -574,6 +581,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         idle = time.monotonic() - max(conn.last_received, self._connected_at)
         if conn.reading_paused:
             idle = 0.0  # we stopped reading (backpressure): the peer is not silent
+        if idle >= timeout:  # time the loop could not run is not the peer's silence either
+            idle = self._liveness.discount(idle, timeout)
         if idle >= timeout:
             logger.warning("jetsocket: %s: idle for %.1fs, dropping", self._describe(), idle)
             conn.abort(1011, "idle timeout")
@@ -732,6 +741,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         receiver = self._receiver
         queue = self._queue
         reconnector = self._reconnector_
+        lag_ms, max_lag_ms = self._liveness.lag_ms()
         return ConnectionStats(
             state=self._state,
             uptime=time.monotonic() - self._connected_at if conn is not None else 0.0,
@@ -751,10 +761,14 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             buffer_size=len(queue),
             buffer_capacity=queue.capacity,
             messages_dropped=queue.dropped + receiver.duplicates,
+            messages_conflated=queue.conflated,
             duplicates=receiver.duplicates,
             gaps=receiver.gaps,
             paused_reading=self._pauses,
             pending_sends=len(self._outbox.held),
+            loop_lag_ms=lag_ms,
+            loop_lag_max_ms=max_lag_ms,
+            loop_blocked=self._events.loop_blocks,
         )
 
 

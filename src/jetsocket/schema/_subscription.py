@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 import types
 from collections import deque
@@ -33,7 +34,7 @@ from typing import (
 from typing_extensions import dataclass_transform
 
 from jetsocket._engine._events import GapEvent
-from jetsocket._engine._queue import MessageQueue
+from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._exceptions import InvalidStateError
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "message_types_of",
     "read_id_ack",
 ]
+
+logger = logging.getLogger("jetsocket")
 
 M = TypeVar("M")
 M_co = TypeVar("M_co", covariant=True)
@@ -273,6 +276,21 @@ class Subscription(Generic[M]):
         """
         return None
 
+    def conflate_key(self, msg: M) -> Hashable | None:
+        """Override to conflate: the key (symbol, instrument) of a latest-value message.
+
+        When overridden, the stream keeps only the newest waiting message per key while
+        its consumer lags (a newer one replaces it in place, counted in
+        :attr:`Stream.conflated`); a consumer that keeps up still sees every message.
+        Return None for messages that must never be conflated. See the conflation guide.
+        """
+        return None
+
+    @classmethod
+    def declares_conflation(cls) -> bool:
+        """True if the subclass overrides :meth:`conflate_key`."""
+        return cls.conflate_key is not Subscription.conflate_key
+
     @classmethod
     def declares_ack(cls) -> bool:
         """True if ``subscribe()`` waits for an ack (``ack`` declared or ``parse_ack``)."""
@@ -387,12 +405,14 @@ class Stream(Generic[M]):
         self._unsubscribe = unsubscribe
         self._resubscribe = resubscribe
         cls = type(subscription)
-        self.queue: MessageQueue[M] = MessageQueue(
+        self.queue: MessageQueue[M] = new_queue(
             cls.buffer,
             cls.overflow_policy,
             what=f"stream {subscription!r}",
             on_pause=lambda: on_block(self, True),
             on_resume=lambda: on_block(self, False),
+            conflate_key=subscription.conflate_key if cls.declares_conflation() else None,
+            on_key_error=self._conflate_key_failed,
         )
         with contextlib.suppress(RuntimeError):  # outside a loop (tests): found when waiting
             self.queue.start(asyncio.get_running_loop())
@@ -432,6 +452,15 @@ class Stream(Generic[M]):
     def dropped(self) -> int:
         """Messages discarded by the overflow policy."""
         return self.queue.dropped
+
+    @property
+    def conflated(self) -> int:
+        """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
+        return self.queue.conflated
+
+    def _conflate_key_failed(self, exc: BaseException) -> None:
+        # Loop thread; the message was queued unconflated (never lost).
+        logger.error("jetsocket: %r: conflate_key() raised %r", self.subscription, exc)
 
     # -- gaps at the consumer's position ---------------------------------------------------
 
@@ -519,8 +548,10 @@ class Stream(Generic[M]):
         self.received += len(batch)
         queue = self.queue
         before = queue.dropped
+        conflated = queue.conflated
         queue.push_batch(batch)
-        accepted = len(batch)
+        # Messages that took an older one's place add no position (conflation).
+        accepted = len(batch) - (queue.conflated - conflated)
         if queue.policy.value == "drop_newest":
             accepted -= queue.dropped - before  # never entered the queue
         self._pushed += accepted

@@ -102,6 +102,11 @@ class SyncStream(Generic[M]):
         return self._stream.dropped
 
     @property
+    def conflated(self) -> int:
+        """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
+        return self._stream.conflated
+
+    @property
     def gaps(self) -> int:
         """Sequence gaps detected."""
         return self._stream.gaps

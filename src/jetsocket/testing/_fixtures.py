@@ -51,10 +51,11 @@ work in both ``auto`` and ``strict`` mode (they are declared with
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import pytest
 
@@ -99,25 +100,37 @@ class FaultProxyFactory(Protocol):
         ...
 
 
+S = TypeVar("S", ScriptedServer, FaultProxy)
+
+
+@contextlib.asynccontextmanager
+async def _factory(
+    make: Callable[..., S], end: Callable[[S], Awaitable[None]]
+) -> AsyncIterator[Callable[..., Awaitable[S]]]:
+    """A function that makes and starts an ``S``; every one is ended on exit, newest first."""
+    started: list[S] = []
+
+    async def start(*args: Any, **options: Any) -> S:
+        server = make(*args, **options)
+        await server.start()
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            await end(server)
+
+
 @_async_fixture
 async def scripted_server() -> AsyncIterator[ScriptedServerFactory]:
     """Factory starting scripted servers, all killed at the end of the test.
 
     Example: ``server = await scripted_server([Send({"a": 1}), Drop()])``.
     """
-    servers: list[ScriptedServer] = []
-
-    async def start(script: Script | Sequence[Script] = (), **options: Any) -> ScriptedServer:
-        server = ScriptedServer(script, **options)
-        await server.start()
-        servers.append(server)
-        return server
-
-    try:
+    async with _factory(ScriptedServer, ScriptedServer.kill) as start:
         yield start
-    finally:
-        for server in reversed(servers):
-            await server.kill()
 
 
 @_async_fixture
@@ -126,19 +139,8 @@ async def fault_proxy() -> AsyncIterator[FaultProxyFactory]:
 
     Example: ``proxy = await fault_proxy(server)``, then ``proxy.blackhole()``.
     """
-    proxies: list[FaultProxy] = []
-
-    async def start(target: Any, **options: Any) -> FaultProxy:
-        proxy = FaultProxy(target, **options)
-        await proxy.start()
-        proxies.append(proxy)
-        return proxy
-
-    try:
+    async with _factory(FaultProxy, FaultProxy.stop) as start:
         yield start
-    finally:
-        for proxy in reversed(proxies):
-            await proxy.stop()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

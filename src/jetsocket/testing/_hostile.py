@@ -34,9 +34,11 @@ import http
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TypeAlias, cast
+from typing import TypeAlias, TypedDict, cast
 
-from jetsocket.testing._lifecycle import Changes, ServerLifecycle
+from typing_extensions import Unpack
+
+from jetsocket.testing._lifecycle import LocalServer
 
 __all__ = ["HostileConnection", "HostileScript", "HostileServer", "http_response", "raw_frame"]
 
@@ -124,6 +126,14 @@ class HostileConnection:
         bytes_written: Bytes this server wrote on the connection.
     """
 
+    class FrameBits(TypedDict, total=False):
+        """The header fields :func:`raw_frame` sets as told, with its defaults."""
+
+        fin: bool
+        rsv: int
+        mask: bytes | None
+        length: int | None
+
     def __init__(
         self,
         server: HostileServer,
@@ -153,7 +163,7 @@ class HostileConnection:
             if sep:
                 self.headers[name.strip().lower()] = value.strip()
         self._server.requests.append(head)
-        self._server.changes.notify()
+        self._server._notify()
         return head
 
     @property
@@ -210,17 +220,16 @@ class HostileConnection:
             await self._write(data[start : start + chunk])
 
     async def send_frame(
-        self,
-        opcode: int,
-        payload: bytes = b"",
-        *,
-        fin: bool = True,
-        rsv: int = 0,
-        mask: bytes | None = None,
-        length: int | None = None,
+        self, opcode: int, payload: bytes = b"", **bits: Unpack[HostileConnection.FrameBits]
     ) -> None:
-        """Write one frame exactly as told (see :func:`raw_frame`)."""
-        await self._write(raw_frame(opcode, payload, fin=fin, rsv=rsv, mask=mask, length=length))
+        """Write one frame exactly as told.
+
+        Args:
+            opcode: Any 4-bit value.
+            payload: The payload.
+            **bits: ``fin``, ``rsv``, ``mask``, ``length``: see :func:`raw_frame`.
+        """
+        await self._write(raw_frame(opcode, payload, **bits))
 
     async def flood_pings(self, count: int, payload: bytes = b"", *, batch: int = 4096) -> None:
         """Send ``count`` ping frames as fast as the socket takes them."""
@@ -291,7 +300,7 @@ class HostileConnection:
         self._writer.transport.abort()
 
 
-class HostileServer(ServerLifecycle):
+class HostileServer(LocalServer[asyncio.Server]):
     """A raw asyncio TCP server on ``127.0.0.1`` whose scripts write every byte.
 
     Args:
@@ -303,7 +312,8 @@ class HostileServer(ServerLifecycle):
             client's writes back up quickly once a script stops reading).
 
     Attributes:
-        connections: Connections accepted so far.
+        connection_times: ``time.monotonic()`` of each connection accepted, in order
+            (:attr:`connections` counts them).
         closed: Connections whose script has finished.
         requests: Raw request heads read by scripts, in order.
         errors: Exceptions raised by scripts (not counting the client going away).
@@ -320,29 +330,27 @@ class HostileServer(ServerLifecycle):
         self._scripts: list[HostileScript] = [script] if callable(script) else list(script)
         if not self._scripts:
             raise ValueError("at least one script is needed")
-        self._host = host
-        self._port = port
+        super().__init__(host=host, port=port)
         self._receive_buffer = receive_buffer
-        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.changes = Changes()
-        self.connections = 0
         self.closed = 0
         self.requests: list[bytes] = []
         self.errors: list[BaseException] = []
 
     @property
-    def port(self) -> int:
-        """The port listened on (after :meth:`start`)."""
-        return self._port
-
-    @property
     def uri(self) -> str:
         """``ws://127.0.0.1:<port>/``."""
-        return f"ws://{self._host}:{self._port}/"
+        return self._ws_uri()
 
     async def start(self) -> None:
-        """Listen (on the same port after a :meth:`stop`)."""
+        """Listen (on the same port after a :meth:`stop`).
+
+        Raises:
+            RuntimeError: Already running.
+        """
+        await self._listen(self._open)
+
+    async def _open(self) -> asyncio.Server:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -356,14 +364,11 @@ class HostileServer(ServerLifecycle):
         except BaseException:
             sock.close()
             raise
-        self._server = await asyncio.start_server(self._handle, sock=sock)
-        self._port = sock.getsockname()[1]
+        return await asyncio.start_server(self._handle, sock=sock)
 
     async def stop(self) -> None:
         """Stop listening and end every connection's script."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
+        server = self._unlisten()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -372,17 +377,11 @@ class HostileServer(ServerLifecycle):
         if server is not None:
             await server.wait_closed()
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Return once ``predicate()`` holds (re-checked at every connection change)."""
-        await self.changes.wait_for(predicate, timeout)
-
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        index = self.connections
-        self.connections += 1
-        self.changes.notify()
+        index = self._connected()
         writer.transport.get_extra_info("socket").setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
         )
@@ -397,4 +396,4 @@ class HostileServer(ServerLifecycle):
             self._tasks.discard(task)
             writer.transport.abort()
             self.closed += 1
-            self.changes.notify()
+            self._notify()

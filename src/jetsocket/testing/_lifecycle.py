@@ -1,16 +1,21 @@
-"""The ``async with`` protocol shared by the test servers.
+"""What the test servers share: ``async with``, the address, connection records, waits.
 
-The simulator, the fake venues and the fault proxy: entering starts, leaving stops.
+The simulator, the fake venues, the scripted and hostile servers and the fault proxy:
+entering starts, leaving stops; each listens on a local address and lets a test wait for a
+condition on its state instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, Protocol, TypeVar
 
 from jetsocket._engine._context import StartContext
 
-__all__ = ["Changes", "ServerLifecycle"]
+__all__ = ["Changes", "LocalServer", "ServerLifecycle", "close_all"]
 
 
 class ServerLifecycle(StartContext):
@@ -54,3 +59,116 @@ class Changes:
                     await self._event.wait()
         except TimeoutError:
             raise TimeoutError(f"condition not met within {timeout}s") from None
+
+
+class _Listener(Protocol):
+    """What a test server listens with: ``asyncio.Server`` or `websockets`' ``Server``."""
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]: ...
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+L = TypeVar("L", bound=_Listener)
+
+
+class LocalServer(ServerLifecycle, Generic[L]):
+    """A test server on a local address that records its connections and can be waited on.
+
+    It listens with an ``L`` (:meth:`_listen`, :meth:`_unlisten`) that a subclass opens.
+
+    Args:
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one, kept across restarts.
+
+    Attributes:
+        connection_times: ``time.monotonic()`` of each connection, in order (what counts
+            as one is the subclass's to say: a TCP accept, an opening handshake...).
+    """
+
+    def __init__(self, *, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
+        self._changes = Changes()
+        self._server: L | None = None
+        self.connection_times: list[float] = []
+
+    @property
+    def port(self) -> int:
+        """The port listened on (known once started).
+
+        Raises:
+            RuntimeError: Not started yet.
+        """
+        if not self._port:
+            raise RuntimeError(f"{type(self).__name__} has not been started")
+        return self._port
+
+    @property
+    def is_running(self) -> bool:
+        """True while listening."""
+        return self._server is not None
+
+    @property
+    def connections(self) -> int:
+        """Connections received so far (see :attr:`connection_times`)."""
+        return len(self.connection_times)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` is true; checked after every change the server sees.
+
+        Raises:
+            TimeoutError: Not true within ``timeout`` seconds.
+        """
+        await self._changes.wait_for(predicate, timeout)
+
+    async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> None:
+        """Wait until ``count`` connections were received (see :attr:`connections`)."""
+        await self.wait_for(lambda: self.connections >= count, timeout=timeout)
+
+    async def _listen(self, open_server: Callable[[], Awaitable[L]]) -> L:
+        """Listen with ``open_server()``; keep the port it got (0 asked for a free one).
+
+        Raises:
+            RuntimeError: Already running.
+        """
+        if self._server is not None:
+            raise RuntimeError(f"{type(self).__name__} is already running")
+        self._server = server = await open_server()
+        self._port = server.sockets[0].getsockname()[1]
+        return server
+
+    def _unlisten(self) -> L | None:
+        """Stop accepting connections; return the listener to wait on (None: not running)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        return server
+
+    def _ws_uri(self, path: str = "/") -> str:
+        """``ws://host:port`` followed by ``path`` (an IPv6 host in brackets)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"ws://{host}:{self.port}{path}"
+
+    def _connected(self) -> int:
+        """Record a new connection now; return its index (0 for the first)."""
+        self.connection_times.append(time.monotonic())
+        self._notify()
+        return len(self.connection_times) - 1
+
+    def _notify(self) -> None:
+        self._changes.notify()
+
+
+class _Closable(Protocol):
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+async def close_all(conns: Iterable[_Closable], code: int = 1001, reason: str = "") -> int:
+    """Run the closing handshake with ``code`` on every connection at once; return how many."""
+    conns = list(conns)
+    await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
+    return len(conns)

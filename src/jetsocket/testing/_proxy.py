@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from jetsocket.testing._lifecycle import Changes, ServerLifecycle
+from jetsocket.testing._lifecycle import LocalServer
 
 __all__ = ["FaultProxy"]
 
@@ -141,7 +140,7 @@ class _Link:
             task.cancel()
 
 
-class FaultProxy(ServerLifecycle):
+class FaultProxy(LocalServer[asyncio.Server]):
     """A TCP proxy on loopback with fault injection.
 
     Faults apply to every connection, current and future, until :meth:`restore`:
@@ -155,14 +154,13 @@ class FaultProxy(ServerLifecycle):
         port: Port to listen on (0: a free port).
 
     Attributes:
-        connection_times: ``time.monotonic()`` of each accepted client connection.
+        connection_times: ``time.monotonic()`` of each accepted client connection
+            (refused ones included): :attr:`connections` counts them.
     """
 
     def __init__(self, target: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self._target_host, self._target_port = _target(target)
-        self._host = host
-        self._port = port
-        self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._blackholed = False
@@ -170,25 +168,18 @@ class FaultProxy(ServerLifecycle):
         self._delay = 0.0
         self._rate: float | None = None
         self._bytes = 0
-        self._changes = Changes()
-        self.connection_times: list[float] = []
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start listening."""
-        if self._server is not None:
-            raise RuntimeError("the proxy is already running")
-        self._server = await asyncio.start_server(self._accept, self._host, self._port)
-        self._port = self._server.sockets[0].getsockname()[1]
+        await self._listen(lambda: asyncio.start_server(self._accept, self._host, self._port))
 
     async def stop(self) -> None:
         """Stop listening and abort every proxied connection."""
-        server = self._server
+        server = self._unlisten()
         if server is None:
             return
-        self._server = None
-        server.close()
         self.drop()
         for task in list(self._handlers):
             task.cancel()
@@ -199,27 +190,13 @@ class FaultProxy(ServerLifecycle):
     # -- addresses and counters ---------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The listening port (known once started)."""
-        if not self._port:
-            raise RuntimeError("the proxy is not started")
-        return self._port
-
-    @property
     def uri(self) -> str:
         """``ws://host:port/`` of the proxy."""
         return self.uri_for("/")
 
     def uri_for(self, path: str = "/") -> str:
         """Return ``ws://host:port`` of the proxy followed by ``path``."""
-        if not path.startswith("/"):
-            path = "/" + path
-        return f"ws://{self._host}:{self.port}{path}"
-
-    @property
-    def connections(self) -> int:
-        """Client connections accepted so far (refused ones included)."""
-        return len(self.connection_times)
+        return self._ws_uri(path if path.startswith("/") else "/" + path)
 
     @property
     def active(self) -> int:
@@ -277,23 +254,6 @@ class FaultProxy(ServerLifecycle):
         self._delay = 0.0
         self._rate = None
 
-    # -- waiting ------------------------------------------------------------------------
-
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true; checked whenever a connection opens or ends.
-
-        Raises:
-            TimeoutError: Not true within ``timeout`` seconds.
-        """
-        await self._changes.wait_for(predicate, timeout)
-
-    async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> None:
-        """Wait until ``count`` client connections were accepted."""
-        await self.wait_for(lambda: self.connections >= count, timeout=timeout)
-
-    def _notify(self) -> None:
-        self._changes.notify()
-
     # -- proxying -----------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -306,8 +266,7 @@ class FaultProxy(ServerLifecycle):
             self._handlers.discard(task)
 
     async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connection_times.append(time.monotonic())
-        self._notify()
+        self._connected()
         if self._refusing:
             writer.transport.abort()
             return

@@ -48,7 +48,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import Any, TypeAlias
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -57,7 +57,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
-from jetsocket.testing._lifecycle import Changes
+from jetsocket.testing._lifecycle import LocalServer, close_all
 
 __all__ = [
     "Call",
@@ -299,7 +299,7 @@ class _Session:
         return msg
 
 
-class ScriptedServer:
+class ScriptedServer(LocalServer[Server]):
     """A WebSocket server on loopback that plays a script on every connection.
 
     Args:
@@ -317,7 +317,8 @@ class ScriptedServer:
         received: Every message received from clients, in order, over all connections.
         received_by_connection: The same, per connection index.
         requests: The opening handshake request of every connection (path, headers).
-        connection_times: ``time.monotonic()`` when each opening handshake arrived.
+        connection_times: ``time.monotonic()`` when each opening handshake arrived
+            (rejected ones included): :attr:`connections` counts them.
         errors: Exceptions raised by steps (a broken script), in order.
     """
 
@@ -335,22 +336,18 @@ class ScriptedServer:
         scripts: list[list[Step]] = [items] if single else [list(s) for s in items]
         for s in scripts:
             _check_script(s)
+        super().__init__(host=host, port=port)
         self._scripts = scripts
-        self._host = host
-        self._port = port
         self._serve_options: dict[str, Any] = {
             "ping_interval": None,
             "max_size": None,
             **serve_options,
         }
-        self._server: Server | None = None
         self._sessions: dict[ServerConnection, _Session] = {}
         self._pending: dict[ServerConnection, int] = {}
-        self._changes = Changes()
         self.received: list[str | bytes] = []
         self.received_by_connection: list[list[str | bytes]] = []
         self.requests: list[Request] = []
-        self.connection_times: list[float] = []
         self.errors: list[BaseException] = []
         self.rejected = 0
 
@@ -358,41 +355,32 @@ class ScriptedServer:
 
     async def start(self) -> None:
         """Start listening (again, on the same port after :meth:`stop` or :meth:`kill`)."""
-        if self._server is not None:
-            raise RuntimeError("the server is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._process_request,
-            **self._serve_options,
+        await self._listen(
+            lambda: serve(
+                self._handler,
+                self._host,
+                self._port,
+                process_request=self._process_request,
+                **self._serve_options,
+            )
         )
-        self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Stop listening and close every connection with 1001 (going away)."""
-        server = self._server
-        if server is None:
-            return
-        self._server = None
-        server.close()
-        await server.wait_closed()
+        server = self._unlisten()
+        if server is not None:
+            await server.wait_closed()
 
     async def kill(self) -> None:
         """Stop listening and abort every connection (a crashed server: no close frame)."""
-        server = self._server
+        server, self._server = self._server, None
         if server is None:
             return
-        self._server = None
         server.close(close_connections=False)
         self.drop_all()
         for conn in list(self._pending):  # handshakes held by a Gate
             conn.transport.abort()
         await server.wait_closed()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
 
     async def __aexit__(
         self,
@@ -405,26 +393,9 @@ class ScriptedServer:
     # -- properties ---------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The listening port (known once started)."""
-        if not self._port:
-            raise RuntimeError("the server is not started")
-        return self._port
-
-    @property
     def uri(self) -> str:
         """``ws://host:port/`` of this server."""
-        return f"ws://{self._host}:{self.port}/"
-
-    @property
-    def is_running(self) -> bool:
-        """True while listening."""
-        return self._server is not None
-
-    @property
-    def connections(self) -> int:
-        """Opening handshakes received so far (rejected ones included)."""
-        return len(self.connection_times)
+        return self._ws_uri()
 
     @property
     def active(self) -> int:
@@ -442,28 +413,11 @@ class ScriptedServer:
 
     async def close_all(self, code: int = 1001, reason: str = "") -> int:
         """Close every open connection with ``code``; return how many."""
-        conns = [s.conn for s in self._sessions.values()]
-        await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
-        return len(conns)
-
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true; it is checked after every server event.
-
-        Raises:
-            TimeoutError: Not true within ``timeout`` seconds.
-        """
-        await self._changes.wait_for(predicate, timeout)
-
-    async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> None:
-        """Wait until ``count`` opening handshakes were received."""
-        await self.wait_for(lambda: self.connections >= count, timeout=timeout)
+        return await close_all((s.conn for s in self._sessions.values()), code, reason)
 
     async def wait_for_received(self, count: int, *, timeout: float = 5.0) -> None:
         """Wait until ``count`` client messages were received (all connections)."""
         await self.wait_for(lambda: len(self.received) >= count, timeout=timeout)
-
-    def _notify(self) -> None:
-        self._changes.notify()
 
     # -- connection handling ------------------------------------------------------------
 
@@ -471,12 +425,9 @@ class ScriptedServer:
         return self._scripts[min(index, len(self._scripts) - 1)]
 
     async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        index = len(self.connection_times)
-        self.connection_times.append(time.monotonic())
         self.requests.append(request)
         self.received_by_connection.append([])
-        self._pending[conn] = index
-        self._notify()
+        index = self._pending[conn] = self._connected()
         for step in self._script_for(index):
             if isinstance(step, Gate):
                 if not await _wait_unless_closed(step.event, conn):

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from jetsocket.testing import KrakenVenue, Sent, VenueServer
+from jetsocket.testing import (
+    BinanceVenue,
+    BitfinexVenue,
+    BybitVenue,
+    KrakenVenue,
+    OkxVenue,
+    Sent,
+    VenueServer,
+)
 
 T = 5.0
 
@@ -186,6 +194,19 @@ async def test_background_ticker_and_constructor_checks() -> None:
         assert seen == list(range(seen[0], seen[0] + len(seen)))
         with pytest.raises(RuntimeError, match="already running"):
             await venue.start()
+
+
+def test_common_options_are_one_keyword_bundle_with_per_venue_defaults() -> None:
+    options: VenueServer.Options = {"rate": 5.0, "seed": 3, "first_sequence": 7, "port": 0}
+    venue = BinanceVenue(("BTCUSDT",), ping_interval=None, **options)
+    assert (venue._rate, venue._seed, venue._first, venue._recent) == (5.0, 3, 7, 50)
+    assert (BybitVenue()._rate, OkxVenue()._rate, KrakenVenue()._rate) == (10.0, 10.0, 0.0)
+    assert BybitVenue(rate=0)._rate == 0.0
+    assert (BitfinexVenue()._recent, BitfinexVenue(recent=4)._recent) == (30, 4)
+    with pytest.raises(
+        TypeError, match=r"BinanceVenue\(\) got an unexpected keyword argument 'sed'"
+    ):
+        BinanceVenue(**cast(Any, {"sed": 1}))
 
 
 async def test_freeze_goes_silent_and_thaw_resumes_with_a_gap() -> None:

@@ -32,16 +32,17 @@ import contextlib
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypedDict
 
 import msgspec
+from typing_extensions import Unpack
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from jetsocket.testing._lifecycle import Changes, ServerLifecycle
+from jetsocket.testing._lifecycle import LocalServer, close_all
 
 __all__ = ["Item", "Sent", "VenueServer", "VenueSession", "encode", "now_ms", "rfc3339"]
 
@@ -165,20 +166,21 @@ class VenueSession:
         return f"<VenueSession {self.no} open={self.open} streams={list(self.streams)}>"
 
 
-class VenueServer(ServerLifecycle, abc.ABC):
+class VenueServer(LocalServer[Server], abc.ABC):
     """Base of the fake venues: lifecycle, sessions, streams, records, fault injection.
 
     Use a subclass as an async context manager (``async with KrakenVenue() as venue``),
     or call :meth:`start` and :meth:`stop`.
 
+    :meth:`wait_for` re-checks its predicate whenever a connection opens or closes, after
+    every message received and after every delivery, so it may depend on any record.
+
     Args:
-        rate: Items per second produced on every stream subscribed at least once
-            (0: only :meth:`publish` produces).
-        seed: Seed of the prices.
-        recent: How many recent items per stream a snapshot replays (venues that replay).
-        first_sequence: The first sequence number of every stream.
-        host: Interface to listen on.
-        port: Port to listen on; 0 picks a free one (kept across :meth:`restart`).
+        **options: The options of every venue (see :class:`VenueServer.Options`).
+
+    Raises:
+        TypeError: An option that is not one of :class:`VenueServer.Options`.
+        ValueError: A negative ``rate`` or ``recent``.
 
     Attributes:
         received: Every message received from clients, in order: decoded JSON, or the
@@ -188,35 +190,56 @@ class VenueServer(ServerLifecycle, abc.ABC):
     """
 
     path: ClassVar[str] = "/"
+    #: Venues that batch trades in one message produce 1 to this many per tick.
+    _tick_batch: ClassVar[int] = 1
 
-    def __init__(
-        self,
-        *,
-        rate: float = 0.0,
-        seed: int = 0,
-        recent: int = 50,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
+    class Options(TypedDict, total=False):
+        """The keyword arguments every market venue takes, besides its own.
+
+        ``BinanceVenue(rate=100, seed=7, port=9000)``: each venue's documentation says what a
+        sequence number is there and where its defaults differ from these.
+
+        Attributes:
+            rate: Items per second produced on every stream subscribed at least once
+                (default 0: only :meth:`VenueServer.publish` produces).
+            seed: Seed of the prices (and of whatever else a venue draws: batching, ids).
+            recent: How many recent items per stream a snapshot replays (default 50; venues
+                that replay one).
+            first_sequence: The first sequence number of every stream (default 1).
+            host: Interface to listen on (default ``"127.0.0.1"``).
+            port: Port to listen on; 0 (the default) picks a free one, kept across
+                :meth:`VenueServer.restart`.
+        """
+
+        rate: float
+        seed: int
+        recent: int
+        first_sequence: int
+        host: str
+        port: int
+
+    def __init__(self, **options: Unpack[VenueServer.Options]) -> None:
+        unknown = sorted(options.keys() - VenueServer.Options.__optional_keys__)
+        if unknown:
+            name = type(self).__name__
+            raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}")
+        rate = options.get("rate", 0.0)
+        recent = options.get("recent", 50)
         if rate < 0:
             raise ValueError(f"rate must be >= 0, got {rate!r}")
         if recent < 0:
             raise ValueError(f"recent must be >= 0, got {recent!r}")
-        self._host = host
-        self._port = port
+        super().__init__(host=options.get("host", "127.0.0.1"), port=options.get("port", 0))
         self._rate = rate
-        self._seed = seed
+        self._seed = options.get("seed", 0)
         self._recent = recent
-        self._first = first_sequence
-        self._server: Server | None = None
+        self._first = options.get("first_sequence", 1)
         self._ticker_task: asyncio.Task[None] | None = None
         self._by_conn: dict[ServerConnection, VenueSession] = {}
         self._streams: dict[str, _Stream] = {}
         self._active: dict[str, None] = {}
         self._rejected: dict[str, str | None] = {}
         self._frozen = False
-        self._changes = Changes()
         self._lock = asyncio.Lock()
         self.received: list[Any] = []
         self.sent: list[Sent] = []
@@ -230,17 +253,16 @@ class VenueServer(ServerLifecycle, abc.ABC):
         Raises:
             RuntimeError: Already running.
         """
-        if self._server is not None:
-            raise RuntimeError(f"{type(self).__name__} is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._check_request,
-            ping_interval=None,  # venues that ping do it in _keepalive (observable)
-            close_timeout=2.0,
+        await self._listen(
+            lambda: serve(
+                self._handler,
+                self._host,
+                self._port,
+                process_request=self._check_request,
+                ping_interval=None,  # venues that ping do it in _keepalive (observable)
+                close_timeout=2.0,
+            )
         )
-        self._port = self._server.sockets[0].getsockname()[1]
         if self._rate > 0:
             self._ticker_task = asyncio.get_running_loop().create_task(self._tick())
 
@@ -251,9 +273,8 @@ class VenueServer(ServerLifecycle, abc.ABC):
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-        server, self._server = self._server, None
+        server = self._unlisten()
         if server is not None:
-            server.close()
             await server.wait_closed()
 
     async def restart(self) -> None:
@@ -264,17 +285,9 @@ class VenueServer(ServerLifecycle, abc.ABC):
     # -- properties and records ----------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The TCP port (known after :meth:`start`)."""
-        if not self._port:
-            raise RuntimeError(f"{type(self).__name__} has not been started")
-        return self._port
-
-    @property
     def uri(self) -> str:
         """The URI to connect to, with the venue's path, e.g. ``ws://127.0.0.1:5678/ws``."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"ws://{host}:{self.port}{self.path}"
+        return self._ws_uri(self.path)
 
     @property
     def connection_count(self) -> int:
@@ -283,7 +296,7 @@ class VenueServer(ServerLifecycle, abc.ABC):
 
     @property
     def connections_accepted(self) -> int:
-        """WebSocket connections accepted since creation."""
+        """WebSocket connections accepted since creation (:attr:`connections`, too)."""
         return len(self.sessions)
 
     def open_sessions(self) -> list[VenueSession]:
@@ -356,9 +369,7 @@ class VenueServer(ServerLifecycle, abc.ABC):
 
     async def close_all(self, code: int = 1001, reason: str = "") -> int:
         """Close every client connection with a close frame; return how many."""
-        conns = list(self._by_conn)
-        await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
-        return len(conns)
+        return await close_all(list(self._by_conn), code, reason)
 
     def freeze(self) -> None:
         """Go silent without closing anything (a half-open connection, a stalled feed).
@@ -439,17 +450,6 @@ class VenueServer(ServerLifecycle, abc.ABC):
 
     # -- synchronisation -------------------------------------------------------------------
 
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true.
-
-        It is checked now, whenever a connection opens or closes, after every message
-        received and after every delivery, so it may depend on any record.
-
-        Raises:
-            TimeoutError: Still false after ``timeout`` seconds.
-        """
-        await self._changes.wait_for(predicate, timeout)
-
     async def wait_subscribed(self, stream: str, *, timeout: float = 5.0) -> None:
         """Wait until an open connection is subscribed to ``stream``."""
         await self.wait_for(
@@ -476,8 +476,8 @@ class VenueServer(ServerLifecycle, abc.ABC):
         return '{"truncated": '
 
     def _items_per_tick(self, st: _Stream) -> int:
-        """Items produced per tick of the background ticker (venues that batch: 1 or 2)."""
-        return 1
+        """Items produced per tick of the background ticker: 1, or 1 to :attr:`_tick_batch`."""
+        return st.rng.randint(1, self._tick_batch) if self._tick_batch > 1 else 1
 
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
         """Refuse the opening handshake by returning a response (default: accept)."""
@@ -548,17 +548,18 @@ class VenueServer(ServerLifecycle, abc.ABC):
         stream: str,
         state: object = None,
         *,
-        ack: Callable[[], Awaitable[object]] | None = None,
+        ack: object = None,
         replay: int = 0,
     ) -> None:
-        """Acknowledge, replay up to ``replay`` recent items, then deliver live items.
+        """Send ``ack`` (None: nothing), replay up to ``replay`` recent items, then go live.
 
         All under the lock: no live item of ``stream`` precedes its ack or its snapshot,
-        none falls between them.
+        none falls between them. A venue that answers a request for several streams with
+        one message passes ``ack`` with the first stream only.
         """
         async with self._lock:
             if ack is not None:
-                await ack()
+                await self._send(session, ack)
             self._stream(stream)
             if replay:  # a snapshot, empty when the stream has no history yet
                 recent = self._recent_items(stream, replay)
@@ -578,9 +579,6 @@ class VenueServer(ServerLifecycle, abc.ABC):
                 await coro
 
         session.tasks.append(asyncio.get_running_loop().create_task(run()))
-
-    def _notify(self) -> None:
-        self._changes.notify()
 
     async def _keepalive(self, session: VenueSession, interval: float, timeout: float) -> None:
         """Ping every ``interval``; drop the connection when a pong takes ``timeout``.
@@ -631,7 +629,7 @@ class VenueServer(ServerLifecycle, abc.ABC):
         self._by_conn[conn] = session
         if self._frozen:
             conn.transport.pause_reading()
-        self._notify()
+        self._connected()
         try:
             await self._session(session)
         except ConnectionClosed:

@@ -45,6 +45,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession, now_ms
 
 __all__ = ["BinanceVenue"]
@@ -57,15 +59,12 @@ class BinanceVenue(VenueServer):
 
     Args:
         symbols: Symbols served (any case), e.g. ``("BTCUSDT", "ETHUSDT")``.
-        rate: Items per second per stream subscribed at least once (0: only :meth:`publish`).
-        seed: Seed of the prices.
         max_incoming: Messages per second a client may send before it is disconnected.
         max_streams: Streams per connection.
         ping_interval: Seconds between server ping frames (None: none).
         ping_timeout: Seconds a pong may take before the connection is dropped.
-        first_sequence: First trade id / update id of every stream.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``rate``, ``seed``, ``host``, ``port``...);
+            ``first_sequence`` is the first trade id / update id of every stream.
     """
 
     path = "/ws"
@@ -74,17 +73,13 @@ class BinanceVenue(VenueServer):
         self,
         symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"),
         *,
-        rate: float = 0.0,
-        seed: int = 0,
         max_incoming: int = 5,
         max_streams: int = 1024,
         ping_interval: float | None = 20.0,
         ping_timeout: float = 60.0,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(rate=rate, seed=seed, first_sequence=first_sequence, host=host, port=port)
+        super().__init__(**options)
         self.symbols = tuple(s.lower() for s in symbols)
         self.max_incoming = max_incoming
         self.max_streams = max_streams
@@ -224,10 +219,7 @@ class BinanceVenue(VenueServer):
         if not new:
             await self._reply(session, {"result": None, "id": req_id})
             return
-
-        async def ack() -> bool:
-            return await self._send(session, {"result": None, "id": req_id})
-
+        ack = {"result": None, "id": req_id}
         for i, name in enumerate(new):
             await self._subscribe(session, name, ack=ack if i == 0 else None)
 

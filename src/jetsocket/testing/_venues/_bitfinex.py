@@ -44,6 +44,8 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession, now_ms
 
 __all__ = ["BitfinexVenue"]
@@ -63,14 +65,11 @@ class BitfinexVenue(VenueServer):
 
     Args:
         symbols: Trading pairs served, e.g. ``("tBTCUSD", "tETHUSD")``.
-        rate: Trades per second per symbol subscribed at least once (0: only :meth:`publish`).
-        seed: Seed of the prices and of the channel ids.
-        recent: Trades in a snapshot.
         heartbeat_interval: Seconds of silence after which a channel gets ``hb``.
         max_channels: Channels per connection.
-        first_sequence: First trade ``ID`` of every symbol.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``rate``, ``host``, ``port``...): ``seed``
+            also draws the channel ids, ``recent`` (default 30) is the trades in a
+            snapshot, ``first_sequence`` the first trade ``ID`` of every symbol.
     """
 
     path = "/ws/2"
@@ -79,27 +78,16 @@ class BitfinexVenue(VenueServer):
         self,
         symbols: Iterable[str] = ("tBTCUSD", "tETHUSD"),
         *,
-        rate: float = 0.0,
-        seed: int = 0,
-        recent: int = 30,
         heartbeat_interval: float = 15.0,
         max_channels: int = 25,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(
-            rate=rate,
-            seed=seed,
-            recent=recent,
-            first_sequence=first_sequence,
-            host=host,
-            port=port,
-        )
+        options.setdefault("recent", 30)
+        super().__init__(**options)
         self.symbols = tuple(symbols)
         self._hb = heartbeat_interval
         self._max_channels = max_channels
-        self._next_chan = random.Random(seed).randrange(10_000, 400_000)
+        self._next_chan = random.Random(self._seed).randrange(10_000, 400_000)
 
     def chan_id(self, symbol: str, *, conn: int | None = None) -> int | None:
         """The chanId ``symbol`` has on an open connection (the latest one by default)."""
@@ -197,11 +185,7 @@ class BitfinexVenue(VenueServer):
         chan = self._next_chan
         session.state["pending_chan"] = chan
         ack = {**where, "event": "subscribed", "chanId": chan, "pair": symbol[1:]}
-
-        async def send_ack() -> bool:
-            return await self._send(session, ack)
-
-        await self._subscribe(session, symbol, chan, ack=send_ack, replay=self._recent)
+        await self._subscribe(session, symbol, chan, ack=ack, replay=self._recent)
 
     async def _heartbeats(self, session: VenueSession) -> None:
         # Pacing sleep: heartbeats are periodic messages, nothing synchronises on them.

@@ -37,6 +37,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession, now_ms
 
 __all__ = ["BybitVenue"]
@@ -54,13 +56,11 @@ class BybitVenue(VenueServer):
 
     Args:
         symbols: Symbols served, e.g. ``("BTCUSDT", "ETHUSDT")``.
-        rate: Messages per second per subscribed topic (0: only :meth:`publish`).
-        seed: Seed of the prices.
         max_topics_per_request: Requests with more topics are refused as a whole.
         idle_timeout: Close connections silent for this many seconds (None: never).
-        first_sequence: First ``seq`` of every topic.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``seed``, ``host``, ``port``...); ``rate``
+            (default 10) is messages per second per subscribed topic, ``first_sequence``
+            the first ``seq`` of every topic.
     """
 
     path = "/v5/public/spot"
@@ -69,15 +69,12 @@ class BybitVenue(VenueServer):
         self,
         symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"),
         *,
-        rate: float = 10.0,
-        seed: int = 0,
         max_topics_per_request: int = 10,
         idle_timeout: float | None = None,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(rate=rate, seed=seed, first_sequence=first_sequence, host=host, port=port)
+        options.setdefault("rate", 10.0)
+        super().__init__(**options)
         self.symbols = tuple(s.upper() for s in symbols)
         self._max_topics = max_topics_per_request
         self._idle = idle_timeout
@@ -171,9 +168,6 @@ class BybitVenue(VenueServer):
             await self._reply(session, reply)
             return
 
-        async def ack() -> bool:
-            return await self._send(session, reply)
-
         # The ack goes first: no pushed message of a topic precedes its ack.
         for i, topic in enumerate(ok):
-            await self._subscribe(session, topic, ack=ack if i == 0 else None)
+            await self._subscribe(session, topic, ack=reply if i == 0 else None)

@@ -43,6 +43,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import (
     Frame,
     Item,
@@ -62,14 +64,11 @@ class CoinbaseVenue(VenueServer):
 
     Args:
         products: Products served, e.g. ``("BTC-USD", "ETH-USD")``.
-        rate: Trades per second per product subscribed at least once (0: only :meth:`publish`).
-        seed: Seed of the prices.
         heartbeat_interval: Seconds between heartbeats per product (Coinbase: 1).
         subscribe_timeout: Close a connection that has not subscribed within this many
             seconds (Coinbase: 5; None: never).
-        first_sequence: First ``sequence`` of every product.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``rate``, ``seed``, ``host``, ``port``...);
+            ``first_sequence`` is the first ``sequence`` of every product.
     """
 
     path = "/"
@@ -78,15 +77,11 @@ class CoinbaseVenue(VenueServer):
         self,
         products: Iterable[str] = ("BTC-USD", "ETH-USD"),
         *,
-        rate: float = 0.0,
-        seed: int = 0,
         heartbeat_interval: float = 1.0,
         subscribe_timeout: float | None = 5.0,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(rate=rate, seed=seed, first_sequence=first_sequence, host=host, port=port)
+        super().__init__(**options)
         self.products = tuple(products)
         self._hb = heartbeat_interval
         self._subscribe_timeout = subscribe_timeout

@@ -48,12 +48,13 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import (
     Frame,
     Item,
     VenueServer,
     VenueSession,
-    _Stream,
     chunks,
     now_ms,
 )
@@ -70,35 +71,27 @@ class DeribitVenue(VenueServer):
 
     Args:
         instruments: Instruments served, e.g. ``("BTC-PERPETUAL", "ETH-PERPETUAL")``.
-        rate: Notifications (1 or 2 trades) per second per instrument subscribed at least once.
-        seed: Seed of the prices and of the batching.
         min_heartbeat_interval: Smallest ``interval`` accepted by ``public/set_heartbeat``.
-        first_sequence: First ``trade_seq`` of every instrument.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``host``, ``port``...): ``rate`` counts
+            notifications of 1 or 2 trades, ``seed`` also draws the batching,
+            ``first_sequence`` is the first ``trade_seq`` of every instrument.
     """
 
     path = "/ws/api/v2"
+    _tick_batch = 2
 
     def __init__(
         self,
         instruments: Iterable[str] = ("BTC-PERPETUAL", "ETH-PERPETUAL"),
         *,
-        rate: float = 0.0,
-        seed: int = 0,
         min_heartbeat_interval: float = 10.0,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(rate=rate, seed=seed, first_sequence=first_sequence, host=host, port=port)
+        super().__init__(**options)
         self.instruments = tuple(instruments)
         self._min_hb = min_heartbeat_interval
         self.tests_answered = 0
         self.heartbeat_kills = 0
-
-    def _items_per_tick(self, st: _Stream) -> int:
-        return st.rng.randint(1, 2)
 
     def _stream_key(self, channel: object) -> str | None:
         """The stream of a public channel this venue serves (None: not served).
@@ -268,15 +261,13 @@ class DeribitVenue(VenueServer):
         if not new:
             await self._reply(session, answer)
             return
-
-        async def ack() -> bool:
-            return await self._send(session, answer)
-
         for i, channel in enumerate(new):
             key = self._stream_key(channel)
             assert key is not None
             replay = 1 if key.startswith("book.") else 0  # a book starts with its snapshot
-            await self._subscribe(session, key, channel, ack=ack if i == 0 else None, replay=replay)
+            await self._subscribe(
+                session, key, channel, ack=answer if i == 0 else None, replay=replay
+            )
 
     def _stop_heartbeat(self, session: VenueSession) -> None:
         task = session.state.pop("hb_task", None)

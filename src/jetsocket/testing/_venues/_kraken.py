@@ -42,12 +42,13 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import (
     Frame,
     Item,
     VenueServer,
     VenueSession,
-    _Stream,
     chunks,
     now_ms,
     rfc3339,
@@ -61,46 +62,30 @@ class KrakenVenue(VenueServer):
 
     Args:
         symbols: Pairs served, e.g. ``("BTC/USD", "ETH/USD")``.
-        rate: Messages (of 1 or 2 trades) per second per symbol subscribed at least once.
-        seed: Seed of the prices and of the batching.
-        recent: Trades in a snapshot (Kraken: 50).
         heartbeat_interval: Seconds between heartbeats on an idle subscribed connection.
         snapshot_default: Whether ``snapshot`` is true when a request omits it.
-        first_sequence: First ``trade_id`` of every symbol.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``host``, ``port``...): ``rate`` counts
+            messages of 1 or 2 trades, ``seed`` also draws the batching, ``recent`` is
+            the trades in a snapshot (Kraken: 50), ``first_sequence`` the first
+            ``trade_id`` of every symbol.
     """
 
     path = "/v2"
+    _tick_batch = 2
 
     def __init__(
         self,
         symbols: Iterable[str] = ("BTC/USD", "ETH/USD"),
         *,
-        rate: float = 0.0,
-        seed: int = 0,
-        recent: int = 50,
         heartbeat_interval: float = 1.0,
         snapshot_default: bool = True,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(
-            rate=rate,
-            seed=seed,
-            recent=recent,
-            first_sequence=first_sequence,
-            host=host,
-            port=port,
-        )
+        super().__init__(**options)
         self.symbols = tuple(symbols)
         self._hb = heartbeat_interval
         self._snapshot_default = snapshot_default
         self.pings = 0
-
-    def _items_per_tick(self, st: _Stream) -> int:
-        return st.rng.randint(1, 2)
 
     def _render(
         self, session: VenueSession, stream: str, items: Sequence[Item], *, replay: bool
@@ -199,11 +184,9 @@ class KrakenVenue(VenueServer):
             ack_msg = {"method": "subscribe", "result": result, "success": True}
             ack_msg.update(self._times(time_in))
             ack_msg.update(head)
-
-            async def ack(ack_msg: object = ack_msg) -> bool:
-                return await self._send(session, ack_msg)
-
-            await self._subscribe(session, symbol, ack=ack, replay=self._recent if snapshot else 0)
+            await self._subscribe(
+                session, symbol, ack=ack_msg, replay=self._recent if snapshot else 0
+            )
 
     async def _heartbeats(self, session: VenueSession) -> None:
         # Pacing sleep: a heartbeat is a periodic message, nothing synchronises on it.

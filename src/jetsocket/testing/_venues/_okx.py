@@ -44,6 +44,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from typing_extensions import Unpack
+
 from jetsocket.testing._venues._base import Frame, Item, VenueServer, VenueSession, now_ms
 
 __all__ = ["OkxVenue", "okx_sign"]
@@ -76,12 +78,10 @@ class OkxVenue(VenueServer):
         api_key: Accepted API key.
         secret_key: Secret the signature is checked with.
         passphrase: Accepted passphrase.
-        rate: Messages per second per subscription (0: only :meth:`publish`).
-        seed: Seed of the prices.
         idle_timeout: Close connections silent for this many seconds (None: never).
-        first_sequence: First ``tradeId`` of every instrument.
-        host: Interface to listen on.
-        port: Port (0: a free one).
+        **options: :class:`VenueServer.Options` (``seed``, ``host``, ``port``...); ``rate``
+            (default 10) is messages per second per subscription, ``first_sequence``
+            the first ``tradeId`` of every instrument.
     """
 
     path = "/ws/v5/public"
@@ -93,14 +93,11 @@ class OkxVenue(VenueServer):
         api_key: str = "demo-key",
         secret_key: str = "demo-secret",
         passphrase: str = "demo-passphrase",
-        rate: float = 10.0,
-        seed: int = 0,
         idle_timeout: float | None = None,
-        first_sequence: int = 1,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        **options: Unpack[VenueServer.Options],
     ) -> None:
-        super().__init__(rate=rate, seed=seed, first_sequence=first_sequence, host=host, port=port)
+        options.setdefault("rate", 10.0)
+        super().__init__(**options)
         self.inst_ids = tuple(inst_ids)
         self._credentials = (api_key, secret_key, passphrase)
         self._idle = idle_timeout
@@ -237,13 +234,9 @@ class OkxVenue(VenueServer):
                         self._unsubscribe(session, key)
                         await self._reply(session, answer)
                         continue
-
-                    async def ack(answer: object = answer) -> bool:
-                        return await self._send(session, answer)
-
                     # After the answer: no push of a channel precedes its subscribe event.
                     book = arg["channel"] == "books"
-                    await self._subscribe(session, key, ack=ack, replay=1 if book else 0)
+                    await self._subscribe(session, key, ack=answer, replay=1 if book else 0)
                     continue
             await self._reply(session, {**reply, "arg": arg, **extra})
 
