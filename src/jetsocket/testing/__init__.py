@@ -13,7 +13,10 @@ without network access::
 
 Fault injection: :meth:`ExchangeSimulator.drop_all` (TCP reset),
 :meth:`ExchangeSimulator.close_all` (close frame with any code), :meth:`ExchangeSimulator.stop`
-and :meth:`ExchangeSimulator.start` (restart on the same port).
+and :meth:`ExchangeSimulator.start` (restart on the same port),
+:meth:`ExchangeSimulator.inject_gap` (messages withheld: a sequence gap). With
+``sequence="stream"`` the simulator behaves like a venue with replay: one sequence per
+stream over every connection, and a SUBSCRIBE may resume after the last message seen.
 
 Also here: :class:`ScriptedServer` (a fake server playing a script of steps per
 connection: send, drop, close with a code, stop answering pings, refuse the handshake
@@ -70,7 +73,7 @@ from jetsocket.testing._scripted import (
     WaitForClientMessage,
     WaitUntil,
 )
-from jetsocket.testing._simulator import ExchangeSimulator, SimulatorStats
+from jetsocket.testing._simulator import ExchangeSimulator, SimulatedBook, SimulatorStats
 from jetsocket.testing._venues import (
     BinanceVenue,
     BitfinexVenue,
@@ -129,6 +132,7 @@ __all__ = [
     "Send",
     "SendMany",
     "Sent",
+    "SimulatedBook",
     "SimulatorStats",
     "Step",
     "StopPongs",
