@@ -372,3 +372,23 @@ async def _unsubscribe_and_settle(ws: ClientConnection, stream: str, book: Book)
             assert msg.id == 99
             return
         book.apply(_book_msg(msg))
+
+
+async def test_restart_keeps_the_streams_and_their_history() -> None:
+    sim = ExchangeSimulator(rate=0, seed=1, sequence="stream")
+    await sim.start()
+    try:
+        async with client(sim) as ws:
+            await subscribe(ws, ["btcusdt@trade"])
+            sim.burst(5)
+            assert [(await recv_feed(ws)).seq for _ in range(2)] == [1, 2]
+            await sim.stop()  # closes with 1001: 3, 4 and 5 were never read
+        await sim.start()
+        async with client(sim) as ws:
+            reply = await subscribe(ws, ["btcusdt@trade"], resume={"btcusdt@trade": 2})
+            assert reply.result == {"recovered": {"btcusdt@trade": True}}
+            assert [(await recv_feed(ws)).seq for _ in range(3)] == [3, 4, 5]
+            sim.burst(1)
+            assert (await recv_feed(ws)).seq == 6
+    finally:
+        await sim.stop()

@@ -354,8 +354,12 @@ class ExchangeSimulator(ServerLifecycle):
             count: Messages per stream.
             streams: Only these stream names; None for every subscribed stream.
 
+        With ``sequence="stream"`` each stream produces the messages once, into its history,
+        and every connection subscribed to it is sent them as fast as it takes them.
+
         Returns:
-            The number of (connection, stream) pairs that will burst.
+            The number of (connection, stream) pairs that will burst; with
+            ``sequence="stream"``, the number of streams.
         """
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count}")
