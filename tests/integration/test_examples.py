@@ -99,6 +99,12 @@ EXPECTED: dict[str, list[str]] = {
     "simulator_feed.py": [
         "0 gaps within a connection",
     ],
+    "simulator_resume.py": [
+        "reconnected: resuming btcusdt@trade after seq ",
+        "'recovered': {'btcusdt@trade': True}",
+        "400 trades, seq 1..400: contiguous True, gaps []",
+        "client: 1 reconnect(s)",
+    ],
     "cassette_replay.py": [
         "API key written to the cassette: False",
         "replayed 21 messages offline, identical: True",
