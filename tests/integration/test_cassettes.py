@@ -220,6 +220,28 @@ async def test_round_trip_through_a_recording_proxy_then_a_replay(tmp_path: Path
     replay.check()
 
 
+async def test_recording_straight_from_a_websocket_with_wire_tap(tmp_path: Path) -> None:
+    # Issue 13 part 1: record from the client itself (an option), then replay offline.
+    script = [Send({"type": "welcome"}), WaitForClientMessage(), SendMany(range(5), count=5)]
+    path = tmp_path / "direct.jsonl"
+
+    async def client(uri: str, **options: Any) -> list[Any]:
+        async with jetsocket.WebSocket(uri, reconnect=False, **options) as ws:
+            got = [await ws.recv(timeout=TIMEOUT)]
+            await ws.send({"op": "subscribe"})
+            got += [await ws.recv(timeout=TIMEOUT) for _ in range(5)]
+        return got
+
+    async with ScriptedServer(script) as server:
+        with Recorder(path) as recorder:
+            recorded = await client(server.uri, wire_tap=recorder.tap)
+            assert await recorder.wait_idle(TIMEOUT)
+    assert recorded == [{"type": "welcome"}, 0, 1, 2, 3, 4]
+    async with ReplayServer(path, speed="max") as replay:
+        assert await client(replay.uri) == recorded
+    assert replay.mismatches == []
+
+
 async def test_replay_waits_for_the_client_then_keeps_the_recorded_pace(tmp_path: Path) -> None:
     path = write(
         tmp_path / "tape.jsonl",

@@ -23,6 +23,7 @@ from jetsocket._engine._config import (
     ReplayConfig,
     ReplayMode,
 )
+from jetsocket._protocol._connection import WireTap
 from jetsocket._protocol._validate import validate_headers, validate_subprotocols
 
 __all__ = [
@@ -99,6 +100,16 @@ class WebSocketOptions(TypedDict, total=False):
             "connection",
             "Secret values (API keys, listen keys, tokens) redacted wherever jetsocket shows "
             "text: `repr`, logs, events, errors.",
+        ),
+    ]
+    wire_tap: Annotated[
+        Callable[[str], WireTap] | None,
+        Option(
+            None,
+            "connection",
+            "Called with the URI for each new connection; the tap it returns sees every byte "
+            "both ways (record a session: `wire_tap=Recorder(path).tap`, see the cassettes "
+            "guide).",
         ),
     ]
     # -- wire --------------------------------------------------------------------------
@@ -262,6 +273,7 @@ class ConnectSettings:
     proxy: str | bool | None
     proxy_ssl_context: ssl.SSLContext | None
     secrets: tuple[str, ...]
+    wire_tap: Callable[[str], WireTap] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +413,7 @@ def _resolve(options: Mapping[str, Any], *, raw: bool) -> Settings:
     mode = get("send_while_reconnecting")
     if mode not in ("raise", "wait"):
         raise ValueError(f"send_while_reconnecting must be 'raise' or 'wait', got {mode!r}")
-    for name in ("serializer", "is_retriable", "conflate_key"):
+    for name in ("serializer", "is_retriable", "conflate_key", "wire_tap"):
         _callable(name, options.get(name))
     for name in ("ssl_context", "proxy_ssl_context"):
         _instance(name, options.get(name), ssl.SSLContext)
@@ -429,6 +441,7 @@ def _resolve(options: Mapping[str, Any], *, raw: bool) -> Settings:
             proxy=options.get("proxy"),
             proxy_ssl_context=options.get("proxy_ssl_context"),
             secrets=_strings("secrets", options.get("secrets")),
+            wire_tap=options.get("wire_tap"),
         ),
         send=SendSettings(
             serializer=options.get("serializer"),

@@ -409,6 +409,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             proxy=c.proxy,
             proxy_ssl_context=c.proxy_ssl_context,
             secrets=self._redactor,
+            tap=c.wire_tap(self._uri) if c.wire_tap is not None else None,
         )
         link.conn = conn
         if self._pausers:

@@ -479,10 +479,10 @@ def _headers(headers: list[tuple[str, str]], red: CassetteRedactor) -> tuple[tup
 class Recorder:
     """Writes a cassette: one :meth:`tap` per connection, lines written as frames pass.
 
-    Use it with anything that opens connections through the protocol layer
-    (``open_connection(uri, listener, tap=recorder.tap(uri), ...)``); with the engine once
-    it passes a tap through (see the cassettes guide), or through a
-    :class:`~jetsocket.testing.RecordingProxy`, which works with any client today.
+    Give its :meth:`tap` to a client as the ``wire_tap`` option
+    (``WebSocket(uri, wire_tap=recorder.tap)``, a ``Client`` too), to the protocol layer
+    (``open_connection(uri, listener, tap=recorder.tap(uri), ...)``), or record any client
+    from outside with a :class:`~jetsocket.testing.RecordingProxy`.
 
     Args:
         path: The cassette file (overwritten).

@@ -537,3 +537,15 @@ def test_class_settings_can_be_overridden_per_instance() -> None:
 def test_misspelt_option_is_refused() -> None:
     with pytest.raises(TypeError):
         Venue(**cast(Any, {"heartbeat_interval": 5.0}))
+
+
+def test_client_class_options_are_declared_engine_options() -> None:
+    # Client's typed class attributes for engine options are a subset of the one option
+    # declaration (jetsocket._engine._options), with the same default (None: the engine's).
+    from jetsocket._engine._options import OPTION_NAMES  # noqa: PLC0415
+
+    own = {"uri", "message_type", "unknown_messages", "max_topics_per_message"}
+    own |= {"max_streams_per_connection", "ack_timeout"}
+    declared = set(Client.__annotations__) - own - {"_declared_type"}
+    assert declared <= set(OPTION_NAMES)
+    assert all(getattr(Client, name) is None for name in declared)
