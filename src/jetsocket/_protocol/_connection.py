@@ -16,7 +16,9 @@ import asyncio
 import builtins
 import contextlib
 import logging
+import os
 import ssl as _ssl
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, cast
@@ -56,6 +58,7 @@ from jetsocket._protocol._writer import FrameWriter
 
 __all__ = [
     "ConnectionListener",
+    "ThreadSends",
     "WireConnection",
     "open_connection",
     "redact_uri",
@@ -79,6 +82,53 @@ def _frame_excerpt(payload: bytes | str, redactor: Redactor | None = None) -> st
     """A short, credential-free excerpt of a received payload for the DEBUG log."""
     text = _SECRET_MEMBER.sub(r'\1"***"', excerpt(payload, _FRAME_EXCERPT))
     return redactor(text) if redactor else text
+
+
+# Plain TCP transports of asyncio's selector loop: a thread may write on their socket
+# directly (see _ThreadWrites). Others (TLS, uvloop, proxies' wrappers) get frames handed
+# to the loop thread instead.
+_DIRECT_TRANSPORT: type | None = getattr(
+    getattr(asyncio, "selector_events", None), "_SelectorSocketTransport", None
+)
+#: Bytes handed from threads to the loop, not yet written, above which a thread send
+#: returns False (the caller then waits for the loop: flow control, see write_from_thread).
+_PENDING_LIMIT = 1 << 16
+
+
+class ThreadSends:
+    """What the threads sending on one client's connections share: a lock and a count.
+
+    One lock for all the connections of a client, so a thread never writes on two at once
+    and ``sent`` (messages sent by threads) is counted under it.
+    """
+
+    __slots__ = ("lock", "sent")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent = 0
+
+
+class _ThreadWrites:
+    """Writes from threads other than the loop's (the sync facade), kept in order.
+
+    Every write of the connection (loop or thread) happens under ``lock``, so frames are
+    never interleaved. A thread writes on the socket itself (``fd``) only when nothing is
+    waiting before it: the transport's buffer is empty and nothing is ``pending``. Anything
+    it could not write (a partial write, a full socket buffer, an error) is appended to
+    ``pending``, which the loop writes first, before any later frame.
+    """
+
+    __slots__ = ("fd", "lock", "loop", "pending", "shared")
+
+    def __init__(
+        self, shared: ThreadSends, loop: asyncio.AbstractEventLoop, fd: int | None
+    ) -> None:
+        self.shared = shared
+        self.lock = shared.lock
+        self.loop = loop
+        self.fd = fd
+        self.pending: bytearray | None = None
 
 
 def _log_received(messages: list[bytes | str], redactor: Redactor | None) -> None:
@@ -134,8 +184,8 @@ class WireConnection(asyncio.Protocol):
         "_redactor",
         "_reported",
         "_text_as_str",
+        "_threaded",
         "_transport",
-        "_write_paused",
         "_writer",
         "bytes_received",
         "bytes_sent",
@@ -144,6 +194,7 @@ class WireConnection(asyncio.Protocol):
         "reading_paused",
         "response",
         "subprotocol",
+        "write_paused",
     )
 
     def __init__(
@@ -181,7 +232,10 @@ class WireConnection(asyncio.Protocol):
         self._reader: FrameReader | None = None
         self._writer = FrameWriter()
         self._transport: asyncio.Transport | None = None
-        self._write_paused = False
+        #: True when the transport's write buffer is above its high-water mark.
+        self.write_paused = False
+        # Set by enable_thread_writes (the sync facade): every write then takes a lock.
+        self._threaded: _ThreadWrites | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed = asyncio.get_running_loop().create_future()
         self._close_sent = False
@@ -254,6 +308,13 @@ class WireConnection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        threaded = self._threaded
+        if threaded is not None:
+            # The transport closes the socket after this returns: a thread writing on it
+            # holds the lock, so it finishes first or sees _lost and does not write.
+            with threaded.lock:
+                self._lost = True
+                threaded.pending = None
         self._lost = True
         if self._close_timer is not None:
             self._close_timer.cancel()
@@ -270,10 +331,10 @@ class WireConnection(asyncio.Protocol):
             self._report_lost()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        self._write_paused = False
+        self.write_paused = False
         owed = self._owed_pong
         if owed is not None:
             self._owed_pong = None
@@ -452,7 +513,7 @@ class WireConnection(asyncio.Protocol):
                     # a ping flood then costs one pending pong, not a growing queue.
                     if self._close_sent:
                         pass
-                    elif self._write_paused:
+                    elif self.write_paused:
                         self._owed_pong = payload
                     else:
                         self._write(self._writer.pong(payload))
@@ -494,11 +555,38 @@ class WireConnection(asyncio.Protocol):
             self._close_timer = loop.call_later(self._close_timeout, self.abort)
 
     def _write(self, data: bytes) -> None:
+        threaded = self._threaded
+        if threaded is not None:
+            with threaded.lock:
+                self._write_locked(threaded, data)
+            return
         transport = self._transport
         if transport is None or self._lost or transport.is_closing():
             return
         transport.write(data)
         self.bytes_sent += len(data)
+
+    def _write_locked(self, threaded: _ThreadWrites, data: bytes) -> None:
+        # Loop thread, lock held: what threads could not write goes first (it was
+        # already counted in bytes_sent).
+        out: bytes | bytearray = data
+        pending = threaded.pending
+        if pending is not None:
+            threaded.pending = None
+            pending += data
+            out = pending
+        transport = self._transport
+        if transport is None or self._lost or transport.is_closing():
+            return
+        transport.write(out)
+        self.bytes_sent += len(data)
+
+    def _flush_pending(self) -> None:
+        # Loop thread: write what threads handed over (scheduled by write_from_thread).
+        threaded = self._threaded
+        if threaded is not None and threaded.pending is not None:
+            with threaded.lock:
+                self._write_locked(threaded, b"")
 
     def _report_lost(self) -> None:
         if self._reported:
@@ -544,13 +632,26 @@ class WireConnection(asyncio.Protocol):
 
     def send_message(self, payload: bytes, text: bool) -> None:
         """Write one data message (compressed when negotiated and large enough)."""
-        if not self.is_open:
+        # is_open and _write inlined: the hot path of every send.
+        if self._close_sent or self._lost or self._reader is None:
             raise self._closed_error()
         if self._debug:
             # Sizes only: outgoing payloads carry logins and signatures (often positional,
             # e.g. {"op": "auth", "args": [key, expires, signature]}) no filter can spot.
             _frames_logger.debug("> %s %d bytes", "text" if text else "binary", len(payload))
-        self._write(self._writer.message(payload, text=text))
+        threaded = self._threaded
+        if threaded is None:
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                return
+            frame = self._writer.message(payload, text=text)
+            transport.write(frame)
+            self.bytes_sent += len(frame)
+            return
+        with threaded.lock:
+            # Built under the lock too: compressed frames must reach the wire in the order
+            # they were compressed (RFC 7692 context takeover).
+            self._write_locked(threaded, self._writer.message(payload, text=text))
 
     def send_frames(self, payloads: Sequence[bytes], text: bool) -> None:
         """Write several data messages in one transport write."""
@@ -564,7 +665,82 @@ class WireConnection(asyncio.Protocol):
                 "text" if text else "binary",
                 sum(map(len, payloads)),
             )
-        self._write(b"".join([message(p, text=text) for p in payloads]))
+        threaded = self._threaded
+        if threaded is None:
+            self._write(b"".join([message(p, text=text) for p in payloads]))
+            return
+        with threaded.lock:
+            self._write_locked(threaded, b"".join([message(p, text=text) for p in payloads]))
+
+    # -- writes from other threads (the sync facade) ----------------------------------
+
+    def enable_thread_writes(self, shared: ThreadSends) -> None:
+        """Let other threads send with :meth:`write_from_thread` (call on the loop thread).
+
+        From now on every write of this connection takes ``shared.lock`` (shared with the
+        client's other connections); messages sent by threads are counted in
+        ``shared.sent``.
+        """
+        if self._threaded is not None:
+            return
+        transport = self._transport
+        fd: int | None = None
+        if os.name == "posix" and transport is not None and type(transport) is _DIRECT_TRANSPORT:
+            sock = transport.get_extra_info("socket")
+            fd = sock.fileno() if sock is not None else None
+        self._threaded = _ThreadWrites(shared, asyncio.get_running_loop(), fd)
+
+    def write_from_thread(self, payload: bytes, text: bool) -> bool:
+        """Send one data message from a thread other than the loop's; False: not done.
+
+        The frame is written on the socket at once when nothing waits before it (plain
+        TCP on asyncio's selector loop: what ``websockets.sync`` does, without a hop to
+        the loop thread); otherwise, or for what the socket did not take, it is handed
+        to the loop, which writes it before anything else. False (nothing sent) when the
+        connection is not open, writes are paused (backpressure) or too much is already
+        handed over: the caller then sends through the loop and waits.
+        """
+        threaded = self._threaded
+        if threaded is None:
+            return False
+        with threaded.lock:
+            if self._close_sent or self._lost or self._reader is None or self.write_paused:
+                return False
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                return False
+            pending = threaded.pending
+            if pending is not None and len(pending) >= _PENDING_LIMIT:
+                return False
+            if self._debug:
+                _frames_logger.debug("> %s %d bytes", "text" if text else "binary", len(payload))
+            frame = self._writer.message(payload, text=text)
+            size = len(frame)
+            threaded.shared.sent += 1
+            self.bytes_sent += size
+            if pending is not None:
+                pending += frame
+                return True
+            fd = threaded.fd
+            if fd is not None and not transport.get_write_buffer_size():
+                # The transport holds nothing: its socket is ours to write on, as its own
+                # write() would (a non-blocking send; the rest is buffered).
+                try:
+                    written = os.write(fd, frame)
+                except (BlockingIOError, InterruptedError):
+                    written = 0
+                except OSError:
+                    # The loop's write meets the same error and fails the connection.
+                    written = 0
+                if written == size:
+                    return True
+                frame = frame[written:]
+            threaded.pending = bytearray(frame)
+            try:
+                threaded.loop.call_soon_threadsafe(self._flush_pending)
+            except RuntimeError:  # the loop is closed: nothing will be written
+                threaded.pending = None
+            return True
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping frame (RFC 6455 5.5.2)."""
@@ -586,14 +762,9 @@ class WireConnection(asyncio.Protocol):
         """The error describing why this connection no longer accepts messages."""
         return self._closed_error()
 
-    @property
-    def write_paused(self) -> bool:
-        """True when the transport's write buffer is above its high-water mark."""
-        return self._write_paused
-
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
-        while self._write_paused and not self._lost:
+        while self.write_paused and not self._lost:
             waiter = self._drain_waiter
             if waiter is None or waiter.done():
                 waiter = asyncio.get_running_loop().create_future()
