@@ -379,22 +379,21 @@ class SyncWebSocket(EventSource, Generic[T]):
     def send(self, message: Any) -> None:
         """Send a message (see :meth:`jetsocket.WebSocket.send`).
 
-        When connected, with no rate limit and no write backpressure, the frame is encoded
-        in the calling thread and handed to the loop thread without waiting (order is kept:
-        the loop runs hand-overs first in, first out). Otherwise the call blocks until the
-        engine has sent (or held) it.
+        When connected, with no rate limit and no write backpressure, the frame is built
+        in the calling thread and written on the socket at once (plain TCP; over TLS or
+        uvloop it is handed to the loop thread), under a lock shared with the loop's own
+        writes: frames are never interleaved and keep the order of the calls. Otherwise
+        the call blocks until the engine has sent (or held) it.
 
         Raises:
             InvalidStateError: Not connected.
             ConnectionClosedError: The connection is closed.
         """
         outbox = self._outbox
-        portal = self._portal
-        if (
-            portal is not None
-            and outbox.can_send_nowait()
-            and portal.soon(outbox.send_nowait, *outbox.encode(message))
-        ):
+        if self._portal is not None and outbox.can_send_nowait():
+            payload, text = outbox.encode(message)
+            if not outbox.send_from_thread(payload, text):
+                self._call(outbox.send_enabling_threads(payload, text), None)
             return
         self._call(self._target.send(message), None)
 
@@ -406,12 +405,10 @@ class SyncWebSocket(EventSource, Generic[T]):
             ConnectionClosedError: The connection is closed.
         """
         outbox = self._outbox
-        portal = self._portal
-        if (
-            portal is not None
-            and outbox.can_send_nowait()
-            and portal.soon(outbox.send_nowait, *encode_raw(data, binary))
-        ):
+        if self._portal is not None and outbox.can_send_nowait():
+            payload, text = encode_raw(data, binary)
+            if not outbox.send_from_thread(payload, text):
+                self._call(outbox.send_enabling_threads(payload, text), None)
             return
         self._call(self._ws.send_raw(data, binary=binary), None)
 
