@@ -44,6 +44,7 @@ class Receiver:
         pong_matcher: Recognises application pongs (not delivered).
         on_app_pong: Called for each application pong.
         events: The engine's event registry.
+        push: Where :meth:`deliver` puts each processed batch (the engine's queue).
     """
 
     __slots__ = (
@@ -56,6 +57,7 @@ class Receiver:
         "_matcher",
         "_message_type",
         "_on_app_pong",
+        "_push",
         "_seq",
         "_seq_extract",
         "_strict",
@@ -80,6 +82,7 @@ class Receiver:
         pong_matcher: Callable[[Any], bool] | None,
         on_app_pong: Callable[[], None],
         events: EventRegistry,
+        push: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self._decode = decode
         self._decode_errors = decode_errors
@@ -95,6 +98,7 @@ class Receiver:
         # otherwise a batch is delivered with no per-message Python code at all.
         self._features = extractor is not None or pong_matcher is not None
         self._on_app_pong = on_app_pong
+        self._push = push
         self._fallback: Fallback | None = None
         self.router: Router | None = None
         self.received = 0
@@ -132,6 +136,28 @@ class Receiver:
         if router is not None:
             messages = router(messages)
         return messages
+
+    def deliver(self, messages: list[Any]) -> None:
+        """:meth:`process` a batch and push the result to the engine's queue.
+
+        The engine's hot path, once per read chunk (``process`` inlined: one call less).
+        """
+        self.received += len(messages)
+        decode = self._decode
+        if decode is not None:
+            try:
+                messages = list(map(decode, messages))
+            except Exception:
+                messages = self._decode_each(messages)
+        if self._features or self._events.per_message:
+            messages = self._per_message(messages)
+        router = self.router
+        if router is not None:
+            messages = router(messages)
+        push = self._push
+        if push is None:
+            raise RuntimeError("Receiver.deliver() needs push=")
+        push(messages)
 
     def _decode_each(self, messages: list[Any]) -> list[Any]:
         # Slow path, only after a failure: find which messages fail, keep the others.
