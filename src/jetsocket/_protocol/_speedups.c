@@ -29,8 +29,9 @@
 #define JETSOCKET_SOURCE_HASH ""
 #endif
 
-/* Bumped whenever scan()'s signature or contract changes; _reader.py checks it. */
-#define JETSOCKET_SCAN_API 1
+/* Bumped whenever a function's signature or contract changes; _reader.py checks it.
+ * 2: take_batch() added. */
+#define JETSOCKET_SCAN_API 2
 
 /* True when every byte of p[0:len] is ASCII (< 0x80): such a payload is valid UTF-8. */
 static int
@@ -188,8 +189,74 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(pos);
 }
 
+PyDoc_STRVAR(take_batch_doc,
+"take_batch(items, marker_type, /) -> list\n\n"
+"Pop every item of the deque `items` that comes before the first one whose type is\n"
+"exactly `marker_type` (a stored failure), and return them as a list; that item and\n"
+"the ones after it stay in the deque. Atomic for other threads (no Python code runs\n"
+"in between): the same result as popping one item at a time, at C speed.");
+
+static PyObject *
+take_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "take_batch() takes exactly 2 arguments");
+        return NULL;
+    }
+    PyObject *items = args[0];
+    PyObject *marker = args[1];
+    PyObject *batch = NULL;
+    PyObject *result = NULL;
+#ifdef Py_GIL_DISABLED
+    Py_BEGIN_CRITICAL_SECTION(items);
+#endif
+    batch = PySequence_List(items);
+    if (batch == NULL) {
+        goto done;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(batch);
+    Py_ssize_t cut = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((PyObject *)Py_TYPE(PyList_GET_ITEM(batch, i)) == marker) {
+            cut = i;
+            break;
+        }
+    }
+    if (cut == n) {
+        /* The common case: no failure queued, take everything. */
+        PyObject *r = PyObject_CallMethod(items, "clear", NULL);
+        if (r == NULL) {
+            goto done;
+        }
+        Py_DECREF(r);
+    }
+    else {
+        /* Pop only the items before the failure (one popleft each: rare). */
+        for (Py_ssize_t i = 0; i < cut; i++) {
+            PyObject *r = PyObject_CallMethod(items, "popleft", NULL);
+            if (r == NULL) {
+                goto done;
+            }
+            Py_DECREF(r);
+        }
+        if (PyList_SetSlice(batch, cut, n, NULL) < 0) {
+            goto done;
+        }
+    }
+    result = batch;
+    batch = NULL;
+done:
+#ifdef Py_GIL_DISABLED
+    Py_END_CRITICAL_SECTION();
+#endif
+    Py_XDECREF(batch);
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
+    {"take_batch", (PyCFunction)(void (*)(void))take_batch, METH_FASTCALL, take_batch_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -208,7 +275,8 @@ speedups_exec(PyObject *module)
 static PyModuleDef_Slot speedups_slots[] = {
     {Py_mod_exec, (void *)speedups_exec},
 #ifdef Py_mod_gil
-    /* Free-threaded CPython: scan() keeps no state and only touches its arguments. */
+    /* Free-threaded CPython: scan() keeps no state and only touches its arguments;
+     * take_batch() holds the deque's critical section. */
     {Py_mod_gil, Py_MOD_GIL_NOT_USED},
 #endif
     {0, NULL},
