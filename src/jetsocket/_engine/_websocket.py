@@ -181,6 +181,7 @@ class WebSocket(EventSource, Generic[T]):
             pong_matcher=hb.pong_matcher if hb is not None else None,
             on_app_pong=self._on_app_pong,
             events=self._events,
+            push=self._queue.push_batch,
         )
         self._outbox = Outbox(
             settings.send,
@@ -412,7 +413,7 @@ class WebSocket(EventSource, Generic[T]):
         """Open a connection, run the on_open hooks on it, make it current; return it."""
         link = Link(
             process=self._receiver.process,
-            deliver=self._on_messages,
+            deliver=self._receiver.deliver,
             push=self._queue.push_batch,
             on_ping=self._on_ping,
             on_pong=self._on_pong,
