@@ -35,6 +35,10 @@ from jetsocket._exceptions import (
     TimeoutError,
 )
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES
+from jetsocket._protocol._reader import TAKE_BATCH
+
+# Module global (tests swap it): the compiled take_batch, or None (pure Python loop).
+_take_batch = TAKE_BATCH
 
 __all__ = [
     "Failure",
@@ -171,7 +175,16 @@ class MessageQueue(Generic[T]):
         items.extend(batch)
         if len(items) >= self.capacity:
             self._overflow()
-        self.wake()
+        # wake(), inlined: once per read chunk.
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        threads = self._threads
+        if threads is not None:
+            threads.notify()
 
     def push(self, item: Any) -> None:
         """Append one item (off the hot path) and wake consumers."""
@@ -339,19 +352,27 @@ class MessageQueue(Generic[T]):
         A stored failure ends the batch before it and is raised on the next step.
         """
         items = self.items
+        take = _take_batch
         while True:
             if items:
-                batch: list[Any] = []
-                append = batch.append
-                popleft = items.popleft
-                while items:
-                    item = popleft()
-                    if item.__class__ is Failure:
-                        if batch:
-                            items.appendleft(item)
-                            break
-                        raise item.exc
-                    append(item)
+                if take is not None:
+                    # One C call takes every item before the first stored failure
+                    # (atomically: thread consumers may pop from the same deque).
+                    batch: list[Any] = take(items, Failure)
+                    if not batch:
+                        raise items.popleft().exc
+                else:
+                    batch = []
+                    append = batch.append
+                    popleft = items.popleft
+                    while items:
+                        item = popleft()
+                        if item.__class__ is Failure:
+                            if batch:
+                                items.appendleft(item)
+                                break
+                            raise item.exc
+                        append(item)
                 if self.paused:
                     self._resume()
                 yield batch

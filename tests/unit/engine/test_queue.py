@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 
 import pytest
 
 from jetsocket import BufferOverflowError, ConnectionClosedError, InvalidStateError, TimeoutError
+from jetsocket._engine import _queue
 from jetsocket._engine._config import OverflowPolicy
 from jetsocket._engine._queue import Failure, MessageQueue
+from jetsocket._protocol._reader import TAKE_BATCH
 
 
 def started(capacity: int = 10, policy: str = "block", **kwargs: object) -> MessageQueue[int]:
@@ -205,3 +208,44 @@ def test_end_from_thread_wakes_blocked_threads() -> None:
 def test_policy_accepts_strings_and_enums() -> None:
     assert MessageQueue(3, "drop_oldest").policy is OverflowPolicy.DROP_OLDEST
     assert MessageQueue(3, OverflowPolicy.ERROR).policy is OverflowPolicy.ERROR
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure"])
+async def test_batches_take_everything_before_each_failure_on_both_paths(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if compiled and TAKE_BATCH is None:
+        pytest.skip("compiled speedups not built")
+    monkeypatch.setattr(_queue, "_take_batch", TAKE_BATCH if compiled else None)
+    queue = started(capacity=1000)
+    a, b, c = KeyError("a"), KeyError("b"), KeyError("c")
+    queue.push_batch([Failure(a), 1, 2, Failure(b), Failure(c), 3])
+    queue.push_batch([4, 5])
+    queue.finish(ConnectionClosedError(1000, "", by_server=False))
+    seen: list[object] = []
+    batches = queue.batches()
+    while True:
+        try:
+            seen.append(await anext(batches))
+        except StopAsyncIteration:
+            break
+        except KeyError as exc:
+            seen.append(exc)
+            batches = queue.batches()  # a raising generator is finished: start a new one
+    assert seen == [a, [1, 2], b, c, [3, 4, 5]]
+    assert len(queue) == 0
+
+
+def test_compiled_take_batch_leaves_the_failure_and_what_follows() -> None:
+    if TAKE_BATCH is None:
+        pytest.skip("compiled speedups not built")
+    f = Failure(ValueError())
+    items: deque[object] = deque([1, 2, f, 3])
+    assert TAKE_BATCH(items, Failure) == [1, 2]
+    assert list(items) == [f, 3]
+    assert TAKE_BATCH(items, Failure) == []
+    assert list(items) == [f, 3]
+    items.popleft()
+    assert TAKE_BATCH(items, Failure) == [3]
+    assert not items
+    assert TAKE_BATCH(items, Failure) == []
