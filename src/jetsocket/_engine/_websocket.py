@@ -702,9 +702,13 @@ class WebSocket(EventSource, Generic[T]):
         """
         # A plain method returning the outbox's coroutine: no coroutine layer of its own.
         outbox = self._outbox
+        if message.__class__ is str:
+            return outbox.send(message.encode(), True)  # Outbox.encode's first case, inlined
         return outbox.send(*outbox.encode(message))
 
-    async def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
+    def send_raw(
+        self, data: bytes | str, *, binary: bool | None = None
+    ) -> Coroutine[Any, Any, None]:
         """Send ``data`` unchanged in one frame.
 
         Args:
@@ -717,8 +721,12 @@ class WebSocket(EventSource, Generic[T]):
             ConnectionClosedError: The connection is closed.
             ValueError: A text frame with invalid UTF-8.
             TypeError: ``data`` is neither bytes nor str.
+
+        Returns:
+            An awaitable: ``await ws.send_raw(data)``.
         """
-        await self._outbox.send(*encode_raw(data, binary))
+        # A plain method returning the outbox's coroutine, like send().
+        return self._outbox.send(*encode_raw(data, binary))
 
     # -- receiving ----------------------------------------------------------------------
 
