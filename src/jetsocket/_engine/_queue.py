@@ -35,10 +35,12 @@ from jetsocket._exceptions import (
     TimeoutError,
 )
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES
-from jetsocket._protocol._reader import TAKE_BATCH
+from jetsocket._protocol._reader import QUEUE_ITER, TAKE_BATCH
 
-# Module global (tests swap it): the compiled take_batch, or None (pure Python loop).
+# Module globals (tests swap them): the compiled take_batch and async iterator of
+# _speedups.c, or None (pure Python).
 _take_batch = TAKE_BATCH
+_queue_iter = QUEUE_ITER
 
 __all__ = [
     "Failure",
@@ -325,8 +327,33 @@ class MessageQueue(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return self.iterate_async()
 
-    async def iterate_async(self) -> AsyncIterator[T]:
-        """Yield every item until the end (an async generator: its per-item step is C code)."""
+    def iterate_async(self) -> AsyncIterator[T]:
+        """Yield every item until the end.
+
+        The compiled iterator (``_speedups.QueueIter``) pops plain items itself, with no
+        async generator step per message, and hands every other step to
+        :meth:`_next_slow`; without it, :meth:`_iterate_async` does the same.
+        """
+        make = _queue_iter
+        if make is not None:
+            return make(self, self.items, Failure, self._next_slow)  # type: ignore[no-any-return]
+        return self._iterate_async()
+
+    async def _next_slow(self, it: Any) -> T:
+        # One step of _iterate_async for the compiled iterator (wait, failure, resume, end);
+        # like a generator that raised, the iterator is finished once a step raised.
+        try:
+            if it.finished:
+                raise StopAsyncIteration
+            if not self.items and not await self.wait(StopAsyncIteration):
+                raise StopAsyncIteration
+            return self._pop()  # type: ignore[no-any-return]
+        except BaseException:
+            it.finish()
+            raise
+
+    async def _iterate_async(self) -> AsyncIterator[T]:
+        # Pure Python: an async generator (its per-item step is C code).
         items = self.items
         popleft = items.popleft
         while True:
