@@ -17,7 +17,7 @@ from typing import Any
 
 from jetsocket._engine._config import ReplayConfig
 from jetsocket._engine._events import ErrorEvent, EventRegistry, GapEvent, MessageEvent
-from jetsocket._engine._queue import Failure
+from jetsocket._engine._queue import Failure, MessageQueue
 from jetsocket._engine._sequence import SequenceTracker
 from jetsocket._exceptions import MessageDecodeError
 
@@ -44,7 +44,7 @@ class Receiver:
         pong_matcher: Recognises application pongs (not delivered).
         on_app_pong: Called for each application pong.
         events: The engine's event registry.
-        push: Where :meth:`deliver` puts each processed batch (the engine's queue).
+        queue: Where :meth:`deliver` pushes each processed batch (the engine's queue).
     """
 
     __slots__ = (
@@ -57,7 +57,7 @@ class Receiver:
         "_matcher",
         "_message_type",
         "_on_app_pong",
-        "_push",
+        "_queue",
         "_seq",
         "_seq_extract",
         "_strict",
@@ -82,7 +82,7 @@ class Receiver:
         pong_matcher: Callable[[Any], bool] | None,
         on_app_pong: Callable[[], None],
         events: EventRegistry,
-        push: Callable[[list[Any]], None] | None = None,
+        queue: MessageQueue[Any] | None = None,
     ) -> None:
         self._decode = decode
         self._decode_errors = decode_errors
@@ -98,7 +98,9 @@ class Receiver:
         # otherwise a batch is delivered with no per-message Python code at all.
         self._features = extractor is not None or pong_matcher is not None
         self._on_app_pong = on_app_pong
-        self._push = push
+        # The queue itself, not its bound push_batch: no extra object per client (idle
+        # clients are counted in bytes).
+        self._queue = queue
         self._fallback: Fallback | None = None
         self.router: Router | None = None
         self.received = 0
@@ -154,10 +156,10 @@ class Receiver:
         router = self.router
         if router is not None:
             messages = router(messages)
-        push = self._push
-        if push is None:
-            raise RuntimeError("Receiver.deliver() needs push=")
-        push(messages)
+        queue = self._queue
+        if queue is None:
+            raise RuntimeError("Receiver.deliver() needs queue=")
+        queue.push_batch(messages)
 
     def _decode_each(self, messages: list[Any]) -> list[Any]:
         # Slow path, only after a failure: find which messages fail, keep the others.

@@ -181,7 +181,7 @@ class WebSocket(EventSource, Generic[T]):
             pong_matcher=hb.pong_matcher if hb is not None else None,
             on_app_pong=self._on_app_pong,
             events=self._events,
-            push=self._queue.push_batch,
+            queue=self._queue,
         )
         self._outbox = Outbox(
             settings.send,
