@@ -21,7 +21,8 @@ from jetsocket._engine._options import SendSettings
 from jetsocket._engine._ratelimit import TokenBucket
 from jetsocket._engine._state import ConnectionState
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError, TimeoutError
-from jetsocket._protocol._connection import ThreadSends, WireConnection
+from jetsocket._protocol._connection import WireConnection
+from jetsocket._protocol._threadwrites import ThreadSends
 
 __all__ = ["Outbox", "encode_raw"]
 

@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import ssl as _ssl
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, cast
@@ -49,6 +48,7 @@ from jetsocket._protocol._handshake import HandshakeLog, Head, status_note
 from jetsocket._protocol._proxy import create_proxied_connection, resolve_proxy
 from jetsocket._protocol._reader import FrameReader
 from jetsocket._protocol._redact import Redactor, redact_uri, secret_member_pattern
+from jetsocket._protocol._threadwrites import PENDING_LIMIT, ThreadSends, ThreadWrites, direct_fd
 from jetsocket._protocol._validate import (
     validate_headers,
     validate_subprotocols,
@@ -58,7 +58,6 @@ from jetsocket._protocol._writer import FrameWriter
 
 __all__ = [
     "ConnectionListener",
-    "ThreadSends",
     "WireConnection",
     "open_connection",
     "redact_uri",
@@ -82,53 +81,6 @@ def _frame_excerpt(payload: bytes | str, redactor: Redactor | None = None) -> st
     """A short, credential-free excerpt of a received payload for the DEBUG log."""
     text = _SECRET_MEMBER.sub(r'\1"***"', excerpt(payload, _FRAME_EXCERPT))
     return redactor(text) if redactor else text
-
-
-# Plain TCP transports of asyncio's selector loop: a thread may write on their socket
-# directly (see _ThreadWrites). Others (TLS, uvloop, proxies' wrappers) get frames handed
-# to the loop thread instead.
-_DIRECT_TRANSPORT: type | None = getattr(
-    getattr(asyncio, "selector_events", None), "_SelectorSocketTransport", None
-)
-#: Bytes handed from threads to the loop, not yet written, above which a thread send
-#: returns False (the caller then waits for the loop: flow control, see write_from_thread).
-_PENDING_LIMIT = 1 << 16
-
-
-class ThreadSends:
-    """What the threads sending on one client's connections share: a lock and a count.
-
-    One lock for all the connections of a client, so a thread never writes on two at once
-    and ``sent`` (messages sent by threads) is counted under it.
-    """
-
-    __slots__ = ("lock", "sent")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sent = 0
-
-
-class _ThreadWrites:
-    """Writes from threads other than the loop's (the sync facade), kept in order.
-
-    Every write of the connection (loop or thread) happens under ``lock``, so frames are
-    never interleaved. A thread writes on the socket itself (``fd``) only when nothing is
-    waiting before it: the transport's buffer is empty and nothing is ``pending``. Anything
-    it could not write (a partial write, a full socket buffer, an error) is appended to
-    ``pending``, which the loop writes first, before any later frame.
-    """
-
-    __slots__ = ("fd", "lock", "loop", "pending", "shared")
-
-    def __init__(
-        self, shared: ThreadSends, loop: asyncio.AbstractEventLoop, fd: int | None
-    ) -> None:
-        self.shared = shared
-        self.lock = shared.lock
-        self.loop = loop
-        self.fd = fd
-        self.pending: bytearray | None = None
 
 
 def _log_received(messages: list[bytes | str], redactor: Redactor | None) -> None:
@@ -235,7 +187,7 @@ class WireConnection(asyncio.Protocol):
         #: True when the transport's write buffer is above its high-water mark.
         self.write_paused = False
         # Set by enable_thread_writes (the sync facade): every write then takes a lock.
-        self._threaded: _ThreadWrites | None = None
+        self._threaded: ThreadWrites | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed = asyncio.get_running_loop().create_future()
         self._close_sent = False
@@ -573,7 +525,7 @@ class WireConnection(asyncio.Protocol):
         transport.write(data)
         self.bytes_sent += len(data)
 
-    def _write_locked(self, threaded: _ThreadWrites, data: bytes) -> None:
+    def _write_locked(self, threaded: ThreadWrites, data: bytes) -> None:
         # Loop thread, lock held: what threads could not write goes first (it was
         # already counted in bytes_sent).
         out: bytes | bytearray = data
@@ -690,12 +642,8 @@ class WireConnection(asyncio.Protocol):
         """
         if self._threaded is not None:
             return
-        transport = self._transport
-        fd: int | None = None
-        if os.name == "posix" and transport is not None and type(transport) is _DIRECT_TRANSPORT:
-            sock = transport.get_extra_info("socket")
-            fd = sock.fileno() if sock is not None else None
-        self._threaded = _ThreadWrites(shared, asyncio.get_running_loop(), fd)
+        fd = direct_fd(self._transport)
+        self._threaded = ThreadWrites(shared, asyncio.get_running_loop(), fd)
 
     def write_from_thread(self, payload: bytes, text: bool) -> bool:
         """Send one data message from a thread other than the loop's; False: not done.
@@ -717,7 +665,7 @@ class WireConnection(asyncio.Protocol):
             if transport is None or transport.is_closing():
                 return False
             pending = threaded.pending
-            if pending is not None and len(pending) >= _PENDING_LIMIT:
+            if pending is not None and len(pending) >= PENDING_LIMIT:
                 return False
             if self._debug:
                 _frames_logger.debug("> %s %d bytes", "text" if text else "binary", len(payload))
