@@ -28,7 +28,13 @@ from benchmarks._common import (
     tick_payload,
 )
 from benchmarks._concurrent import CONCURRENT_CLIENTS, run_concurrent_client
-from benchmarks._echo import ECHO_CLIENTS, echo_client_available, run_echo_client
+from benchmarks._echo import (
+    ECHO_CLIENTS,
+    SYNC_ECHO_CLIENTS,
+    EchoRun,
+    echo_client_available,
+    run_echo_client,
+)
 from benchmarks._feed import FEED_CLIENTS, FeedRun, feed_client_available, run_feed_client
 from benchmarks._memory import MEMORY_CLIENTS, measure_memory
 from benchmarks._report import Table, fmt_float, fmt_int, fmt_ratio, ratio, verdict
@@ -631,6 +637,112 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     ]
 
 
+def _sync_echo(args: argparse.Namespace, report: Report) -> None:
+    """Blocking request/response: SyncWebSocket vs websockets.sync, against picows' server."""
+    ref = "jetsocket-sync"
+    names = list(SYNC_ECHO_CLIENTS)
+    if jetsocket_attr("SyncWebSocket") is None:
+        names.remove(ref)
+    rounds = args.echo_rounds
+    count = max(1, args.echo_count // rounds)
+    runs: dict[str, list[EchoRun]] = {name: [] for name in names}
+    errors: dict[str, str] = {}
+    with ServerProcess(module="benchmarks._picows_server") as srv:
+        uri = srv.uri("/echo")
+        for r, name in interleave(rounds, names):
+            if name in errors:
+                continue
+            gc.collect()
+            try:
+                got = SYNC_ECHO_CLIENTS[name][0](uri, args.echo_warmup, count)
+            except Exception as exc:  # one failing client must not hide the rest
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            runs[name].append(got)
+            _progress(
+                f"sync echo round {r + 1}/{rounds} {name}: "
+                f"p50 {percentile(sorted(got.samples), 0.5) / 1e3:.1f} us, "
+                f"{got.cpu_us:.1f} us CPU/round trip"
+            )
+
+    def p50(run: EchoRun) -> float:
+        return percentile(sorted(run.samples), 0.5) / 1e3
+
+    def per_round(name: str, value: Any) -> Spread | None:
+        pairs = zip(runs.get(ref, []), runs.get(name, []), strict=False)
+        return Spread.of([ratio(value(a), value(b)) for a, b in pairs])
+
+    table = Table(
+        f'Sync echo round trip: {{"op":"ping","id":N}} text, {count * rounds:,} sequential '
+        f"round trips per client ({rounds} interleaved rounds, {args.echo_warmup} warm-up "
+        f"each; server: picows, separate process, {srv.info})",
+        [
+            "client",
+            "p50 us",
+            "p90 us",
+            "p99 us",
+            "CPU us/rt",
+            "jetsocket p50 / client p50",
+            "jetsocket CPU / client CPU",
+        ],
+    )
+    data: dict[str, Any] = {"rounds": rounds, "per_round": count, "clients": {}}
+    for name, (_, label) in SYNC_ECHO_CLIENTS.items():
+        client_runs = runs.get(name)
+        if not client_runs:
+            why = errors.get(name, "not run")
+            table.add(label, "error", "", "", "", "", "", why)
+            data["clients"][name] = {"label": label, "error": why}
+            continue
+        values = sorted(v for run in client_runs for v in run.samples)
+        cpu = sum(run.cpu_seconds for run in client_runs) / len(values) * 1e6
+        r_p50 = per_round(name, p50)
+        r_cpu = per_round(name, lambda run: run.cpu_us)
+        is_ref = name == ref
+        table.add(
+            label,
+            fmt_float(percentile(values, 0.5) / 1e3),
+            fmt_float(percentile(values, 0.9) / 1e3),
+            fmt_float(percentile(values, 0.99) / 1e3),
+            fmt_float(cpu),
+            "1.00x (ref)" if is_ref or r_p50 is None else r_p50.fmt(),
+            "" if is_ref or r_cpu is None else r_cpu.fmt(),
+        )
+        data["clients"][name] = {
+            "label": label,
+            "p50_us": percentile(values, 0.5) / 1e3,
+            "p90_us": percentile(values, 0.9) / 1e3,
+            "p99_us": percentile(values, 0.99) / 1e3,
+            "cpu_us": cpu,
+            "round_p50_us": [p50(run) for run in client_runs],
+            "round_cpu_us": [run.cpu_us for run in client_runs],
+            "p50_ratio": None if is_ref or r_p50 is None else r_p50.as_json(),
+            "cpu_ratio": None if is_ref or r_cpu is None else r_cpu.as_json(),
+        }
+    table.note(
+        "jetsocket / client < 1 means jetsocket has the lower latency (or uses less CPU); "
+        "CPU: client process, all threads (jetsocket's loop thread included)."
+    )
+    report.tables.append(table)
+    report.data["sync_echo"] = data
+    report.targets += [
+        Target.from_spreads(
+            "sync echo: jetsocket p50 / websockets.sync p50",
+            per_round("websockets-sync", p50),
+            None,
+            1.1,
+            at_least=False,
+        ),
+        Target.from_spreads(
+            "sync echo: jetsocket CPU / websockets.sync CPU per round trip",
+            per_round("websockets-sync", lambda run: run.cpu_us),
+            None,
+            None,
+            at_least=False,
+        ),
+    ]
+
+
 # -- schema -------------------------------------------------------------------------------
 def _schema(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     n: int = args.n
@@ -826,6 +938,8 @@ def main(argv: list[str] | None = None) -> int:
                     _echo(args, echo_srv, report)
                 continue
             sections[name](args, srv, report)
+            if name == "sync":
+                _sync_echo(args, report)
     meta["load_avg_end"] = os.getloadavg()
     meta["seconds"] = round(clock.elapsed(), 1)
 

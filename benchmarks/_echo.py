@@ -23,7 +23,13 @@ import msgspec
 from benchmarks._common import jetsocket_attr
 from benchmarks._feed import pure_reader
 
-__all__ = ["ECHO_CLIENTS", "EchoRun", "echo_client_available", "run_echo_client"]
+__all__ = [
+    "ECHO_CLIENTS",
+    "SYNC_ECHO_CLIENTS",
+    "EchoRun",
+    "echo_client_available",
+    "run_echo_client",
+]
 
 _TIMEOUT = 120.0
 _encode = msgspec.json.encode
@@ -175,7 +181,57 @@ async def _aiohttp(uri: str, warmup: int, count: int) -> EchoRun:
     return run
 
 
+def _jetsocket_sync(uri: str, warmup: int, count: int) -> EchoRun:
+    """``jetsocket.SyncWebSocket``: ``send_raw()`` from the calling thread, ``recv()``."""
+    ws_cls = jetsocket_attr("SyncWebSocket")
+    if ws_cls is None:
+        raise RuntimeError("jetsocket.SyncWebSocket is not importable")
+    run = EchoRun(warmup)
+    clock = time.perf_counter_ns
+    reply: Any = None
+    with ws_cls(uri, raw=True, reconnect=False, compress=False) as ws:
+        send = ws.send_raw
+        recv = ws.recv
+        for i in range(warmup + count):
+            data = _payload(i)
+            t0 = clock()
+            send(data, binary=False)
+            reply = recv()
+            t1 = clock()
+            run.add(i, t1 - t0)
+        run.finish()
+    _check(reply, warmup + count - 1)
+    return run
+
+
+def _websockets_sync(uri: str, warmup: int, count: int) -> EchoRun:
+    """``websockets.sync``: writes from the calling thread, a reader thread per connection."""
+    from websockets.sync.client import connect  # noqa: PLC0415
+
+    run = EchoRun(warmup)
+    clock = time.perf_counter_ns
+    reply: Any = None
+    with connect(uri, compression=None, proxy=None, ping_interval=None) as ws:
+        for i in range(warmup + count):
+            data = _payload(i)
+            t0 = clock()
+            ws.send(data, text=True)
+            reply = ws.recv()
+            t1 = clock()
+            run.add(i, t1 - t0)
+        run.finish()
+    _check(reply, warmup + count - 1)
+    return run
+
+
 EchoClient = Callable[[str, int, int], Awaitable[EchoRun]]
+SyncEchoClient = Callable[[str, int, int], EchoRun]
+
+#: Blocking clients of the sync section's echo (the first one is the reference).
+SYNC_ECHO_CLIENTS: dict[str, tuple[SyncEchoClient, str]] = {
+    "jetsocket-sync": (_jetsocket_sync, "jetsocket SyncWebSocket send_raw()/recv()"),
+    "websockets-sync": (_websockets_sync, "websockets.sync send()/recv()"),
+}
 
 ECHO_CLIENTS: dict[str, tuple[EchoClient, str]] = {
     "jetsocket": (_jetsocket, "jetsocket raw send_raw()/recv()"),

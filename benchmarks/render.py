@@ -113,10 +113,10 @@ def _concurrent(res: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _echo(res: dict[str, Any]) -> str:
-    echo = res.get("echo")
+def _echo(res: dict[str, Any], key: str = "echo", ref_name: str = "jetsocket") -> str:
+    echo = res.get(key)
     if not echo:
-        return _missing("echo")
+        return _missing(key)
     lines = [
         "| client | p50 µs | p90 µs | p99 µs | CPU µs/round trip | jetsocket p50 ÷ client p50 "
         "| jetsocket CPU ÷ client CPU |",
@@ -126,7 +126,7 @@ def _echo(res: dict[str, Any]) -> str:
         if "error" in c:
             lines.append(f"| {c['label']} | {c['error']} | | | | | |")
             continue
-        ref = name == "jetsocket"
+        ref = name == ref_name
         lines.append(
             f"| {c['label']} | {_num(c['p50_us'], 1)} | {_num(c['p90_us'], 1)} | "
             f"{_num(c['p99_us'], 1)} | {_num(c['cpu_us'], 1)} | "
@@ -158,7 +158,11 @@ def _sync(res: dict[str, Any]) -> str:
     sync = res.get("sync")
     if not sync or "clients" not in sync:
         return _missing("sync")
-    return _throughput(sync, "sync", "msg")
+    text = _throughput(sync, "sync", "msg")
+    if res.get("sync_echo"):
+        # Request/response on the blocking facade, against picows' echo server.
+        text += "\nSync echo round trip:\n\n" + _echo(res, "sync_echo", "jetsocket-sync")
+    return text
 
 
 def _schema(res: dict[str, Any]) -> str:

@@ -336,10 +336,11 @@ class SyncWebSocket(EventSource, Generic[T]):
     def send(self, message: Any) -> None:
         """Send a message (see :meth:`jetsocket.WebSocket.send`).
 
-        When connected, with no rate limit and no write backpressure, the frame is encoded
-        in the calling thread and handed to the loop thread without waiting (order is kept:
-        the loop runs hand-overs first in, first out). Otherwise the call blocks until the
-        engine has sent (or held) it.
+        When connected, with no rate limit and no write backpressure, the frame is built
+        in the calling thread and written on the socket at once (plain TCP; over TLS or
+        uvloop it is handed to the loop thread), under a lock shared with the loop's own
+        writes: frames are never interleaved and keep the order of the calls. Otherwise
+        the call blocks until the engine has sent (or held) it.
 
         Raises:
             InvalidStateError: Not connected.
@@ -359,18 +360,19 @@ class SyncWebSocket(EventSource, Generic[T]):
             self._call(self._ws.send_raw(data, binary=binary), None)
 
     def _hand_over(self, encode: Callable[..., tuple[bytes, bool]], *args: Any) -> bool:
-        """The fast path: encode here and hand the frame to the loop thread without waiting.
+        """The fast path: build the frame here and write it on the socket from this thread.
 
-        Only when connected, with no rate limit and no write backpressure (the loop runs
-        hand-overs first in, first out, so order is kept); False otherwise.
+        Only when connected, with no rate limit and no write backpressure; frames share one
+        lock with the loop's writes (never interleaved, in call order). False otherwise.
         """
         outbox = self._outbox
-        portal = self._portal
-        return (
-            portal is not None
-            and outbox.can_send_nowait()
-            and portal.soon(outbox.send_nowait, *encode(*args))
-        )
+        if self._portal is None or not outbox.can_send_nowait():
+            return False
+        payload, text = encode(*args)
+        if not outbox.send_from_thread(payload, text):
+            # The first send from a thread: the loop turns on the shared write lock first.
+            self._call(outbox.send_enabling_threads(payload, text), None)
+        return True
 
     # -- receiving ----------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jetsocket
-from jetsocket._protocol import _connection
+from jetsocket._protocol import _open
 from jetsocket.testing import (
     BybitVenue,
     ExchangeSimulator,
@@ -119,7 +119,7 @@ class Fakes:
         return f"ws://{fake.netloc}{path}" + (f"?{query}" if query else "")
 
     def install(self) -> None:
-        original = _connection.open_connection
+        original = _open.open_connection
 
         async def routed(uri: str, *args: Any, **kwargs: Any) -> Any:
             if isinstance(kwargs.get("proxy"), str) and kwargs["proxy"]:

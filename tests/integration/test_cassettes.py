@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection
 
 import jetsocket
-from jetsocket._protocol._connection import open_connection
+from jetsocket._protocol._open import open_connection
 from jetsocket.testing import (
     Call,
     Cassette,

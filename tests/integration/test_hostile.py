@@ -16,7 +16,8 @@ import pytest
 
 import jetsocket
 from jetsocket import BackoffConfig, ConnectionClosedError, HandshakeError, TimeoutError
-from jetsocket._protocol._connection import WireConnection, open_connection
+from jetsocket._protocol._connection import WireConnection
+from jetsocket._protocol._open import open_connection
 from jetsocket.testing import HostileConnection, HostileServer
 from jetsocket.testing._hostile import http_response
 

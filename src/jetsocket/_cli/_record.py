@@ -24,7 +24,7 @@ from typing import TextIO
 
 from jetsocket._cli._connect import Redactor, configure_logging
 from jetsocket._exceptions import ConnectionClosedError, HandshakeError, JetSocketError
-from jetsocket._protocol._connection import open_connection
+from jetsocket._protocol._open import open_connection
 from jetsocket.testing._cassette import Cassette, CassetteError, Recorder
 from jetsocket.testing._replay import ReplayServer
 

@@ -3,8 +3,8 @@
 Until the engine declares the connection connected (after its ``on_open`` hooks), the
 messages it receives are decoded and routed (so hooks can await answers through the
 schema layer) but held back from the engine's queue: ``recv()`` and iteration never see a
-message before the hooks finished. ``on_messages`` is then the engine's own bound method,
-so the hot path pays no extra call.
+message before the hooks finished. ``on_messages`` is then the receiver's own ``deliver``
+(decode, features, push to the queue), so the hot path pays no extra call.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ class Link:
     Until the engine declares the connection connected (after its ``on_open`` hooks), the
     messages it receives are decoded and routed (so hooks can await answers through the
     schema layer) but held back from the engine's queue: ``recv()`` and iteration never
-    see a message before the hooks finished. ``on_messages`` is then the engine's own
-    bound method, so the hot path pays no extra call.
+    see a message before the hooks finished. ``on_messages`` is then the receiver's own
+    ``deliver``, so the hot path pays no extra call.
     """
 
     __slots__ = (

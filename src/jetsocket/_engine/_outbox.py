@@ -22,6 +22,7 @@ from jetsocket._engine._ratelimit import TokenBucket
 from jetsocket._engine._state import ConnectionState
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError, TimeoutError
 from jetsocket._protocol._connection import WireConnection
+from jetsocket._protocol._threadwrites import ThreadSends
 
 __all__ = ["Outbox", "encode_raw"]
 
@@ -74,11 +75,12 @@ class Outbox:
         "_hook_conn",
         "_hook_task",
         "_report",
+        "_sent",
         "_serialize",
         "_settings",
         "_state",
+        "_threads",
         "held",
-        "sent",
     )
 
     def __init__(
@@ -100,12 +102,23 @@ class Outbox:
         self._hook_task: asyncio.Task[Any] | None = None
         self._connected: asyncio.Event | None = None
         self.held: deque[tuple[bytes, bool]] = deque() if settings.hold_for_replay else _NO_SENDS
-        self.sent = 0
+        self._sent = 0
+        # Set once a thread sent (the sync facade): every connection then takes writes
+        # from threads (see send_from_thread).
+        self._threads: ThreadSends | None = None
+
+    @property
+    def sent(self) -> int:
+        """Messages sent (by the loop and by threads)."""
+        threads = self._threads
+        return self._sent if threads is None else self._sent + threads.sent
 
     # -- the engine's side -----------------------------------------------------------------
 
     def attach(self, conn: WireConnection) -> None:
         """``conn`` is declared connected: send on it and wake waiting senders."""
+        if self._threads is not None:
+            conn.enable_thread_writes(self._threads)
         self._conn = conn
         if self._connected is not None:
             self._connected.set()
@@ -152,13 +165,15 @@ class Outbox:
         if self._bucket is not None:
             await self._bucket.acquire()
         conn = self._conn
-        if conn is None or not conn.is_open:
+        if conn is None:
             conn = await self._live_conn()
             if conn is None:
                 self._hold(payload, text)
                 return
+        # A current connection that is closing raises its closed_error() here, exactly as
+        # _live_conn would.
         conn.send_message(payload, text)
-        self.sent += 1
+        self._sent += 1
         if conn.write_paused:
             await conn.drain()
 
@@ -225,7 +240,7 @@ class Outbox:
                 await self._bucket.acquire()
             payload, text = held.popleft()
             conn.send_message(payload, text)
-            self.sent += 1
+            self._sent += 1
             replayed += 1
             if conn.write_paused:
                 await conn.drain()
@@ -257,7 +272,7 @@ class Outbox:
         conn = self._conn
         if conn is not None and conn.is_open:
             conn.send_message(payload, text)
-            self.sent += 1
+            self._sent += 1
             return
         if self._settings.hold_for_replay:
             try:
@@ -268,3 +283,31 @@ class Outbox:
         else:
             error = InvalidStateError(f"message not sent: connection {self._state().value}")
         self._report(error)
+
+    def send_from_thread(self, payload: bytes, text: bool) -> bool:
+        """Send one frame from a thread other than the loop's, without waiting for it.
+
+        Written on the socket by the calling thread when nothing waits before it (see
+        :meth:`WireConnection.write_from_thread`), else handed to the loop in order.
+        False when this cannot be done now (not connected, a rate limit, backpressure,
+        thread writes not enabled yet): the caller then sends through the loop
+        (:meth:`send_enabling_threads`) and waits.
+        """
+        conn = self._conn
+        if conn is None or self._bucket is not None:
+            return False
+        return conn.write_from_thread(payload, text)
+
+    async def send_enabling_threads(self, payload: bytes, text: bool) -> None:
+        """:meth:`send` on the loop, after letting threads write on every connection.
+
+        The sync facade's slow path: once it ran, :meth:`send_from_thread` works on the
+        current connection and on every later one. Enabled on the loop thread, from a
+        call the sending thread waits for, so its earlier messages are already written.
+        """
+        if self._threads is None:
+            self._threads = ThreadSends()
+            conn = self._conn
+            if conn is not None:
+                conn.enable_thread_writes(self._threads)
+        await self.send(payload, text)

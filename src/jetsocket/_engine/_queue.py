@@ -38,6 +38,12 @@ from jetsocket._exceptions import (
     TimeoutError,
 )
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES
+from jetsocket._protocol._reader import QUEUE_ITER, TAKE_BATCH
+
+# Module globals (tests swap them): the compiled take_batch and async iterator of
+# _speedups.c, or None (pure Python).
+_take_batch = TAKE_BATCH
+_queue_iter = QUEUE_ITER
 
 __all__ = [
     "ConflatingQueue",
@@ -184,7 +190,16 @@ class MessageQueue(Generic[T]):
         items.extend(batch)
         if len(items) >= self.capacity:
             self._overflow()
-        self.wake()
+        # wake(), inlined: once per read chunk.
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        threads = self._threads
+        if threads is not None:
+            threads.notify()
 
     def push(self, item: Any) -> None:
         """Append one item (off the hot path) and wake consumers."""
@@ -343,8 +358,33 @@ class MessageQueue(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return self.iterate_async()
 
-    async def iterate_async(self) -> AsyncIterator[T]:
-        """Yield every item until the end (an async generator: its per-item step is C code)."""
+    def iterate_async(self) -> AsyncIterator[T]:
+        """Yield every item until the end.
+
+        The compiled iterator (``_speedups.QueueIter``) pops plain items itself, with no
+        async generator step per message, and hands every other step to
+        :meth:`_next_slow`; without it, :meth:`_iterate_async` does the same.
+        """
+        make = _queue_iter
+        if make is not None:
+            return make(self, self.items, Failure, self._next_slow)  # type: ignore[no-any-return]
+        return self._iterate_async()
+
+    async def _next_slow(self, it: Any) -> T:
+        # One step of _iterate_async for the compiled iterator (wait, failure, resume, end);
+        # like a generator that raised, the iterator is finished once a step raised.
+        try:
+            if it.finished:
+                raise StopAsyncIteration
+            if not self.items and not await self.wait(StopAsyncIteration):
+                raise StopAsyncIteration
+            return self._pop()  # type: ignore[no-any-return]
+        except BaseException:
+            it.finish()
+            raise
+
+    async def _iterate_async(self) -> AsyncIterator[T]:
+        # Pure Python: an async generator (its per-item step is C code).
         items = self.items
         popleft = items.popleft
         while True:
@@ -370,19 +410,27 @@ class MessageQueue(Generic[T]):
         A stored failure ends the batch before it and is raised on the next step.
         """
         items = self.items
+        take = _take_batch
         while True:
             if items:
-                batch: list[Any] = []
-                append = batch.append
-                popleft = items.popleft
-                while items:
-                    item = popleft()
-                    if item.__class__ is Failure:
-                        if batch:
-                            items.appendleft(item)
-                            break
-                        raise item.exc
-                    append(item)
+                if take is not None:
+                    # One C call takes every item before the first stored failure
+                    # (atomically: thread consumers may pop from the same deque).
+                    batch: list[Any] = take(items, Failure)
+                    if not batch:
+                        raise items.popleft().exc
+                else:
+                    batch = []
+                    append = batch.append
+                    popleft = items.popleft
+                    while items:
+                        item = popleft()
+                        if item.__class__ is Failure:
+                            if batch:
+                                items.appendleft(item)
+                                break
+                            raise item.exc
+                        append(item)
                 if self.paused:
                     self._resume()
                 yield batch

@@ -17,7 +17,7 @@ from typing import Any
 
 from jetsocket._engine._config import ReplayConfig
 from jetsocket._engine._events import ErrorEvent, EventRegistry, GapEvent, MessageEvent
-from jetsocket._engine._queue import Failure
+from jetsocket._engine._queue import Failure, MessageQueue
 from jetsocket._engine._sequence import SequenceTracker
 from jetsocket._exceptions import MessageDecodeError
 
@@ -44,6 +44,7 @@ class Receiver:
         pong_matcher: Recognises application pongs (not delivered).
         on_app_pong: Called for each application pong.
         events: The engine's event registry.
+        queue: Where :meth:`deliver` pushes each processed batch (the engine's queue).
     """
 
     __slots__ = (
@@ -56,6 +57,7 @@ class Receiver:
         "_matcher",
         "_message_type",
         "_on_app_pong",
+        "_queue",
         "_seq",
         "_seq_extract",
         "_strict",
@@ -80,6 +82,7 @@ class Receiver:
         pong_matcher: Callable[[Any], bool] | None,
         on_app_pong: Callable[[], None],
         events: EventRegistry,
+        queue: MessageQueue[Any] | None = None,
     ) -> None:
         self._decode = decode
         self._decode_errors = decode_errors
@@ -95,6 +98,9 @@ class Receiver:
         # otherwise a batch is delivered with no per-message Python code at all.
         self._features = extractor is not None or pong_matcher is not None
         self._on_app_pong = on_app_pong
+        # The queue itself, not its bound push_batch: no extra object per client (idle
+        # clients are counted in bytes).
+        self._queue = queue
         self._fallback: Fallback | None = None
         self.router: Router | None = None
         self.received = 0
@@ -132,6 +138,28 @@ class Receiver:
         if router is not None:
             messages = router(messages)
         return messages
+
+    def deliver(self, messages: list[Any]) -> None:
+        """:meth:`process` a batch and push the result to the engine's queue.
+
+        The engine's hot path, once per read chunk (``process`` inlined: one call less).
+        """
+        self.received += len(messages)
+        decode = self._decode
+        if decode is not None:
+            try:
+                messages = list(map(decode, messages))
+            except Exception:
+                messages = self._decode_each(messages)
+        if self._features or self._events.per_message:
+            messages = self._per_message(messages)
+        router = self.router
+        if router is not None:
+            messages = router(messages)
+        queue = self._queue
+        if queue is None:
+            raise RuntimeError("Receiver.deliver() needs queue=")
+        queue.push_batch(messages)
 
     def _decode_each(self, messages: list[Any]) -> list[Any]:
         # Slow path, only after a failure: find which messages fail, keep the others.

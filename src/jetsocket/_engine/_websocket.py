@@ -44,7 +44,8 @@ from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
 from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES, is_sendable_close_code
-from jetsocket._protocol._connection import WireConnection, open_connection
+from jetsocket._protocol._connection import WireConnection
+from jetsocket._protocol._open import open_connection
 from jetsocket._protocol._redact import Redactor
 from jetsocket._protocol._validate import validate_uri
 
@@ -145,6 +146,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             pong_matcher=hb.pong_matcher if hb is not None else None,
             on_app_pong=self._on_app_pong,
             events=self._events,
+            queue=self._queue,
         )
         self._outbox = Outbox(
             settings.send,
@@ -387,7 +389,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         """Open a connection, run the on_open hooks on it, make it current; return it."""
         link = Link(
             process=self._receiver.process,
-            deliver=self._on_messages,
+            deliver=self._receiver.deliver,
             push=self._queue.push_batch,
             on_ping=self._on_ping,
             on_pong=self._on_pong,
@@ -670,9 +672,13 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         """
         # A plain method returning the outbox's coroutine: no coroutine layer of its own.
         outbox = self._outbox
+        if message.__class__ is str:
+            return outbox.send(message.encode(), True)  # Outbox.encode's first case, inlined
         return outbox.send(*outbox.encode(message))
 
-    async def send_raw(self, data: bytes | str, *, binary: bool | None = None) -> None:
+    def send_raw(
+        self, data: bytes | str, *, binary: bool | None = None
+    ) -> Coroutine[Any, Any, None]:
         """Send ``data`` unchanged in one frame.
 
         Args:
@@ -685,8 +691,12 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             ConnectionClosedError: The connection is closed.
             ValueError: A text frame with invalid UTF-8.
             TypeError: ``data`` is neither bytes nor str.
+
+        Returns:
+            An awaitable: ``await ws.send_raw(data)``.
         """
-        await self._outbox.send(*encode_raw(data, binary))
+        # A plain method returning the outbox's coroutine, like send().
+        return self._outbox.send(*encode_raw(data, binary))
 
     # -- receiving ----------------------------------------------------------------------
 

@@ -16,10 +16,10 @@ import asyncio
 import builtins
 import contextlib
 import logging
-import ssl as _ssl
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol, cast
+from typing import cast
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import (
@@ -38,15 +38,15 @@ from jetsocket._exceptions import (
     ConnectionError,
     HandshakeError,
     ProtocolError,
-    ProxyError,
     TimeoutError,
     excerpt,
 )
 from jetsocket._protocol._deflate import client_deflate_factories, negotiated_deflate
 from jetsocket._protocol._handshake import HandshakeLog, Head, status_note
-from jetsocket._protocol._proxy import create_proxied_connection, resolve_proxy
+from jetsocket._protocol._listener import ConnectionListener, WireTap
 from jetsocket._protocol._reader import FrameReader
 from jetsocket._protocol._redact import Redactor, redact_uri, secret_member_pattern
+from jetsocket._protocol._threadwrites import PENDING_LIMIT, ThreadSends, ThreadWrites, direct_fd
 from jetsocket._protocol._validate import (
     validate_headers,
     validate_subprotocols,
@@ -55,10 +55,7 @@ from jetsocket._protocol._validate import (
 from jetsocket._protocol._writer import FrameWriter
 
 __all__ = [
-    "ConnectionListener",
     "WireConnection",
-    "WireTap",
-    "open_connection",
     "redact_uri",
     "validate_headers",
     "validate_subprotocols",
@@ -85,39 +82,6 @@ def _frame_excerpt(payload: bytes | str, redactor: Redactor | None = None) -> st
 def _log_received(messages: list[bytes | str], redactor: Redactor | None) -> None:
     for msg in messages:
         _frames_logger.debug("< message %d bytes: %s", len(msg), _frame_excerpt(msg, redactor))
-
-
-class ConnectionListener(Protocol):
-    """What a :class:`WireConnection` reports to (implemented by the engine)."""
-
-    def on_messages(self, messages: list[bytes | str]) -> None:
-        """All complete data messages of one read chunk, in order."""
-
-    def on_ping(self, payload: bytes) -> None:
-        """A ping frame arrived (the pong is already sent, or owed: see ``pong``)."""
-
-    def on_pong(self, payload: bytes) -> None:
-        """A pong frame arrived."""
-
-    def on_connection_lost(self, exc: ConnectionClosedError) -> None:
-        """The connection is finished; called exactly once."""
-
-
-class WireTap(Protocol):
-    """Sees every byte of one connection, both ways (``open_connection(tap=)``).
-
-    For recording sessions (``jetsocket.testing`` cassettes) and debugging: the tap gets
-    the bytes exactly as they crossed the socket (after TLS), the opening handshake
-    included, so it needs nothing else from the connection. It is called synchronously
-    and must not raise; when no tap is set the hot path pays one ``is None`` check per
-    read chunk and per write.
-    """
-
-    def on_wire(self, data: bytes, sent: bool) -> None:
-        """``data`` was written (``sent``: client to server, masked) or read."""
-
-    def on_wire_lost(self) -> None:
-        """The TCP connection is gone (called once, after the last ``on_wire``)."""
 
 
 class WireConnection(asyncio.Protocol):
@@ -153,8 +117,8 @@ class WireConnection(asyncio.Protocol):
         "_reported",
         "_tap",
         "_text_as_str",
+        "_threaded",
         "_transport",
-        "_write_paused",
         "_writer",
         "bytes_received",
         "bytes_sent",
@@ -163,6 +127,7 @@ class WireConnection(asyncio.Protocol):
         "reading_paused",
         "response",
         "subprotocol",
+        "write_paused",
     )
 
     def __init__(
@@ -202,7 +167,10 @@ class WireConnection(asyncio.Protocol):
         self._reader: FrameReader | None = None
         self._writer = FrameWriter()
         self._transport: asyncio.Transport | None = None
-        self._write_paused = False
+        #: True when the transport's write buffer is above its high-water mark.
+        self.write_paused = False
+        # Set by enable_thread_writes (the sync facade): every write then takes a lock.
+        self._threaded: ThreadWrites | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed = asyncio.get_running_loop().create_future()
         self._close_sent = False
@@ -253,7 +221,14 @@ class WireConnection(asyncio.Protocol):
         if reader is None:
             self._handshake_data(data)
             return
-        self._frames(reader, data)
+        # _frames inlined: the receive hot path.
+        messages = reader.feed(data)
+        if messages:
+            if self._debug:
+                _log_received(messages, self._redactor)
+            self._listener.on_messages(messages)
+        if reader.control or reader.close is not None or reader.error is not None:
+            self._control(reader)
 
     def _frames(self, reader: FrameReader, data: bytes) -> None:
         # The one frame path: after the handshake, and for bytes that came with the 101.
@@ -279,6 +254,13 @@ class WireConnection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        threaded = self._threaded
+        if threaded is not None:
+            # The transport closes the socket after this returns: a thread writing on it
+            # holds the lock, so it finishes first or sees _lost and does not write.
+            with threaded.lock:
+                self._lost = True
+                threaded.pending = None
         self._lost = True
         if self._tap is not None:
             self._tap.on_wire_lost()
@@ -297,10 +279,10 @@ class WireConnection(asyncio.Protocol):
             self._report_lost()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        self._write_paused = False
+        self.write_paused = False
         owed = self._owed_pong
         if owed is not None:
             self._owed_pong = None
@@ -479,7 +461,7 @@ class WireConnection(asyncio.Protocol):
                     # a ping flood then costs one pending pong, not a growing queue.
                     if self._close_sent:
                         pass
-                    elif self._write_paused:
+                    elif self.write_paused:
                         self._owed_pong = payload
                     else:
                         self._write(self._writer.pong(payload))
@@ -521,6 +503,11 @@ class WireConnection(asyncio.Protocol):
             self._close_timer = loop.call_later(self._close_timeout, self.abort)
 
     def _write(self, data: bytes) -> None:
+        threaded = self._threaded
+        if threaded is not None:
+            with threaded.lock:
+                self._write_locked(threaded, data)
+            return
         transport = self._transport
         if transport is None or self._lost or transport.is_closing():
             return
@@ -528,6 +515,31 @@ class WireConnection(asyncio.Protocol):
         self.bytes_sent += len(data)
         if self._tap is not None:
             self._tap.on_wire(data, True)
+
+    def _write_locked(self, threaded: ThreadWrites, data: bytes) -> None:
+        # Loop thread, lock held: what threads could not write goes first (it was
+        # already counted in bytes_sent).
+        out: bytes | bytearray = data
+        pending = threaded.pending
+        if pending is not None:
+            threaded.pending = None
+            pending += data
+            out = pending
+        transport = self._transport
+        if transport is None or self._lost or transport.is_closing():
+            return
+        transport.write(out)
+        self.bytes_sent += len(data)
+        if self._tap is not None and data:
+            # Tapped connections never write from threads, so nothing was pending.
+            self._tap.on_wire(data, True)
+
+    def _flush_pending(self) -> None:
+        # Loop thread: write what threads handed over (scheduled by write_from_thread).
+        threaded = self._threaded
+        if threaded is not None and threaded.pending is not None:
+            with threaded.lock:
+                self._write_locked(threaded, b"")
 
     def _report_lost(self) -> None:
         if self._reported:
@@ -573,13 +585,28 @@ class WireConnection(asyncio.Protocol):
 
     def send_message(self, payload: bytes, text: bool) -> None:
         """Write one data message (compressed when negotiated and large enough)."""
-        if not self.is_open:
+        # is_open and _write inlined: the hot path of every send.
+        if self._close_sent or self._lost or self._reader is None:
             raise self._closed_error()
         if self._debug:
             # Sizes only: outgoing payloads carry logins and signatures (often positional,
             # e.g. {"op": "auth", "args": [key, expires, signature]}) no filter can spot.
             _frames_logger.debug("> %s %d bytes", "text" if text else "binary", len(payload))
-        self._write(self._writer.message(payload, text=text))
+        threaded = self._threaded
+        if threaded is None:
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                return
+            frame = self._writer.message(payload, text=text)
+            transport.write(frame)
+            self.bytes_sent += len(frame)
+            if self._tap is not None:
+                self._tap.on_wire(frame, True)
+            return
+        with threaded.lock:
+            # Built under the lock too: compressed frames must reach the wire in the order
+            # they were compressed (RFC 7692 context takeover).
+            self._write_locked(threaded, self._writer.message(payload, text=text))
 
     def send_frames(self, payloads: Sequence[bytes], text: bool) -> None:
         """Write several data messages in one transport write."""
@@ -593,7 +620,78 @@ class WireConnection(asyncio.Protocol):
                 "text" if text else "binary",
                 sum(map(len, payloads)),
             )
-        self._write(b"".join([message(p, text=text) for p in payloads]))
+        threaded = self._threaded
+        if threaded is None:
+            self._write(b"".join([message(p, text=text) for p in payloads]))
+            return
+        with threaded.lock:
+            self._write_locked(threaded, b"".join([message(p, text=text) for p in payloads]))
+
+    # -- writes from other threads (the sync facade) ----------------------------------
+
+    def enable_thread_writes(self, shared: ThreadSends) -> None:
+        """Let other threads send with :meth:`write_from_thread` (call on the loop thread).
+
+        From now on every write of this connection takes ``shared.lock`` (shared with the
+        client's other connections); messages sent by threads are counted in
+        ``shared.sent``.
+        """
+        if self._threaded is not None:
+            return
+        fd = direct_fd(self._transport)
+        self._threaded = ThreadWrites(shared, asyncio.get_running_loop(), fd)
+
+    def write_from_thread(self, payload: bytes, text: bool) -> bool:
+        """Send one data message from a thread other than the loop's; False: not done.
+
+        The frame is written on the socket at once when nothing waits before it (plain
+        TCP on asyncio's selector loop: what ``websockets.sync`` does, without a hop to
+        the loop thread); otherwise, or for what the socket did not take, it is handed
+        to the loop, which writes it before anything else. False (nothing sent) when the
+        connection is not open, writes are paused (backpressure) or too much is already
+        handed over: the caller then sends through the loop and waits.
+        """
+        threaded = self._threaded
+        if threaded is None or self._tap is not None:
+            return False  # a tap (a recorder) is fed on the loop thread only
+        with threaded.lock:
+            if self._close_sent or self._lost or self._reader is None or self.write_paused:
+                return False
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                return False
+            pending = threaded.pending
+            if pending is not None and len(pending) >= PENDING_LIMIT:
+                return False
+            if self._debug:
+                _frames_logger.debug("> %s %d bytes", "text" if text else "binary", len(payload))
+            frame = self._writer.message(payload, text=text)
+            size = len(frame)
+            threaded.shared.sent += 1
+            self.bytes_sent += size
+            if pending is not None:
+                pending += frame
+                return True
+            fd = threaded.fd
+            if fd is not None and not transport.get_write_buffer_size():
+                # The transport holds nothing: its socket is ours to write on, as its own
+                # write() would (a non-blocking send; the rest is buffered).
+                try:
+                    written = os.write(fd, frame)
+                except (BlockingIOError, InterruptedError):
+                    written = 0
+                except OSError:
+                    # The loop's write meets the same error and fails the connection.
+                    written = 0
+                if written == size:
+                    return True
+                frame = frame[written:]
+            threaded.pending = bytearray(frame)
+            try:
+                threaded.loop.call_soon_threadsafe(self._flush_pending)
+            except RuntimeError:  # the loop is closed: nothing will be written
+                threaded.pending = None
+            return True
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping frame (RFC 6455 5.5.2)."""
@@ -615,14 +713,9 @@ class WireConnection(asyncio.Protocol):
         """The error describing why this connection no longer accepts messages."""
         return self._closed_error()
 
-    @property
-    def write_paused(self) -> bool:
-        """True when the transport's write buffer is above its high-water mark."""
-        return self._write_paused
-
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
-        while self._write_paused and not self._lost:
+        while self.write_paused and not self._lost:
             waiter = self._drain_waiter
             if waiter is None or waiter.done():
                 waiter = asyncio.get_running_loop().create_future()
@@ -681,117 +774,3 @@ class WireConnection(asyncio.Protocol):
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is gone."""
         await asyncio.shield(self._closed)
-
-
-async def open_connection(
-    uri: str,
-    listener: ConnectionListener,
-    *,
-    text_as_str: bool,
-    max_message_size: int,
-    compress: bool = True,
-    compression_threshold: int = 128,
-    extra_headers: Mapping[str, str] | None = None,
-    subprotocols: Sequence[str] | None = None,
-    ssl_context: _ssl.SSLContext | None = None,
-    connect_timeout: float = 10.0,
-    close_timeout: float = 5.0,
-    proxy: str | bool | None = None,
-    proxy_ssl_context: _ssl.SSLContext | None = None,
-    secrets: Iterable[str] | Redactor = (),
-    tap: WireTap | None = None,
-) -> WireConnection:
-    """Open a TCP (or TLS) connection and run the opening handshake.
-
-    Args:
-        uri: ``ws://`` or ``wss://`` URI.
-        listener: Receives messages and the end of the connection.
-        text_as_str: Deliver text messages as ``str`` (else validated UTF-8 ``bytes``).
-        max_message_size: Largest accepted message, after decompression.
-        compress: Offer permessage-deflate (RFC 7692).
-        compression_threshold: Outgoing messages shorter than this are not compressed.
-        extra_headers: Additional handshake headers.
-        subprotocols: Subprotocols to offer.
-        ssl_context: TLS settings for ``wss`` (default: verified, system CAs).
-        connect_timeout: Bound on TCP connect + TLS + handshake.
-        close_timeout: Bound on the closing handshake.
-        proxy: Proxy URL (``http://``, ``https://``, ``socks5://``, ``socks5h://``, ...);
-            True or None: from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` /
-            ``NO_PROXY``; False or ``""``: connect directly.
-        proxy_ssl_context: TLS settings for an ``https://`` proxy.
-        secrets: Secret values (API keys, passphrases...) hidden wherever this
-            connection logs or raises, or a ready
-            :class:`~jetsocket._protocol._redact.Redactor` (built once per client).
-        tap: Sees every byte of the connection, both ways (recording, debugging).
-
-    Returns:
-        The open connection.
-
-    Raises:
-        HandshakeError: The server refused the upgrade (status, headers, body excerpt).
-        ProxyError: The proxy is unreachable or refused the tunnel (``status_code``).
-        TimeoutError: ``connect_timeout`` elapsed.
-        ConnectionError: The TCP/TLS connection failed.
-        TypeError, ValueError: An invalid URI, header, subprotocol or secret (checked
-            before any socket is opened).
-    """
-    # Every argument is checked here, before any socket: an invalid subprotocol raising
-    # inside connection_made would leave connect() waiting for its timeout.
-    wsuri = validate_uri(uri)
-    headers = validate_headers(extra_headers)
-    offered = validate_subprotocols(subprotocols)
-    redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
-    loop = asyncio.get_running_loop()
-    ssl_arg: _ssl.SSLContext | None = None
-    if wsuri.secure:
-        ssl_arg = ssl_context if ssl_context is not None else _ssl.create_default_context()
-    elif ssl_context is not None:
-        raise ValueError("ssl_context given for a ws:// URI; use wss://")
-    proxy_url = resolve_proxy(proxy, wsuri)
-    deadline = loop.time() + connect_timeout
-
-    def factory() -> WireConnection:
-        return WireConnection(
-            wsuri,
-            listener=listener,
-            text_as_str=text_as_str,
-            max_message_size=max_message_size,
-            compress=compress,
-            compression_threshold=compression_threshold,
-            extra_headers=headers,
-            subprotocols=offered,
-            close_timeout=close_timeout,
-            secrets=redactor,
-            tap=tap,
-        )
-
-    server_hostname = wsuri.host if ssl_arg is not None else None
-    if proxy_url is None:
-        opening = loop.create_connection(
-            factory, wsuri.host, wsuri.port, ssl=ssl_arg, server_hostname=server_hostname
-        )
-    else:
-        opening = create_proxied_connection(
-            factory,
-            proxy_url,
-            wsuri.host,
-            wsuri.port,
-            ssl=ssl_arg,
-            server_hostname=server_hostname,
-            proxy_ssl=proxy_ssl_context,
-            timeout=connect_timeout,
-        )
-    try:
-        _, conn = await asyncio.wait_for(opening, connect_timeout)
-    except builtins.TimeoutError:
-        raise TimeoutError(
-            f"connecting to {redact_uri(uri, redactor)} timed out after {connect_timeout}s"
-        ) from None
-    except ProxyError:
-        raise  # already a ConnectionError, with the proxy's status and a redacted message
-    except OSError as exc:
-        raise ConnectionError(
-            f"cannot connect to {redact_uri(uri, redactor)}: {redactor(str(exc))}"
-        ) from exc
-    await conn.wait_open(max(0.0, deadline - loop.time()))
-    return conn

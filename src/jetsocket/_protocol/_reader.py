@@ -68,7 +68,9 @@ from jetsocket._protocol._closecodes import is_receivable_close_code as is_valid
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
+    "QUEUE_ITER",
     "READER_IMPL",
+    "TAKE_BATCH",
     "VALID_CLOSE_CODES",
     "FrameReader",
     "is_valid_close_code",
@@ -90,7 +92,7 @@ DEFAULT_MAX_FRAGMENTS: Final = 1 << 17
 # and stops at anything else, which the Python loop below re-checks: it never decides an
 # error itself, so both paths behave identically. See _speedups.c.
 _Scan = Callable[[bytes, int, "list[bytes | str]", bool, int], int]
-_SCAN_API: Final = 1
+_SCAN_API: Final = 3
 
 
 _SOURCE: Final = Path(__file__).with_name("_speedups.c")
@@ -122,6 +124,17 @@ def _load_scanner(source: Path = _SOURCE) -> tuple[_Scan | None, str]:
 
 
 _SCAN, _SCAN_STATUS = _load_scanner()
+
+#: The compiled ``take_batch(deque, marker_type)`` of ``_speedups.c`` (used by
+#: ``MessageQueue.batches``), present exactly when the compiled scanner is; else None.
+TAKE_BATCH: Callable[[Any, type], list[Any]] | None = None
+#: The compiled ``QueueIter`` type (``MessageQueue.iterate_async``), or None.
+QUEUE_ITER: Callable[..., Any] | None = None
+if _SCAN is not None:
+    from jetsocket._protocol import _speedups
+
+    TAKE_BATCH = _speedups.take_batch
+    QUEUE_ITER = _speedups.QueueIter
 if _SCAN is None:
     _logger.debug("frame reader: %s", _SCAN_STATUS)
 

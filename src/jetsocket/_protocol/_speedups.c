@@ -17,6 +17,10 @@
  * this file only ever does, faster, what the Python loop would have done for the same
  * frame. UTF-8 is decoded by CPython's own strict decoder (the one bytes.decode() uses).
  *
+ * Two helpers of the engine's consumer queue (jetsocket/_engine/_queue.py) live here too,
+ * as they need the same build: take_batch() (MessageQueue.batches) and QueueIter (its
+ * async iterator). Both only do, faster, what the pure-Python code does.
+ *
  * The build hook (hatch_build.py) defines JETSOCKET_SOURCE_HASH as the SHA-256 of this
  * file; _reader.py compares it with the file on disk at import and ignores a stale build.
  */
@@ -29,8 +33,9 @@
 #define JETSOCKET_SOURCE_HASH ""
 #endif
 
-/* Bumped whenever scan()'s signature or contract changes; _reader.py checks it. */
-#define JETSOCKET_SCAN_API 1
+/* Bumped whenever a function's signature or contract changes; _reader.py checks it.
+ * 2: take_batch() added. 3: QueueIter added. */
+#define JETSOCKET_SCAN_API 3
 
 /* True when every byte of p[0:len] is ASCII (< 0x80): such a payload is valid UTF-8. */
 static int
@@ -188,8 +193,313 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(pos);
 }
 
+PyDoc_STRVAR(take_batch_doc,
+"take_batch(items, marker_type, /) -> list\n\n"
+"Pop every item of the deque `items` that comes before the first one whose type is\n"
+"exactly `marker_type` (a stored failure), and return them as a list; that item and\n"
+"the ones after it stay in the deque. Atomic for other threads (no Python code runs\n"
+"in between): the same result as popping one item at a time, at C speed.");
+
+static PyObject *
+take_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "take_batch() takes exactly 2 arguments");
+        return NULL;
+    }
+    PyObject *items = args[0];
+    PyObject *marker = args[1];
+    PyObject *batch = NULL;
+    PyObject *result = NULL;
+#ifdef Py_GIL_DISABLED
+    Py_BEGIN_CRITICAL_SECTION(items);
+#endif
+    batch = PySequence_List(items);
+    if (batch == NULL) {
+        goto done;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(batch);
+    Py_ssize_t cut = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((PyObject *)Py_TYPE(PyList_GET_ITEM(batch, i)) == marker) {
+            cut = i;
+            break;
+        }
+    }
+    if (cut == n) {
+        /* The common case: no failure queued, take everything. */
+        PyObject *r = PyObject_CallMethod(items, "clear", NULL);
+        if (r == NULL) {
+            goto done;
+        }
+        Py_DECREF(r);
+    }
+    else {
+        /* Pop only the items before the failure (one popleft each: rare). */
+        for (Py_ssize_t i = 0; i < cut; i++) {
+            PyObject *r = PyObject_CallMethod(items, "popleft", NULL);
+            if (r == NULL) {
+                goto done;
+            }
+            Py_DECREF(r);
+        }
+        if (PyList_SetSlice(batch, cut, n, NULL) < 0) {
+            goto done;
+        }
+    }
+    result = batch;
+    batch = NULL;
+done:
+#ifdef Py_GIL_DISABLED
+    Py_END_CRITICAL_SECTION();
+#endif
+    Py_XDECREF(batch);
+    return result;
+}
+
+/*
+ * QueueIter(queue, items, marker_type, slow): the async iterator of MessageQueue (the
+ * `async for m in ws` of jetsocket), without an async generator step per message.
+ *
+ * __anext__ pops the next item itself when the answer is plain: the deque is not empty,
+ * its first item is not a stored failure (type exactly marker_type) and queue.paused is
+ * false. It then returns itself as an awaitable that completes at once with the item
+ * (am_send: no StopIteration object is built). Anything else -- an empty deque (wait),
+ * a failure (raise), a paused producer (resume), the end -- is returned to Python:
+ * slow(self) is MessageQueue._next_slow, a coroutine that does exactly what the pure
+ * async generator does for one step, and finishes this iterator when it raises, as a
+ * generator that raised is finished (StopAsyncIteration for ever after).
+ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *queue;
+    PyObject *items;
+    PyObject *popleft;
+    PyObject *marker;
+    PyObject *slow;
+    PyObject *value; /* the item the pending await returns (NULL: none pending) */
+    int finished;
+} QueueIter;
+
+static PyObject *str_paused;
+
+static int
+queueiter_init(QueueIter *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *queue, *items, *marker, *slow;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "QueueIter() takes no keyword arguments");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "OOOO:QueueIter", &queue, &items, &marker, &slow)) {
+        return -1;
+    }
+    PyObject *popleft = PyObject_GetAttrString(items, "popleft");
+    if (popleft == NULL) {
+        return -1;
+    }
+    Py_INCREF(queue);
+    Py_INCREF(items);
+    Py_INCREF(marker);
+    Py_INCREF(slow);
+    Py_XSETREF(self->queue, queue);
+    Py_XSETREF(self->items, items);
+    Py_XSETREF(self->popleft, popleft);
+    Py_XSETREF(self->marker, marker);
+    Py_XSETREF(self->slow, slow);
+    Py_CLEAR(self->value);
+    self->finished = 0;
+    return 0;
+}
+
+static int
+queueiter_traverse(QueueIter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->queue);
+    Py_VISIT(self->items);
+    Py_VISIT(self->popleft);
+    Py_VISIT(self->marker);
+    Py_VISIT(self->slow);
+    Py_VISIT(self->value);
+    return 0;
+}
+
+static int
+queueiter_clear(QueueIter *self)
+{
+    Py_CLEAR(self->queue);
+    Py_CLEAR(self->items);
+    Py_CLEAR(self->popleft);
+    Py_CLEAR(self->marker);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->value);
+    return 0;
+}
+
+static void
+queueiter_dealloc(QueueIter *self)
+{
+    PyObject_GC_UnTrack(self);
+    queueiter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+queueiter_aiter(PyObject *self)
+{
+    Py_INCREF(self);
+    return self;
+}
+
+static PyObject *
+queueiter_anext(QueueIter *self)
+{
+    if (self->items == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "QueueIter not initialised");
+        return NULL;
+    }
+    if (self->value != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "anext(): the previous step was not awaited");
+        return NULL;
+    }
+    if (!self->finished && PyObject_Length(self->items) > 0) {
+        PyObject *paused = PyObject_GetAttr(self->queue, str_paused);
+        if (paused == NULL) {
+            return NULL;
+        }
+        int plain = paused == Py_False;
+        Py_DECREF(paused);
+        if (plain) {
+            PyObject *head = PySequence_GetItem(self->items, 0);
+            if (head == NULL) {
+                return NULL;
+            }
+            plain = (PyObject *)Py_TYPE(head) != self->marker;
+            Py_DECREF(head);
+        }
+        if (plain) {
+            PyObject *item = PyObject_CallNoArgs(self->popleft);
+            if (item == NULL) {
+                return NULL;
+            }
+            self->value = item;
+            Py_INCREF(self);
+            return (PyObject *)self;
+        }
+    }
+    return PyObject_CallOneArg(self->slow, (PyObject *)self);
+}
+
+static PySendResult
+queueiter_send(QueueIter *self, PyObject *arg, PyObject **presult)
+{
+    (void)arg;
+    PyObject *value = self->value;
+    if (value == NULL) {
+        Py_INCREF(Py_None);
+        *presult = Py_None;
+        return PYGEN_RETURN;
+    }
+    self->value = NULL;
+    *presult = value; /* the reference moves to the caller */
+    return PYGEN_RETURN;
+}
+
+static PyObject *
+queueiter_iternext(QueueIter *self)
+{
+    /* The await protocol without am_send: StopIteration carrying the item. */
+    PyObject *value = self->value;
+    if (value == NULL) {
+        return NULL; /* StopIteration with None */
+    }
+    self->value = NULL;
+    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, value);
+    Py_DECREF(value);
+    if (stop == NULL) {
+        return NULL;
+    }
+    PyErr_SetObject(PyExc_StopIteration, stop);
+    Py_DECREF(stop);
+    return NULL;
+}
+
+static PyObject *
+queueiter_await(PyObject *self)
+{
+    Py_INCREF(self);
+    return self;
+}
+
+static PyObject *
+queueiter_finish(QueueIter *self, PyObject *unused)
+{
+    (void)unused;
+    self->finished = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+queueiter_aclose(QueueIter *self, PyObject *unused)
+{
+    /* As an async generator's aclose(): later steps raise StopAsyncIteration. */
+    (void)unused;
+    self->finished = 1;
+    Py_CLEAR(self->value);
+    Py_INCREF(self);
+    return (PyObject *)self; /* an awaitable completing at once with None */
+}
+
+static PyObject *
+queueiter_get_finished(QueueIter *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->finished);
+}
+
+static PyMethodDef queueiter_methods[] = {
+    {"finish", (PyCFunction)queueiter_finish, METH_NOARGS,
+     "Finish this iterator: every later step raises StopAsyncIteration."},
+    {"aclose", (PyCFunction)queueiter_aclose, METH_NOARGS,
+     "Finish this iterator (awaitable, as an async generator's aclose)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef queueiter_getset[] = {
+    {"finished", (getter)queueiter_get_finished, NULL, "True once finished.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyAsyncMethods queueiter_as_async = {
+    .am_await = queueiter_await,
+    .am_aiter = queueiter_aiter,
+    .am_anext = (unaryfunc)queueiter_anext,
+    .am_send = (sendfunc)queueiter_send,
+};
+
+static PyTypeObject QueueIterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "jetsocket._protocol._speedups.QueueIter",
+    .tp_doc = "Async iterator of a MessageQueue (see _speedups.c).",
+    .tp_basicsize = sizeof(QueueIter),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)queueiter_init,
+    .tp_dealloc = (destructor)queueiter_dealloc,
+    .tp_traverse = (traverseproc)queueiter_traverse,
+    .tp_clear = (inquiry)queueiter_clear,
+    .tp_as_async = &queueiter_as_async,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)queueiter_iternext,
+    .tp_methods = queueiter_methods,
+    .tp_getset = queueiter_getset,
+};
+
 static PyMethodDef speedups_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
+    {"take_batch", (PyCFunction)(void (*)(void))take_batch, METH_FASTCALL, take_batch_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -202,13 +512,29 @@ speedups_exec(PyObject *module)
     if (PyModule_AddIntConstant(module, "SCAN_API", JETSOCKET_SCAN_API) < 0) {
         return -1;
     }
+    if (str_paused == NULL) {
+        str_paused = PyUnicode_InternFromString("paused");
+        if (str_paused == NULL) {
+            return -1;
+        }
+    }
+    if (PyType_Ready(&QueueIterType) < 0) {
+        return -1;
+    }
+    Py_INCREF(&QueueIterType);
+    if (PyModule_AddObject(module, "QueueIter", (PyObject *)&QueueIterType) < 0) {
+        Py_DECREF(&QueueIterType);
+        return -1;
+    }
     return 0;
 }
 
 static PyModuleDef_Slot speedups_slots[] = {
     {Py_mod_exec, (void *)speedups_exec},
 #ifdef Py_mod_gil
-    /* Free-threaded CPython: scan() keeps no state and only touches its arguments. */
+    /* Free-threaded CPython: scan() keeps no state and only touches its arguments;
+     * take_batch() holds the deque's critical section; a QueueIter is used by the one
+     * event-loop thread that consumes its queue. */
     {Py_mod_gil, Py_MOD_GIL_NOT_USED},
 #endif
     {0, NULL},

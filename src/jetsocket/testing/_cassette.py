@@ -30,7 +30,7 @@ declares are replaced by ``***`` in every frame, both ways. A replay treats ``**
 client message as "any value".
 
 The recorder needs nothing from the engine: it implements the protocol layer's
-:class:`~jetsocket._protocol._connection.WireTap` (``open_connection(tap=...)``) and sees the
+:class:`~jetsocket._protocol._listener.WireTap` (``open_connection(tap=...)``) and sees the
 bytes exactly as they crossed the socket, from which it rebuilds the frames itself.
 """
 
@@ -49,7 +49,7 @@ from typing import IO, Any, Final, Literal, Self
 
 import msgspec
 
-from jetsocket._protocol._connection import WireTap
+from jetsocket._protocol._listener import WireTap
 from jetsocket.testing._cassette_redact import CassetteRedactor
 from jetsocket.testing._wire_frames import FrameKind, FrameRebuilder, deflate_params, http_head
 

@@ -33,7 +33,8 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from jetsocket._exceptions import ConnectionClosedError, HandshakeError, JetSocketError, excerpt
-from jetsocket._protocol._connection import WireConnection, open_connection, redact_uri
+from jetsocket._protocol._connection import WireConnection, redact_uri
+from jetsocket._protocol._open import open_connection
 from jetsocket._protocol._reader import is_valid_close_code
 from jetsocket.testing._cassette import Cassette, CassetteFrame, CassetteSession, Recorder
 from jetsocket.testing._lifecycle import Changes, ServerLifecycle

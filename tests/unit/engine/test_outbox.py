@@ -25,6 +25,9 @@ class FakeConn:
         self.write_paused = False
 
     def send_message(self, payload: bytes, text: bool) -> None:
+        # As WireConnection.send_message: a connection that is not open raises its close.
+        if not self.is_open:
+            raise self.closed_error()
         self.frames.append((payload, text))
 
     def closed_error(self) -> ConnectionClosedError:

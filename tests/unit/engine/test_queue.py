@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 
 import pytest
 
 from jetsocket import BufferOverflowError, ConnectionClosedError, InvalidStateError, TimeoutError
+from jetsocket._engine import _queue
 from jetsocket._engine._config import OverflowPolicy
 from jetsocket._engine._queue import Failure, MessageQueue
+from jetsocket._protocol._reader import QUEUE_ITER, TAKE_BATCH
 
 
 def started(capacity: int = 10, policy: str = "block", **kwargs: object) -> MessageQueue[int]:
@@ -205,3 +208,124 @@ def test_end_from_thread_wakes_blocked_threads() -> None:
 def test_policy_accepts_strings_and_enums() -> None:
     assert MessageQueue(3, "drop_oldest").policy is OverflowPolicy.DROP_OLDEST
     assert MessageQueue(3, OverflowPolicy.ERROR).policy is OverflowPolicy.ERROR
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure"])
+async def test_batches_take_everything_before_each_failure_on_both_paths(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if compiled and TAKE_BATCH is None:
+        pytest.skip("compiled speedups not built")
+    monkeypatch.setattr(_queue, "_take_batch", TAKE_BATCH if compiled else None)
+    queue = started(capacity=1000)
+    a, b, c = KeyError("a"), KeyError("b"), KeyError("c")
+    queue.push_batch([Failure(a), 1, 2, Failure(b), Failure(c), 3])
+    queue.push_batch([4, 5])
+    queue.finish(ConnectionClosedError(1000, "", by_server=False))
+    seen: list[object] = []
+    batches = queue.batches()
+    while True:
+        try:
+            seen.append(await anext(batches))
+        except StopAsyncIteration:
+            break
+        except KeyError as exc:
+            seen.append(exc)
+            batches = queue.batches()  # a raising generator is finished: start a new one
+    assert seen == [a, [1, 2], b, c, [3, 4, 5]]
+    assert len(queue) == 0
+
+
+def test_compiled_take_batch_leaves_the_failure_and_what_follows() -> None:
+    if TAKE_BATCH is None:
+        pytest.skip("compiled speedups not built")
+    f = Failure(ValueError())
+    items: deque[object] = deque([1, 2, f, 3])
+    assert TAKE_BATCH(items, Failure) == [1, 2]
+    assert list(items) == [f, 3]
+    assert TAKE_BATCH(items, Failure) == []
+    assert list(items) == [f, 3]
+    items.popleft()
+    assert TAKE_BATCH(items, Failure) == [3]
+    assert not items
+    assert TAKE_BATCH(items, Failure) == []
+
+
+@pytest.fixture(params=["compiled", "pure"])
+def iter_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the compiled async iterator and with the pure async generator."""
+    if request.param == "compiled":
+        if QUEUE_ITER is None:
+            pytest.skip("compiled speedups not built")
+        monkeypatch.setattr(_queue, "_queue_iter", QUEUE_ITER)
+    else:
+        monkeypatch.setattr(_queue, "_queue_iter", None)
+    return str(request.param)
+
+
+async def test_async_iteration_failure_then_finished(iter_path: str) -> None:
+    queue = started(capacity=100)
+    queue.push_batch([1, 2, Failure(KeyError("k")), 3])
+    it = aiter(queue)
+    assert await anext(it) == 1
+    assert await anext(it) == 2
+    with pytest.raises(KeyError):
+        await anext(it)
+    # Like an async generator that raised: finished for good, the rest is for a new one.
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+    assert await anext(aiter(queue)) == 3
+
+
+async def test_async_iteration_waits_resumes_and_ends(iter_path: str) -> None:
+    resumed: list[bool] = []
+    queue = started(capacity=4, on_resume=lambda: resumed.append(True))
+    queue.push_batch([1, 2, 3, 4])
+    assert queue.paused
+    got: list[int] = []
+    four = asyncio.Event()
+
+    async def consume() -> None:
+        async for m in queue:
+            got.append(m)
+            if len(got) == 4:
+                four.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(four.wait(), 5)
+    assert got == [1, 2, 3, 4]
+    assert resumed == [True]
+    queue.push_batch([5])
+    queue.finish(ConnectionClosedError(1000, "", by_server=False))
+    await asyncio.wait_for(task, 5)
+    assert got == [1, 2, 3, 4, 5]
+    it = aiter(queue)
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+
+
+async def test_async_iteration_cancelled_while_waiting_is_finished(iter_path: str) -> None:
+    queue = started(capacity=10)
+    it = aiter(queue)
+    step = asyncio.ensure_future(anext(it))
+    while not queue._waiters:  # the step is waiting on the empty queue
+        await asyncio.sleep(0)
+    step.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await step
+    queue.push(1)
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+    assert await anext(aiter(queue)) == 1
+
+
+async def test_async_iteration_aclose(iter_path: str) -> None:
+    queue = started(capacity=10)
+    queue.push_batch([1, 2])
+    it = queue.iterate_async()
+    assert await anext(it) == 1
+    await it.aclose()  # type: ignore[attr-defined]
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)

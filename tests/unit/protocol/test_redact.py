@@ -12,8 +12,8 @@ from websockets.uri import parse_uri
 
 import jetsocket
 from jetsocket import HandshakeError
-from jetsocket._protocol._connection import open_connection
 from jetsocket._protocol._connection import redact_uri as connection_redact_uri
+from jetsocket._protocol._open import open_connection
 from jetsocket._protocol._proxy import redact_proxy, resolve_proxy
 from jetsocket._protocol._redact import (
     SECRET_WORDS,
