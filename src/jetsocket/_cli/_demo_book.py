@@ -12,18 +12,33 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from jetsocket._cli._demo_client import Books, parse_book
-from jetsocket._cli._model import BookStatus
+from jetsocket._cli._demo_client import Books, DemoClient, parse_book
+from jetsocket._cli._model import BookStatus, StreamStats, View
 from jetsocket.book import BookEvent, BookSync, OrderBook, okx_checksum
 from jetsocket.schema import Stream
+from jetsocket.testing import ExchangeSimulator
 
-if TYPE_CHECKING:
-    from jetsocket._cli._demo import _Demo
+__all__ = ["GAP_SIZE", "DemoBook", "DemoHost"]
 
-__all__ = ["GAP_SIZE", "DemoBook"]
+
+class DemoHost(Protocol):
+    """What the demo's book reads of the demo run (``_Demo`` is one)."""
+
+    sim: ExchangeSimulator
+    client: DemoClient
+    loop: asyncio.AbstractEventLoop
+    started: float
+    stats: dict[str, StreamStats]
+    streams: list[Stream[Any]]
+    failures: list[str]
+    view: View
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool: ...
+
 
 GAP_SIZE = 3  # book deltas withheld by the injected gap
 _TIMEOUT = 10.0  # seconds for the book to be live (before the gap) and to resync after it
@@ -39,7 +54,7 @@ class DemoBook:
         gap_at: Seconds after the start to inject the gap (None: no gap).
     """
 
-    def __init__(self, demo: _Demo, symbol: str, gap_at: float | None) -> None:
+    def __init__(self, demo: DemoHost, symbol: str, gap_at: float | None) -> None:
         self.demo = demo
         self.sub = Books(symbol=symbol)
         self.book: OrderBook[Decimal] = OrderBook(symbol)
