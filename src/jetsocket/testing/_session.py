@@ -14,17 +14,37 @@ import itertools
 import logging
 import time
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from jetsocket.testing._channels import Cursor
+from jetsocket.testing._channels import Cursor, SharedFeed
 from jetsocket.testing._market import Market, StreamKind, StreamSpec, parse_stream
 
-if TYPE_CHECKING:
-    from jetsocket.testing._simulator import ExchangeSimulator
+
+class SessionHost(Protocol):
+    """The simulator state a session reads and counts into (``ExchangeSimulator`` is one)."""
+
+    _burst: int
+    _by_stream: dict[str, int]
+    _bytes: int
+    _errors: int
+    _max_streams: int | None
+    _messages: int
+    _prices: dict[str, str]
+    _rate: float
+    _replayed: int
+    _requests: int
+    _shared: SharedFeed | None
+    _symbol_set: frozenset[str]
+    _withheld: int
+
+    @property
+    def seed(self) -> int: ...
+    def _notify(self) -> None: ...
+
 
 __all__ = ["Session"]
 
@@ -80,7 +100,7 @@ class Session:
     :class:`~jetsocket.testing._channels.Cursor` per subscribed stream in :attr:`cursors`.
     """
 
-    def __init__(self, sim: ExchangeSimulator, conn: ServerConnection) -> None:
+    def __init__(self, sim: SessionHost, conn: ServerConnection) -> None:
         self.sim = sim
         self.conn = conn
         self.seq = 0
