@@ -15,7 +15,6 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks._common import (
@@ -35,9 +34,17 @@ from benchmarks._echo import (
     echo_client_available,
     run_echo_client,
 )
-from benchmarks._feed import FEED_CLIENTS, FeedRun, feed_client_available, run_feed_client
+from benchmarks._feed import FEED_CLIENTS, feed_client_available, run_feed_client
 from benchmarks._memory import MEMORY_CLIENTS, measure_memory
-from benchmarks._report import Table, fmt_float, fmt_int, fmt_ratio, ratio, verdict
+from benchmarks._report import Table, fmt_float, fmt_int, fmt_ratio, ratio
+from benchmarks._results import (
+    Report,
+    Runs,
+    Spread,
+    Target,
+    progress,
+    throughput_table,
+)
 from benchmarks._sync import SYNC_CLIENTS, run_sync_client, sync_client_available
 
 __all__ = ["main"]
@@ -46,225 +53,13 @@ SECTIONS = ("feed", "echo", "concurrent", "memory", "sync", "schema")
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 
-@dataclass
-class Spread:
-    """A ratio measured once per round: median, min and max over the rounds."""
-
-    rounds: list[float]
-
-    @classmethod
-    def of(cls, values: list[float | None]) -> Spread | None:
-        kept = [v for v in values if v]
-        return cls(kept) if kept else None
-
-    @property
-    def median(self) -> float:
-        return float(statistics.median(self.rounds))
-
-    def fmt(self) -> str:
-        return f"{fmt_ratio(self.median)} ({min(self.rounds):.2f}-{max(self.rounds):.2f})"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "median": self.median,
-            "min": min(self.rounds),
-            "max": max(self.rounds),
-            "rounds": self.rounds,
-        }
-
-
-def _median_of(spread: Spread | None) -> float | None:
-    return None if spread is None else spread.median
-
-
-@dataclass
-class Target:
-    """One headline figure and its goal (``goal`` None: reported, no goal)."""
-
-    name: str
-    value: float | None
-    goal: float | None
-    at_least: bool
-    unit: str = "x"
-    by_cpu: float | None = None  # the same ratio computed from CPU time (steadier)
-    spread: Spread | None = None
-    cpu_spread: Spread | None = None
-
-    @classmethod
-    def from_spreads(
-        cls,
-        name: str,
-        by_rate: Spread | None,
-        by_cpu: Spread | None,
-        goal: float | None,
-        *,
-        at_least: bool,
-    ) -> Target:
-        return cls(
-            name,
-            _median_of(by_rate),
-            goal,
-            at_least,
-            by_cpu=_median_of(by_cpu),
-            spread=by_rate,
-            cpu_spread=by_cpu,
-        )
-
-    def _fmt(self, value: float | None) -> str:
-        if value is None:
-            return "n/a"
-        return fmt_ratio(value) if self.unit == "x" else f"{value:.2f} {self.unit}"
-
-    def verdict(self) -> str:
-        if self.goal is None:
-            return "n/a" if self.value is None else "info"
-        return verdict(self.value, self.goal, at_least=self.at_least)
-
-    def line(self) -> str:
-        goal = ""
-        if self.goal is not None:
-            op = ">=" if self.at_least else "<="
-            goal = f"(target {op} {self._fmt(self.goal)})"
-        value = self.spread.fmt() if self.spread is not None else self._fmt(self.value)
-        cpu = ""
-        if self.cpu_spread is not None:
-            cpu = f"  (by CPU: {self.cpu_spread.fmt()})"
-        elif self.by_cpu is not None:
-            cpu = f"  (by CPU: {self._fmt(self.by_cpu)})"
-        return f"{self.name:<50} {value:>20}  {goal:<22} {self.verdict():<4}{cpu}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "unit": self.unit,
-            "target": self.goal,
-            "at_least": self.at_least,
-            "verdict": self.verdict(),
-            "by_cpu": self.by_cpu,
-            "spread": None if self.spread is None else self.spread.as_json(),
-            "cpu_spread": None if self.cpu_spread is None else self.cpu_spread.as_json(),
-        }
-
-
-@dataclass
-class Report:
-    """What every section adds to: printed tables, JSON, headline targets."""
-
-    tables: list[Table] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    targets: list[Target] = field(default_factory=list)
-
-
-def _progress(text: str) -> None:
-    print(f"  .. {text}", file=sys.stderr, flush=True)
-
-
-# -- throughput (feed, concurrent, sync, schema) ---------------------------------------------
-@dataclass
-class _Runs:
-    """Every run of every client of a throughput section, in round order."""
-
-    runs: dict[str, list[FeedRun]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def add(self, name: str, run: FeedRun) -> None:
-        self.runs.setdefault(name, []).append(run)
-
-    def best_rate(self, name: str) -> float | None:
-        runs = self.runs.get(name)
-        return max(r.rate for r in runs) if runs else None
-
-    def median_rate(self, name: str) -> float | None:
-        runs = self.runs.get(name)
-        return statistics.median(r.rate for r in runs) if runs else None
-
-    def median_cpu(self, name: str) -> float | None:
-        runs = self.runs.get(name)
-        return statistics.median(r.cpu_us for r in runs) if runs else None
-
-    def by_rate(self, ref: str, name: str) -> Spread | None:
-        """``ref`` rate / ``name`` rate, per round (> 1: ``ref`` is faster)."""
-        pairs = zip(self.runs.get(ref, []), self.runs.get(name, []), strict=False)
-        return Spread.of([ratio(a.rate, b.rate) for a, b in pairs])
-
-    def by_cpu(self, ref: str, name: str) -> Spread | None:
-        """``name`` CPU / ``ref`` CPU per message, per round (> 1: ``ref`` is cheaper)."""
-        pairs = zip(self.runs.get(ref, []), self.runs.get(name, []), strict=False)
-        return Spread.of([ratio(b.cpu_us, a.cpu_us) for a, b in pairs])
-
-
-def _throughput_table(
-    title: str,
-    clients: dict[str, tuple[str, str]],
-    skipped: dict[str, str],
-    res: _Runs,
-) -> tuple[Table, dict[str, Any]]:
-    """Build the table of a throughput section; ``clients``: name -> (label, reference)."""
-    table = Table(
-        title,
-        [
-            "client",
-            "id",
-            "median msg/s",
-            "best msg/s",
-            "CPU us/msg",
-            "reference / client (rate)",
-            "reference / client (CPU)",
-            "reference",
-        ],
-    )
-    data: dict[str, Any] = {}
-    for name, (label, ref) in clients.items():
-        runs = res.runs.get(name)
-        if not runs:
-            why = skipped.get(name) or res.errors.get(name, "no result")
-            status = "skipped" if name in skipped else "error"
-            table.add(label, name, status, "", "", "", "", why)
-            data[name] = {"label": label, "error": why}
-            continue
-        by_rate = res.by_rate(ref, name)
-        by_cpu = res.by_cpu(ref, name)
-        is_ref = name == ref
-        table.add(
-            label,
-            name,
-            fmt_int(res.median_rate(name)),
-            fmt_int(res.best_rate(name)),
-            fmt_float(res.median_cpu(name), 2),
-            "1.00x (ref)" if is_ref or by_rate is None else by_rate.fmt(),
-            "" if is_ref or by_cpu is None else by_cpu.fmt(),
-            ref,
-        )
-        data[name] = {
-            "label": label,
-            "rates": [r.rate for r in runs],
-            "cpu_us_per_msg": [r.cpu_us for r in runs],
-            "median_rate": res.median_rate(name),
-            "best_rate": res.best_rate(name),
-            "median_cpu_us": res.median_cpu(name),
-            "reference": ref,
-            "ratio_by_rate": None if is_ref or by_rate is None else by_rate.as_json(),
-            "ratio_by_cpu": None if is_ref or by_cpu is None else by_cpu.as_json(),
-        }
-    table.note(
-        "reference / client > 1: the reference (a jetsocket client) is faster. Ratios are "
-        "computed per round; median (min-max) over the rounds."
-    )
-    table.note(
-        "Clocks start before connecting and stop at the last message. CPU us/msg: the client "
-        "process's CPU time (all threads) over the same span; (CPU) = client CPU / reference CPU."
-    )
-    return table, data
-
-
 def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     n: int = args.n
     uri = srv.uri(f"/feed?n={n}")
     names = list(FEED_CLIENTS)
     skipped = {name: why for name in names if (why := feed_client_available(name))}
     runnable = [name for name in names if name not in skipped]
-    res = _Runs()
+    res = Runs()
 
     async def run_all() -> None:
         for r, name in interleave(args.rounds, runnable):
@@ -277,7 +72,7 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
                 res.errors[name] = f"{type(exc).__name__}: {exc}"
                 continue
             res.add(name, run)
-            _progress(
+            progress(
                 f"feed round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s, "
                 f"{run.cpu_us:.2f} us CPU/msg"
             )
@@ -289,7 +84,7 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
         f"server: separate process, {srv.info})"
     )
     clients = {name: (label, ref) for name, (_, ref, label) in FEED_CLIENTS.items()}
-    table, data = _throughput_table(title, clients, skipped, res)
+    table, data = throughput_table(title, clients, skipped, res)
     report.tables.append(table)
     report.data["feed"] = {"n": n, "rounds": args.rounds, "clients": data}
     typed, raw = "jetsocket-typed", "jetsocket-raw"
@@ -364,10 +159,10 @@ def _concurrent(args: argparse.Namespace, srv: ServerProcess, report: Report) ->
     for conns in args.conns_list:
         per = args.n // conns
         uri = srv.uri(f"/feed?n={per}")
-        res = _Runs()
+        res = Runs()
 
         async def run_all(
-            conns: int = conns, per: int = per, uri: str = uri, res: _Runs = res
+            conns: int = conns, per: int = per, uri: str = uri, res: Runs = res
         ) -> None:
             for r, name in interleave(args.rounds, names):
                 if name in res.errors:
@@ -379,7 +174,7 @@ def _concurrent(args: argparse.Namespace, srv: ServerProcess, report: Report) ->
                     res.errors[name] = f"{type(exc).__name__}: {exc}"
                     continue
                 res.add(name, run)
-                _progress(
+                progress(
                     f"concurrent x{conns} round {r + 1}/{args.rounds} {name}: "
                     f"{run.rate:,.0f} msg/s, {run.cpu_us:.2f} us CPU/msg"
                 )
@@ -390,7 +185,7 @@ def _concurrent(args: argparse.Namespace, srv: ServerProcess, report: Report) ->
             f"{args.rounds} interleaved rounds (client loop={args.loop}; server: {srv.info})"
         )
         clients = {name: (label, "jetsocket") for name, (_, label) in CONCURRENT_CLIENTS.items()}
-        table, data = _throughput_table(title, clients, {}, res)
+        table, data = throughput_table(title, clients, {}, res)
         report.tables.append(table)
         report.data["concurrent"][str(conns)] = {
             "conns": conns,
@@ -439,7 +234,7 @@ def _echo(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             p50 = percentile(sorted(got.samples), 0.5) / 1e3
             round_p50[name].append(p50)
             round_cpu[name].append(got.cpu_us)
-            _progress(
+            progress(
                 f"echo round {r + 1}/{rounds} {name}: p50 {p50:.1f} us, "
                 f"{got.cpu_us:.1f} us CPU/round trip"
             )
@@ -549,7 +344,7 @@ def _memory(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
             continue
         results[name] = measure_memory(name, uri, args.conns, args.loop, args.heartbeat)
         per = results[name].get("per_connection_kib")
-        _progress(f"memory {name}: {per if per is None else round(per, 2)} KiB/conn")
+        progress(f"memory {name}: {per if per is None else round(per, 2)} KiB/conn")
     table = Table(
         f"Resident memory per idle connection: VmRSS delta over {args.conns:,} connections "
         f"opened after 250 priming ones, keep-alive every {args.heartbeat:g} s, measured after "
@@ -595,7 +390,7 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
         report.data["sync"] = {"skipped": skipped["jetsocket-sync-typed"]}
         return
     runnable = [name for name in names if name not in skipped]
-    res = _Runs()
+    res = Runs()
     for r, name in interleave(args.rounds, runnable):
         if name in res.errors:
             continue
@@ -606,7 +401,7 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             res.errors[name] = f"{type(exc).__name__}: {exc}"
             continue
         res.add(name, run)
-        _progress(
+        progress(
             f"sync round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s, "
             f"{run.cpu_us:.2f} us CPU/msg"
         )
@@ -616,7 +411,7 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     )
     ref = "jetsocket-sync-typed"
     clients = {name: (label, ref) for name, (_, label) in SYNC_CLIENTS.items()}
-    table, data = _throughput_table(title, clients, skipped, res)
+    table, data = throughput_table(title, clients, skipped, res)
     report.tables.append(table)
     report.data["sync"] = {"n": n, "rounds": args.rounds, "clients": data}
     report.targets += [
@@ -659,7 +454,7 @@ def _sync_echo(args: argparse.Namespace, report: Report) -> None:
                 errors[name] = f"{type(exc).__name__}: {exc}"
                 continue
             runs[name].append(got)
-            _progress(
+            progress(
                 f"sync echo round {r + 1}/{rounds} {name}: "
                 f"p50 {percentile(sorted(got.samples), 0.5) / 1e3:.1f} us, "
                 f"{got.cpu_us:.1f} us CPU/round trip"
@@ -756,7 +551,7 @@ def _schema(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
         report.data["schema"] = {"skipped": why}
         return
     names = list(SCHEMA_CLIENTS)
-    res = _Runs()
+    res = Runs()
 
     async def run_all() -> None:
         for r, name in interleave(args.rounds, names):
@@ -771,7 +566,7 @@ def _schema(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
                 res.errors[name] = f"{type(exc).__name__}: {exc}"
                 continue
             res.add(name, run)
-            _progress(
+            progress(
                 f"schema round {r + 1}/{args.rounds} {name}: {run.rate:,.0f} msg/s, "
                 f"{run.cpu_us:.2f} us CPU/msg"
             )
@@ -782,7 +577,7 @@ def _schema(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
         f"interleaved rounds (client loop={args.loop}; server: separate process, {srv.info})"
     )
     clients = {name: (label, ref) for name, (_, _, ref, label) in SCHEMA_CLIENTS.items()}
-    table, data = _throughput_table(title, clients, {}, res)
+    table, data = throughput_table(title, clients, {}, res)
     table.note(
         "Reference rows are jetsocket too: 'jetsocket / client' is schema / plain WebSocket on "
         "the same feed (goal >= 0.85x), and jetsocket / websockets for pydantic (>= 1.5x)."
@@ -930,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     with ServerProcess(feed_n=feed_n, mixed_n=mixed_n) as srv:
         meta["server"] = srv.info
         for name in args.sections:
-            _progress(f"section {name}")
+            progress(f"section {name}")
             if name == "echo":
                 # Echo against picows' server (C transport), never a pure-Python one.
                 with ServerProcess(module="benchmarks._picows_server") as echo_srv:
