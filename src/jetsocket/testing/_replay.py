@@ -37,7 +37,7 @@ from jetsocket._protocol._connection import WireConnection, redact_uri
 from jetsocket._protocol._open import open_connection
 from jetsocket._protocol._reader import is_valid_close_code
 from jetsocket.testing._cassette import Cassette, CassetteFrame, CassetteSession, Recorder
-from jetsocket.testing._lifecycle import Changes, ServerLifecycle
+from jetsocket.testing._lifecycle import LocalServer
 
 __all__ = ["CassetteMismatchError", "RecordingProxy", "ReplayServer"]
 
@@ -149,7 +149,7 @@ class _Play:
             await self._changed.wait()
 
 
-class ReplayServer(ServerLifecycle):
+class ReplayServer(LocalServer[Server]):
     """A WebSocket server on loopback that plays a recorded session to every client.
 
     Connection ``i`` plays the cassette's session ``min(i, sessions - 1)``: a cassette of
@@ -191,13 +191,10 @@ class ReplayServer(ServerLifecycle):
             speed = math.inf
         if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed > 0:
             raise ValueError(f'speed must be > 0 or "max", got {speed!r}')
+        super().__init__(host=host, port=port)
         self._speed = float(speed)
-        self._host = host
-        self._port = port
         self._ignore = ignore
-        self._server: Server | None = None
         self._pending: dict[ServerConnection, _Play] = {}
-        self._changes = Changes()
         self._plays: list[_Play] = []
         self.mismatches: list[str] = []
         self.played = 0
@@ -208,18 +205,17 @@ class ReplayServer(ServerLifecycle):
 
     async def start(self) -> None:
         """Start listening."""
-        if self._server is not None:
-            raise RuntimeError("the server is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,
-            ping_interval=None,  # only the recorded pings
-            max_size=None,
+        await self._listen(
+            lambda: serve(
+                self._handler,
+                self._host,
+                self._port,
+                process_request=self._process_request,
+                select_subprotocol=self._select_subprotocol,
+                ping_interval=None,  # only the recorded pings
+                max_size=None,
+            )
         )
-        self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Stop listening and drop every connection."""
@@ -234,30 +230,18 @@ class ReplayServer(ServerLifecycle):
     # -- properties ---------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The listening port (known once started)."""
-        if not self._port:
-            raise RuntimeError("the server is not started")
-        return self._port
-
-    @property
     def uri(self) -> str:
         """``ws://host:port/`` of this server."""
         return self.uri_for("/")
 
     def uri_for(self, path: str = "/") -> str:
         """``ws://host:port<path>`` (any path is served the same cassette)."""
-        return f"ws://{self._host}:{self.port}{path}"
+        return self._ws_uri(path)
 
     @property
     def recording(self) -> bool:
         """False: this serves a cassette (:class:`RecordingProxy` records one)."""
         return False
-
-    @property
-    def connections(self) -> int:
-        """Client connections served so far."""
-        return len(self._plays)
 
     @property
     def finished(self) -> int:
@@ -271,10 +255,6 @@ class ReplayServer(ServerLifecycle):
                 "the client deviated from the cassette:\n" + "\n".join(self.mismatches)
             )
 
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true (checked after every event of the server)."""
-        await self._changes.wait_for(predicate, timeout)
-
     # -- connections --------------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -283,7 +263,7 @@ class ReplayServer(ServerLifecycle):
         number = min(index, len(sessions) - 1)
         play = _Play(index, sessions[number], self._ignore)
         self._plays.append(play)
-        self._changes.notify()
+        self._connected()  # one connection per play: `connections` counts the plays
         hs = play.session.handshake
         _log.info("replay: connection %d: %s, session %d", index, request.path, number)
         if hs.status != 101:
@@ -321,7 +301,7 @@ class ReplayServer(ServerLifecycle):
                 play.matched,
                 len(play.expected),
             )
-            self._changes.notify()
+            self._notify()
 
     async def _read(self, conn: ServerConnection, play: _Play) -> None:
         try:
@@ -343,7 +323,7 @@ class ReplayServer(ServerLifecycle):
                     play.matched += 1
                     self.matched += 1
                     play.changed()
-                    self._changes.notify()
+                    self._notify()
                     continue
                 await conn.close(1008, "message not in the cassette")
                 return
@@ -358,7 +338,7 @@ class ReplayServer(ServerLifecycle):
         self.mismatches.append(f"connection {play.index}: {text}")
         _log.warning("replay: connection %d: %s", play.index, text)
         play.changed()
-        self._changes.notify()
+        self._notify()
 
     async def _play(self, conn: ServerConnection, play: _Play) -> None:
         loop = asyncio.get_running_loop()
@@ -406,7 +386,7 @@ class ReplayServer(ServerLifecycle):
         else:
             return True  # a pong answered a client ping: websockets answers them itself
         self.played += 1
-        self._changes.notify()
+        self._notify()
         return True
 
 
@@ -434,7 +414,7 @@ class _Relay:
         self.queue.put_nowait(None)
 
 
-class RecordingProxy(ServerLifecycle):
+class RecordingProxy(LocalServer[Server]):
     """Records a real session for any client: a loopback server relaying to ``url``.
 
     Every client connection opens a connection to ``url`` (the client's request headers
@@ -473,35 +453,31 @@ class RecordingProxy(ServerLifecycle):
             if isinstance(recorder, Recorder)
             else Recorder(recorder, url=url, secrets=secrets)
         )
-        self._host = host
-        self._port = port
+        super().__init__(host=host, port=port)
         self._extra: Mapping[str, str] = connect_options.pop("extra_headers", None) or {}
         self._max_size = connect_options.pop("max_message_size", _MAX_MESSAGE)
         self._options = connect_options
-        self._server: Server | None = None
         self._upstream: dict[ServerConnection, tuple[WireConnection, _Relay]] = {}
         self.errors: list[str] = []
 
     async def start(self) -> None:
         """Start listening."""
-        if self._server is not None:
-            raise RuntimeError("the proxy is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,
-            ping_interval=None,
-            max_size=None,
+        await self._listen(
+            lambda: serve(
+                self._handler,
+                self._host,
+                self._port,
+                process_request=self._process_request,
+                select_subprotocol=self._select_subprotocol,
+                ping_interval=None,
+                max_size=None,
+            )
         )
-        self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Close every connection (1001 both ways), stop listening, finish the cassette."""
-        server, self._server = self._server, None
+        server = self._unlisten()
         if server is not None:
-            server.close()
             await server.wait_closed()
         for up, _ in list(self._upstream.values()):
             await up.close(1001)
@@ -510,20 +486,13 @@ class RecordingProxy(ServerLifecycle):
             self.recorder.close()
 
     @property
-    def port(self) -> int:
-        """The listening port (known once started)."""
-        if not self._port:
-            raise RuntimeError("the proxy is not started")
-        return self._port
-
-    @property
     def uri(self) -> str:
         """``ws://host:port/``: connections go to ``url`` as given."""
-        return f"ws://{self._host}:{self.port}/"
+        return self.uri_for("/")
 
     def uri_for(self, path: str = "/") -> str:
         """``ws://host:port<path>``: connections go to ``url``'s host with this path."""
-        return f"ws://{self._host}:{self.port}{path}"
+        return self._ws_uri(path)
 
     @property
     def recording(self) -> bool:
