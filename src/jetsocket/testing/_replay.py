@@ -15,13 +15,14 @@ ways, and records the upstream connection's wire through a
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import email.utils
 import http
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -149,7 +150,51 @@ class _Play:
             await self._changed.wait()
 
 
-class ReplayServer(LocalServer[Server]):
+class _CassetteServer(LocalServer[Server], abc.ABC):
+    """What :class:`ReplayServer` and :class:`RecordingProxy` share.
+
+    A `websockets` server whose handshake answer and subprotocol the subclass decides,
+    with no pings of its own (only recorded or relayed ones) and no message size limit.
+    """
+
+    async def start(self) -> None:
+        """Start listening."""
+        await self._listen(
+            lambda: serve(
+                self._handler,
+                self._host,
+                self._port,
+                process_request=self._process_request,
+                select_subprotocol=self._select_subprotocol,
+                ping_interval=None,
+                max_size=None,
+            )
+        )
+
+    @property
+    def uri(self) -> str:
+        """``ws://host:port/`` of this server."""
+        return self.uri_for("/")
+
+    def uri_for(self, path: str = "/") -> str:
+        """``ws://host:port<path>`` of this server."""
+        return self._ws_uri(path)
+
+    @abc.abstractmethod
+    def _process_request(
+        self, conn: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response | None] | None: ...
+
+    @abc.abstractmethod
+    def _select_subprotocol(
+        self, conn: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None: ...
+
+    @abc.abstractmethod
+    async def _handler(self, conn: ServerConnection) -> None: ...
+
+
+class ReplayServer(_CassetteServer):
     """A WebSocket server on loopback that plays a recorded session to every client.
 
     Connection ``i`` plays the cassette's session ``min(i, sessions - 1)``: a cassette of
@@ -203,20 +248,6 @@ class ReplayServer(LocalServer[Server]):
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start listening."""
-        await self._listen(
-            lambda: serve(
-                self._handler,
-                self._host,
-                self._port,
-                process_request=self._process_request,
-                select_subprotocol=self._select_subprotocol,
-                ping_interval=None,  # only the recorded pings
-                max_size=None,
-            )
-        )
-
     async def stop(self) -> None:
         """Stop listening and drop every connection."""
         server, self._server = self._server, None
@@ -228,15 +259,6 @@ class ReplayServer(LocalServer[Server]):
         await server.wait_closed()
 
     # -- properties ---------------------------------------------------------------------
-
-    @property
-    def uri(self) -> str:
-        """``ws://host:port/`` of this server."""
-        return self.uri_for("/")
-
-    def uri_for(self, path: str = "/") -> str:
-        """``ws://host:port<path>`` (any path is served the same cassette)."""
-        return self._ws_uri(path)
 
     @property
     def recording(self) -> bool:
@@ -414,7 +436,7 @@ class _Relay:
         self.queue.put_nowait(None)
 
 
-class RecordingProxy(LocalServer[Server]):
+class RecordingProxy(_CassetteServer):
     """Records a real session for any client: a loopback server relaying to ``url``.
 
     Every client connection opens a connection to ``url`` (the client's request headers
@@ -460,20 +482,6 @@ class RecordingProxy(LocalServer[Server]):
         self._upstream: dict[ServerConnection, tuple[WireConnection, _Relay]] = {}
         self.errors: list[str] = []
 
-    async def start(self) -> None:
-        """Start listening."""
-        await self._listen(
-            lambda: serve(
-                self._handler,
-                self._host,
-                self._port,
-                process_request=self._process_request,
-                select_subprotocol=self._select_subprotocol,
-                ping_interval=None,
-                max_size=None,
-            )
-        )
-
     async def stop(self) -> None:
         """Close every connection (1001 both ways), stop listening, finish the cassette."""
         server = self._unlisten()
@@ -484,15 +492,6 @@ class RecordingProxy(LocalServer[Server]):
         self._upstream.clear()
         if self._owns:
             self.recorder.close()
-
-    @property
-    def uri(self) -> str:
-        """``ws://host:port/``: connections go to ``url`` as given."""
-        return self.uri_for("/")
-
-    def uri_for(self, path: str = "/") -> str:
-        """``ws://host:port<path>``: connections go to ``url``'s host with this path."""
-        return self._ws_uri(path)
 
     @property
     def recording(self) -> bool:
