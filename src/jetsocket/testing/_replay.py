@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import msgspec
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -159,16 +159,12 @@ class _CassetteServer(LocalServer[Server], abc.ABC):
 
     async def start(self) -> None:
         """Start listening."""
-        await self._listen(
-            lambda: serve(
-                self._handler,
-                self._host,
-                self._port,
-                process_request=self._process_request,
-                select_subprotocol=self._select_subprotocol,
-                ping_interval=None,
-                max_size=None,
-            )
+        await self._serve(
+            self._handler,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            ping_interval=None,
+            max_size=None,
         )
 
     @property

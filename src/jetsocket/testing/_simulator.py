@@ -18,7 +18,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from jetsocket.testing._channels import SharedFeed
@@ -244,15 +244,11 @@ class ExchangeSimulator(LocalServer[Server]):
             RuntimeError: The simulator is already running.
             OSError: The port could not be bound.
         """
-        await self._listen(
-            lambda: serve(
-                self._handler,
-                self._host,
-                self._port,
-                compression=self._compression,
-                ping_interval=self._ping_interval,
-                close_timeout=2.0,
-            )
+        await self._serve(
+            self._handler,
+            compression=self._compression,
+            ping_interval=self._ping_interval,
+            close_timeout=2.0,
         )
         if self._shared is not None and self._producer is None:
             self._producer = asyncio.create_task(self._shared.run())
