@@ -342,34 +342,43 @@ class FrameReader:
             except IndexError:
                 break
 
-            # Unfragmented, uncompressed text or binary is the common case; anything else
-            # has its header validated now, so that a violation is reported without
-            # waiting for the payload.
-            common = 0x81 <= b0 <= 0x82 and not in_frag
-            if common:
+            if (b0 == 0x81 or b0 == 0x82) and not in_frag:
+                # Unfragmented, uncompressed text or binary: the common case.
                 if end - start > max_size:
                     self._too_big(end - start)
                     return out
-            elif not self._check_header(b0, end - start):
+                if end > n:
+                    need = end - pos
+                    break
+                payload = buf[start:end]
+                pos = end
+                if b0 == 0x82:
+                    append(payload)
+                elif text_as_str:
+                    try:
+                        append(payload.decode())
+                    except UnicodeDecodeError:
+                        self._fail(1007, "invalid UTF-8 in a text message")
+                        return out
+                else:
+                    if not payload.isascii():
+                        try:
+                            payload.decode()
+                        except UnicodeDecodeError:
+                            self._fail(1007, "invalid UTF-8 in a text message")
+                            return out
+                    append(payload)
+                continue
+
+            # Everything else: validate the header now, so that a violation is reported
+            # without waiting for the payload.
+            if not self._check_header(b0, end - start):
                 return out
             if end > n:
                 need = end - pos
                 break
             payload = buf[start:end]
             pos = end
-            if common:
-                if b0 == 0x82:
-                    append(payload)
-                elif text_as_str or not payload.isascii():
-                    try:
-                        text = payload.decode()
-                    except UnicodeDecodeError:
-                        self._fail(1007, "invalid UTF-8 in a text message")
-                        return out
-                    append(text if text_as_str else payload)
-                else:
-                    append(payload)
-                continue
             if not self._frame(b0, payload, out):
                 return out
             in_frag = self._frag_op
