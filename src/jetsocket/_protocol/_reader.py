@@ -342,8 +342,8 @@ class FrameReader:
             except IndexError:
                 break
 
-            if (b0 == 0x81 or b0 == 0x82) and not in_frag:
-                # Unfragmented, uncompressed text or binary: the common case.
+            if b0 == 0x81 and not in_frag:
+                # Unfragmented, uncompressed text: the common case.
                 if end - start > max_size:
                     self._too_big(end - start)
                     return out
@@ -352,9 +352,7 @@ class FrameReader:
                     break
                 payload = buf[start:end]
                 pos = end
-                if b0 == 0x82:
-                    append(payload)
-                elif text_as_str:
+                if text_as_str:
                     try:
                         append(payload.decode())
                     except UnicodeDecodeError:
@@ -368,6 +366,17 @@ class FrameReader:
                             self._fail(1007, "invalid UTF-8 in a text message")
                             return out
                     append(payload)
+                continue
+            if b0 == 0x82 and not in_frag:
+                # Unfragmented, uncompressed binary.
+                if end - start > max_size:
+                    self._too_big(end - start)
+                    return out
+                if end > n:
+                    need = end - pos
+                    break
+                append(buf[start:end])
+                pos = end
                 continue
 
             # Everything else: validate the header now, so that a violation is reported
