@@ -23,11 +23,11 @@ import inspect
 import threading
 import warnings
 from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
-from types import TracebackType
 from typing import Any, Generic, Protocol, Self, cast, overload
 
 from typing_extensions import TypeVar, Unpack
 
+from jetsocket._engine._context import CloseContext
 from jetsocket._engine._events import EventSource, share_registry
 from jetsocket._engine._forms import DecodedForm, RawForm
 from jetsocket._engine._options import Settings
@@ -130,7 +130,7 @@ class _Target(Protocol):
     async def send(self, message: Any) -> None: ...
 
 
-class SyncWebSocket(EventSource, Generic[T]):
+class SyncWebSocket(EventSource, CloseContext, Generic[T]):
     """A blocking WebSocket client with the features of :class:`jetsocket.WebSocket`.
 
     Example:
@@ -313,17 +313,9 @@ class SyncWebSocket(EventSource, Generic[T]):
             # Consumer threads still blocked (e.g. the close timed out) see the end.
             self._queue.end_from_thread(ConnectionClosedError(code, reason, by_server=False))
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Self:  # ``__exit__`` (CloseContext) closes
         self.connect()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         portal = getattr(self, "_portal", None)

@@ -20,13 +20,12 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import msgspec
 
 import jetsocket
 from jetsocket._protocol._connection import redact_uri
-from jetsocket._protocol._redact import SECRET_WORDS
+from jetsocket._protocol._redact import SECRET_WORDS, url_secrets
 
 __all__ = [
     "ConnectOptions",
@@ -112,7 +111,7 @@ class Redactor:
         secrets: set[str] = set()
         for address in (url, proxy):
             if address:
-                secrets.update(_url_secrets(address))
+                secrets.update(url_secrets(address))
         for name, value in (headers or {}).items():
             if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
                 secrets.add(value)
@@ -171,22 +170,6 @@ class MessagePrinter:
                 return message
             return message.replace("\r", "\\r").replace("\n", "\\n")
         return _colorize(formatted) if self._color else formatted
-
-
-def _url_secrets(url: str) -> set[str]:
-    """User info and query values of ``url`` (raw and percent-decoded)."""
-    secrets: set[str] = set()
-    try:
-        parts = urlsplit(url)
-        for value in (parts.username, parts.password):
-            if value:
-                secrets.update((value, unquote(value)))
-        for _, value in parse_qsl(parts.query, keep_blank_values=True):
-            secrets.add(value)
-        secrets.update(part.split("=", 1)[-1] for part in parts.query.split("&"))
-    except ValueError:
-        pass  # not a URL at all: nothing to find in it
-    return secrets
 
 
 def _colorize(formatted: str) -> str:

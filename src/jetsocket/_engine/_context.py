@@ -1,4 +1,4 @@
-"""``async with`` for anything that opens and closes: clients, engines, test servers.
+"""``(async) with`` for anything that opens and closes: clients, engines, test servers.
 
 The base asks nothing of its subclasses beyond the two coroutines its ``self`` type names
 (checked by mypy through the bound of the type variables), so there is no placeholder
@@ -8,14 +8,18 @@ method to override.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Protocol, Self, TypeVar
 
-__all__ = ["ConnectContext", "StartContext"]
+__all__ = ["CloseContext", "ConnectContext", "StartContext"]
 
 
 class _Connects(Protocol):
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
+
+
+class _Closes(Protocol):
+    def close(self) -> None: ...
 
 
 class _Starts(Protocol):
@@ -61,3 +65,24 @@ class StartContext:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+class CloseContext:
+    """``with resource:`` closes on exit.
+
+    Entering opens nothing: a subclass that opens on entry (the sync client connects)
+    overrides ``__enter__``.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self: _Closes,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

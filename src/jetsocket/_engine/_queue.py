@@ -190,16 +190,7 @@ class MessageQueue(Generic[T]):
         items.extend(batch)
         if len(items) >= self.capacity:
             self._overflow()
-        # wake(), inlined: once per read chunk.
-        waiters = self._waiters
-        if waiters:
-            self._waiters = []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-        threads = self._threads
-        if threads is not None:
-            threads.notify()
+        self.wake()  # once per read chunk
 
     def push(self, item: Any) -> None:
         """Append one item (off the hot path) and wake consumers."""
@@ -493,27 +484,23 @@ class MessageQueue(Generic[T]):
         """Yield every item to another thread until the end (the sync ``for m in ws``).
 
         Per message: one C call and one class check; a paused producer is resumed from a
-        check every 64 messages.
+        check every 64 messages. Only an empty deque goes through :meth:`_take_thread`.
         """
         items = self.items
         popleft = items.popleft
         count = 0
-        while True:
-            try:
-                item = popleft()
-            except IndexError:
-                item = _EMPTY
-            if item is _EMPTY:
+        while (item := self._take_thread()) is not _EMPTY:
+            while True:
+                if item.__class__ is Failure:
+                    raise item.exc
+                count += 1
+                if not count & 63 and self.paused and len(items) <= self.low_water:
+                    self._resume_soon()
+                yield item
                 try:
-                    item = self._wait_thread(None, iterating=True)
-                except StopIteration:
-                    return
-            if item.__class__ is Failure:
-                raise item.exc
-            count += 1
-            if not count & 63 and self.paused and len(items) <= self.low_water:
-                self._resume_soon()
-            yield item
+                    item = popleft()
+                except IndexError:
+                    break
 
     def iterate_batches(self) -> Generator[list[T], None, None]:
         """Yield every item queued so far as one list to another thread, until the end.
@@ -523,16 +510,7 @@ class MessageQueue(Generic[T]):
         """
         items = self.items
         popleft = items.popleft
-        while True:
-            try:
-                first = popleft()
-            except IndexError:
-                first = _EMPTY
-            if first is _EMPTY:
-                try:
-                    first = self._wait_thread(None, iterating=True)
-                except StopIteration:
-                    return
+        while (first := self._take_thread()) is not _EMPTY:
             if first.__class__ is Failure:
                 raise first.exc
             batch: list[Any] = [first]
@@ -549,6 +527,18 @@ class MessageQueue(Generic[T]):
             if self.paused and len(items) <= self.low_water:
                 self._resume_soon()
             yield batch
+
+    def _take_thread(self) -> Any:
+        # The next item for a thread consumer, blocking without limit; _EMPTY at a clean
+        # end. Called once per wake-up (or batch), never per message.
+        try:
+            return self.items.popleft()
+        except IndexError:
+            pass
+        try:  # waited for outside the handler: no chained IndexError
+            return self._wait_thread(None, iterating=True)
+        except StopIteration:
+            return _EMPTY
 
     def _wait_thread(self, timeout: float | None, *, iterating: bool) -> Any:
         threads = self._threads

@@ -221,14 +221,7 @@ class WireConnection(asyncio.Protocol):
         if reader is None:
             self._handshake_data(data)
             return
-        # _frames inlined: the receive hot path.
-        messages = reader.feed(data)
-        if messages:
-            if self._debug:
-                _log_received(messages, self._redactor)
-            self._listener.on_messages(messages)
-        if reader.control or reader.close is not None or reader.error is not None:
-            self._control(reader)
+        self._frames(reader, data)  # once per read chunk, not per message
 
     def _frames(self, reader: FrameReader, data: bytes) -> None:
         # The one frame path: after the handshake, and for bytes that came with the 101.

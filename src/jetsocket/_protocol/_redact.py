@@ -41,6 +41,8 @@ __all__ = [
     "redact_text",
     "redact_uri",
     "secret_member_pattern",
+    "secret_strings",
+    "url_secrets",
 ]
 
 MASK: Final = "***"
@@ -162,6 +164,41 @@ def _redact_parsed_uri(uri: str) -> str:
     return out
 
 
+def secret_strings(secrets: Iterable[str]) -> list[str]:
+    """The values of ``secrets``, each checked to be a ``str``.
+
+    Raises:
+        TypeError: A value is not a ``str``, or ``secrets`` is a single ``str``.
+    """
+    if isinstance(secrets, str | bytes):
+        raise TypeError("secrets must be an iterable of str, not a single string")
+    values = list(secrets)
+    for value in values:
+        if not isinstance(value, str):
+            raise TypeError(f"secrets must be str, got {type(value).__name__}")
+    return values
+
+
+def url_secrets(url: str) -> set[str]:
+    """The user info and query values of ``url`` (raw and percent-decoded).
+
+    What a tool that shows or stores traffic must hide besides the URL itself (a token
+    given in the query is echoed by some servers). Nothing for what is not a URL.
+    """
+    found: set[str] = set()
+    try:
+        parts = urllib.parse.urlsplit(url)
+        for value in (parts.username, parts.password):
+            if value:
+                found.update((value, urllib.parse.unquote(value)))
+        for _, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+            found.add(value)
+        found.update(part.split("=", 1)[-1] for part in parts.query.split("&"))
+    except ValueError:
+        pass  # not a URL at all: nothing to find in it
+    return found
+
+
 class Redactor:
     """Hides credentials in text: declared secret values and secret-looking URIs.
 
@@ -183,12 +220,8 @@ class Redactor:
     __slots__ = ("_values",)
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        if isinstance(secrets, str | bytes):
-            raise TypeError("secrets must be an iterable of str, not a single string")
         values: set[str] = set()
-        for secret in secrets:
-            if not isinstance(secret, str):
-                raise TypeError(f"each secret must be a str, got {type(secret).__name__}")
+        for secret in secret_strings(secrets):
             if not secret:
                 raise ValueError("a secret must not be empty")
             values.add(secret)

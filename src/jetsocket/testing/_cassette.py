@@ -44,11 +44,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Final, Literal, Self
+from typing import IO, Any, Final, Literal
 
 import msgspec
 
+from jetsocket._engine._context import CloseContext
 from jetsocket._protocol._listener import WireTap
 from jetsocket.testing._cassette_redact import CassetteRedactor
 from jetsocket.testing._wire_frames import FrameKind, FrameRebuilder, deflate_params, http_head
@@ -476,7 +476,7 @@ def _headers(headers: list[tuple[str, str]], red: CassetteRedactor) -> tuple[tup
 # -- the recorder --------------------------------------------------------------------------
 
 
-class Recorder:
+class Recorder(CloseContext):
     """Writes a cassette: one :meth:`tap` per connection, lines written as frames pass.
 
     Give its :meth:`tap` to a client as the ``wire_tap`` option
@@ -659,17 +659,6 @@ class Recorder:
                 file.write(_encode_json(self._header(None)).decode() + "\n")
         finally:
             file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._file is None else "recording"

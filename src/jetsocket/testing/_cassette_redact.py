@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import msgspec
 
@@ -21,6 +20,8 @@ from jetsocket._protocol._redact import (
     redact_resource,
     redact_uri,
     secret_member_pattern,
+    secret_strings,
+    url_secrets,
 )
 
 __all__ = ["CassetteRedactor"]
@@ -65,17 +66,10 @@ class CassetteRedactor:
         secrets: Iterable[str] = (),
         redact: Callable[[str], str] | None = None,
     ) -> None:
-        if isinstance(secrets, str | bytes):
-            raise TypeError("secrets must be an iterable of str, not a single string")
-        declared: set[str] = set()
-        for value in secrets:
-            if not isinstance(value, str):
-                raise TypeError(f"secrets must be str, got {type(value).__name__}")
-            if value:
-                declared.add(value)
+        declared = {value for value in secret_strings(secrets) if value}
         found: set[str] = set()  # derived from the URL and headers: short ones skipped
         if url:
-            found |= _url_secrets(url)
+            found |= url_secrets(url)
         for name, value in (headers or {}).items():
             if is_secret_name(name):
                 found.add(value)
@@ -113,22 +107,6 @@ class CassetteRedactor:
             if secret in data:
                 data = data.replace(secret, MASK.encode())
         return data
-
-
-def _url_secrets(url: str) -> set[str]:
-    """User info and query values of ``url`` (raw and percent-decoded)."""
-    found: set[str] = set()
-    try:
-        parts = urlsplit(url)
-        for value in (parts.username, parts.password):
-            if value:
-                found.update((value, unquote(value)))
-        for _, value in parse_qsl(parts.query, keep_blank_values=True):
-            found.add(value)
-        found.update(part.split("=", 1)[-1] for part in parts.query.split("&"))
-    except ValueError:
-        pass  # not a URL: nothing to find in it
-    return found
 
 
 def _redact_login(text: str) -> str:

@@ -11,7 +11,9 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from websockets.asyncio.server import Server, ServerConnection, serve
 
 from jetsocket._engine._context import StartContext
 
@@ -140,6 +142,17 @@ class LocalServer(ServerLifecycle, Generic[L]):
         self._server = server = await open_server()
         self._port = server.sockets[0].getsockname()[1]
         return server
+
+    async def _serve(
+        self: LocalServer[Server],
+        handler: Callable[[ServerConnection], Awaitable[None]],
+        **options: Any,
+    ) -> Server:
+        """:meth:`_listen` with a `websockets` server handing each connection to ``handler``.
+
+        ``options`` go to ``websockets.asyncio.server.serve``.
+        """
+        return await self._listen(lambda: serve(handler, self._host, self._port, **options))
 
     def _unlisten(self) -> L | None:
         """Stop accepting connections; return the listener to wait on (None: not running)."""

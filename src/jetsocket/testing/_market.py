@@ -386,25 +386,24 @@ class BookModel:
     def delta_message(self, seq: int, now_ms: int) -> bytes:
         """Apply a :meth:`delta` and encode it (``"e": "bookDelta"``)."""
         bids, asks = self.delta()
-        return _encode(
-            {
-                "e": "bookDelta",
-                "E": now_ms,
-                "s": self.market.symbol,
-                "u": self.version,
-                "b": self._encode_side(bids),
-                "a": self._encode_side(asks),
-                "cs": self.checksum(),
-                "seq": seq,
-            }
-        )
+        return self._message("bookDelta", bids, asks, seq, now_ms)
 
     def snapshot_message(self, seq: int, now_ms: int) -> bytes:
         """Encode the whole book (``"e": "bookSnapshot"``) at its current :attr:`version`."""
         bids, asks = self.levels()
+        return self._message("bookSnapshot", bids, asks, seq, now_ms)
+
+    def _message(
+        self,
+        event: str,
+        bids: list[tuple[int, int]],
+        asks: list[tuple[int, int]],
+        seq: int,
+        now_ms: int,
+    ) -> bytes:
         return _encode(
             {
-                "e": "bookSnapshot",
+                "e": event,
                 "E": now_ms,
                 "s": self.market.symbol,
                 "u": self.version,

@@ -129,7 +129,19 @@ class BookTicker(msgspec.Struct, frozen=True, tag="bookTicker", tag_field="e"):
     seq: int
 
 
-class BookSnapshot(msgspec.Struct, frozen=True, tag="bookSnapshot", tag_field="e"):
+class _Book(msgspec.Struct, frozen=True):
+    # The fields of both order-book messages (documented on each of them).
+
+    event_time: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    version: int = msgspec.field(name="u")
+    bids: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="b")
+    asks: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="a")
+    checksum: int = msgspec.field(name="cs")
+    seq: int
+
+
+class BookSnapshot(_Book, frozen=True, tag="bookSnapshot", tag_field="e"):
     """The whole order book (``"e": "bookSnapshot"``), first on the ``<symbol>@book`` stream.
 
     A subscription to ``<symbol>@book`` starts with a snapshot, then sends a
@@ -149,16 +161,8 @@ class BookSnapshot(msgspec.Struct, frozen=True, tag="bookSnapshot", tag_field="e
             own); per connection otherwise.
     """
 
-    event_time: int = msgspec.field(name="E")
-    symbol: str = msgspec.field(name="s")
-    version: int = msgspec.field(name="u")
-    bids: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="b")
-    asks: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="a")
-    checksum: int = msgspec.field(name="cs")
-    seq: int
 
-
-class BookDelta(msgspec.Struct, frozen=True, tag="bookDelta", tag_field="e"):
+class BookDelta(_Book, frozen=True, tag="bookDelta", tag_field="e"):
     """Changed order-book levels (``"e": "bookDelta"``), on the ``<symbol>@book`` stream.
 
     Attributes:
@@ -173,14 +177,6 @@ class BookDelta(msgspec.Struct, frozen=True, tag="bookDelta", tag_field="e"):
             this delta (``"cs"``; see ``jetsocket.book.okx_checksum``).
         seq: Sequence number of the message (``"seq"``).
     """
-
-    event_time: int = msgspec.field(name="E")
-    symbol: str = msgspec.field(name="s")
-    version: int = msgspec.field(name="u")
-    bids: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="b")
-    asks: tuple[tuple[Decimal, Decimal], ...] = msgspec.field(name="a")
-    checksum: int = msgspec.field(name="cs")
-    seq: int
 
 
 class ResponseError(msgspec.Struct, frozen=True):

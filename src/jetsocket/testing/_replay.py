@@ -15,18 +15,19 @@ ways, and records the upstream connection's wire through a
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import email.utils
 import http
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import msgspec
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -37,7 +38,7 @@ from jetsocket._protocol._connection import WireConnection, redact_uri
 from jetsocket._protocol._open import open_connection
 from jetsocket._protocol._reader import is_valid_close_code
 from jetsocket.testing._cassette import Cassette, CassetteFrame, CassetteSession, Recorder
-from jetsocket.testing._lifecycle import Changes, ServerLifecycle
+from jetsocket.testing._lifecycle import LocalServer
 
 __all__ = ["CassetteMismatchError", "RecordingProxy", "ReplayServer"]
 
@@ -149,7 +150,47 @@ class _Play:
             await self._changed.wait()
 
 
-class ReplayServer(ServerLifecycle):
+class _CassetteServer(LocalServer[Server], abc.ABC):
+    """What :class:`ReplayServer` and :class:`RecordingProxy` share.
+
+    A `websockets` server whose handshake answer and subprotocol the subclass decides,
+    with no pings of its own (only recorded or relayed ones) and no message size limit.
+    """
+
+    async def start(self) -> None:
+        """Start listening."""
+        await self._serve(
+            self._handler,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            ping_interval=None,
+            max_size=None,
+        )
+
+    @property
+    def uri(self) -> str:
+        """``ws://host:port/`` of this server."""
+        return self.uri_for("/")
+
+    def uri_for(self, path: str = "/") -> str:
+        """``ws://host:port<path>`` of this server."""
+        return self._ws_uri(path)
+
+    @abc.abstractmethod
+    def _process_request(
+        self, conn: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response | None] | None: ...
+
+    @abc.abstractmethod
+    def _select_subprotocol(
+        self, conn: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None: ...
+
+    @abc.abstractmethod
+    async def _handler(self, conn: ServerConnection) -> None: ...
+
+
+class ReplayServer(_CassetteServer):
     """A WebSocket server on loopback that plays a recorded session to every client.
 
     Connection ``i`` plays the cassette's session ``min(i, sessions - 1)``: a cassette of
@@ -191,13 +232,10 @@ class ReplayServer(ServerLifecycle):
             speed = math.inf
         if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed > 0:
             raise ValueError(f'speed must be > 0 or "max", got {speed!r}')
+        super().__init__(host=host, port=port)
         self._speed = float(speed)
-        self._host = host
-        self._port = port
         self._ignore = ignore
-        self._server: Server | None = None
         self._pending: dict[ServerConnection, _Play] = {}
-        self._changes = Changes()
         self._plays: list[_Play] = []
         self.mismatches: list[str] = []
         self.played = 0
@@ -205,21 +243,6 @@ class ReplayServer(ServerLifecycle):
         self.ended = 0
 
     # -- lifecycle ----------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start listening."""
-        if self._server is not None:
-            raise RuntimeError("the server is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,
-            ping_interval=None,  # only the recorded pings
-            max_size=None,
-        )
-        self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Stop listening and drop every connection."""
@@ -234,30 +257,9 @@ class ReplayServer(ServerLifecycle):
     # -- properties ---------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The listening port (known once started)."""
-        if not self._port:
-            raise RuntimeError("the server is not started")
-        return self._port
-
-    @property
-    def uri(self) -> str:
-        """``ws://host:port/`` of this server."""
-        return self.uri_for("/")
-
-    def uri_for(self, path: str = "/") -> str:
-        """``ws://host:port<path>`` (any path is served the same cassette)."""
-        return f"ws://{self._host}:{self.port}{path}"
-
-    @property
     def recording(self) -> bool:
         """False: this serves a cassette (:class:`RecordingProxy` records one)."""
         return False
-
-    @property
-    def connections(self) -> int:
-        """Client connections served so far."""
-        return len(self._plays)
 
     @property
     def finished(self) -> int:
@@ -271,10 +273,6 @@ class ReplayServer(ServerLifecycle):
                 "the client deviated from the cassette:\n" + "\n".join(self.mismatches)
             )
 
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true (checked after every event of the server)."""
-        await self._changes.wait_for(predicate, timeout)
-
     # -- connections --------------------------------------------------------------------
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -283,7 +281,7 @@ class ReplayServer(ServerLifecycle):
         number = min(index, len(sessions) - 1)
         play = _Play(index, sessions[number], self._ignore)
         self._plays.append(play)
-        self._changes.notify()
+        self._connected()  # one connection per play: `connections` counts the plays
         hs = play.session.handshake
         _log.info("replay: connection %d: %s, session %d", index, request.path, number)
         if hs.status != 101:
@@ -321,7 +319,7 @@ class ReplayServer(ServerLifecycle):
                 play.matched,
                 len(play.expected),
             )
-            self._changes.notify()
+            self._notify()
 
     async def _read(self, conn: ServerConnection, play: _Play) -> None:
         try:
@@ -343,7 +341,7 @@ class ReplayServer(ServerLifecycle):
                     play.matched += 1
                     self.matched += 1
                     play.changed()
-                    self._changes.notify()
+                    self._notify()
                     continue
                 await conn.close(1008, "message not in the cassette")
                 return
@@ -358,7 +356,7 @@ class ReplayServer(ServerLifecycle):
         self.mismatches.append(f"connection {play.index}: {text}")
         _log.warning("replay: connection %d: %s", play.index, text)
         play.changed()
-        self._changes.notify()
+        self._notify()
 
     async def _play(self, conn: ServerConnection, play: _Play) -> None:
         loop = asyncio.get_running_loop()
@@ -406,7 +404,7 @@ class ReplayServer(ServerLifecycle):
         else:
             return True  # a pong answered a client ping: websockets answers them itself
         self.played += 1
-        self._changes.notify()
+        self._notify()
         return True
 
 
@@ -434,7 +432,7 @@ class _Relay:
         self.queue.put_nowait(None)
 
 
-class RecordingProxy(ServerLifecycle):
+class RecordingProxy(_CassetteServer):
     """Records a real session for any client: a loopback server relaying to ``url``.
 
     Every client connection opens a connection to ``url`` (the client's request headers
@@ -473,57 +471,23 @@ class RecordingProxy(ServerLifecycle):
             if isinstance(recorder, Recorder)
             else Recorder(recorder, url=url, secrets=secrets)
         )
-        self._host = host
-        self._port = port
+        super().__init__(host=host, port=port)
         self._extra: Mapping[str, str] = connect_options.pop("extra_headers", None) or {}
         self._max_size = connect_options.pop("max_message_size", _MAX_MESSAGE)
         self._options = connect_options
-        self._server: Server | None = None
         self._upstream: dict[ServerConnection, tuple[WireConnection, _Relay]] = {}
         self.errors: list[str] = []
 
-    async def start(self) -> None:
-        """Start listening."""
-        if self._server is not None:
-            raise RuntimeError("the proxy is already running")
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,
-            ping_interval=None,
-            max_size=None,
-        )
-        self._port = self._server.sockets[0].getsockname()[1]
-
     async def stop(self) -> None:
         """Close every connection (1001 both ways), stop listening, finish the cassette."""
-        server, self._server = self._server, None
+        server = self._unlisten()
         if server is not None:
-            server.close()
             await server.wait_closed()
         for up, _ in list(self._upstream.values()):
             await up.close(1001)
         self._upstream.clear()
         if self._owns:
             self.recorder.close()
-
-    @property
-    def port(self) -> int:
-        """The listening port (known once started)."""
-        if not self._port:
-            raise RuntimeError("the proxy is not started")
-        return self._port
-
-    @property
-    def uri(self) -> str:
-        """``ws://host:port/``: connections go to ``url`` as given."""
-        return f"ws://{self._host}:{self.port}/"
-
-    def uri_for(self, path: str = "/") -> str:
-        """``ws://host:port<path>``: connections go to ``url``'s host with this path."""
-        return f"ws://{self._host}:{self.port}{path}"
 
     @property
     def recording(self) -> bool:

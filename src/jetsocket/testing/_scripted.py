@@ -51,7 +51,7 @@ from types import TracebackType
 from typing import Any, TypeAlias
 
 import msgspec
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
@@ -355,14 +355,10 @@ class ScriptedServer(LocalServer[Server]):
 
     async def start(self) -> None:
         """Start listening (again, on the same port after :meth:`stop` or :meth:`kill`)."""
-        await self._listen(
-            lambda: serve(
-                self._handler,
-                self._host,
-                self._port,
-                process_request=self._process_request,
-                **self._serve_options,
-            )
+        await self._serve(
+            self._handler,
+            process_request=self._process_request,
+            **self._serve_options,
         )
 
     async def stop(self) -> None:

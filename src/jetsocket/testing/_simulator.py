@@ -18,11 +18,11 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from jetsocket.testing._channels import SharedFeed
-from jetsocket.testing._lifecycle import Changes, ServerLifecycle
+from jetsocket.testing._lifecycle import LocalServer
 from jetsocket.testing._market import Market, default_price
 from jetsocket.testing._session import Session
 
@@ -86,7 +86,7 @@ class SimulatedBook:
     asks: tuple[tuple[Decimal, Decimal], ...]
 
 
-class ExchangeSimulator(ServerLifecycle):
+class ExchangeSimulator(LocalServer[Server]):
     """An embedded exchange feed server speaking a Binance-like JSON protocol.
 
     Use it as an async context manager; it listens on ``127.0.0.1`` on a free port::
@@ -209,16 +209,13 @@ class ExchangeSimulator(ServerLifecycle):
         self._rate = float(rate)
         self._burst = burst
         self._seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
-        self._host = host
-        self._port = port
+        super().__init__(host=host, port=port)
         given = {k.upper(): v for k, v in (prices or {}).items()}
         self._prices = {s: given.get(s) or default_price(s) for s in self._symbols}
         self._max_streams = max_streams_per_connection
         self._compression = compression
         self._ping_interval = ping_interval
-        self._server: Server | None = None
         self._sessions: dict[ServerConnection, Session] = {}
-        self._changes = Changes()
         self._errors = 0
         self._accepted = 0
         self._requests = 0
@@ -247,25 +244,19 @@ class ExchangeSimulator(ServerLifecycle):
             RuntimeError: The simulator is already running.
             OSError: The port could not be bound.
         """
-        if self._server is not None:
-            raise RuntimeError("the simulator is already running")
-        self._server = await serve(
+        await self._serve(
             self._handler,
-            self._host,
-            self._port,
             compression=self._compression,
             ping_interval=self._ping_interval,
             close_timeout=2.0,
         )
-        self._port = self._server.sockets[0].getsockname()[1]
         if self._shared is not None and self._producer is None:
             self._producer = asyncio.create_task(self._shared.run())
 
     async def stop(self) -> None:
         """Close every connection (code 1001) and stop listening. Idempotent."""
-        server, self._server = self._server, None
+        server = self._unlisten()
         if server is not None:
-            server.close()
             await server.wait_closed()
         # The market pauses while the simulator is stopped (its streams, sequences and
         # history are kept: a restart on the same port goes on from where it was).
@@ -278,17 +269,9 @@ class ExchangeSimulator(ServerLifecycle):
     # -- properties ----------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The TCP port (known after :meth:`start`)."""
-        if not self._port:
-            raise RuntimeError("the simulator has not been started")
-        return self._port
-
-    @property
     def uri(self) -> str:
         """The WebSocket URI clients connect to, e.g. ``ws://127.0.0.1:54321/ws``."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"ws://{host}:{self.port}/ws"
+        return self._ws_uri("/ws")
 
     @property
     def seed(self) -> int:
@@ -299,11 +282,6 @@ class ExchangeSimulator(ServerLifecycle):
     def symbols(self) -> tuple[str, ...]:
         """The symbols served."""
         return self._symbols
-
-    @property
-    def is_running(self) -> bool:
-        """Whether the simulator is listening."""
-        return self._server is not None
 
     @property
     def connection_count(self) -> int:
@@ -485,7 +463,7 @@ class ExchangeSimulator(ServerLifecycle):
 
         return asyncio.create_task(wait())
 
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` is true.
 
         The predicate is checked now and whenever a connection opens or closes, a
@@ -500,10 +478,12 @@ class ExchangeSimulator(ServerLifecycle):
         Raises:
             TimeoutError: The condition did not become true in time.
         """
-        await self._changes.wait_for(predicate, timeout)
+        await super().wait_for(predicate, timeout)
 
     async def wait_for_connections(self, count: int = 1, *, timeout: float = 5.0) -> None:
-        """Wait until at least ``count`` clients are connected.
+        """Wait until at least ``count`` clients are connected at once.
+
+        Open connections, unlike :attr:`connections` (every connection accepted so far).
 
         Raises:
             TimeoutError: Fewer clients were connected after ``timeout`` seconds.
@@ -521,9 +501,6 @@ class ExchangeSimulator(ServerLifecycle):
         )
 
     # -- internals -----------------------------------------------------------------------
-
-    def _notify(self) -> None:
-        self._changes.notify()
 
     def _market(self, symbol: str) -> Market:
         """The simulator-wide market of ``symbol`` (``sequence="stream"``)."""
@@ -544,7 +521,7 @@ class ExchangeSimulator(ServerLifecycle):
         session = Session(self, conn)
         self._sessions[conn] = session
         self._accepted += 1
-        self._notify()
+        self._connected()
         feed = asyncio.create_task(session.run_feed())
         try:
             await session.serve()

@@ -38,7 +38,7 @@ from typing import Any, ClassVar, NamedTuple, TypedDict
 
 import msgspec
 from typing_extensions import Unpack
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -253,15 +253,11 @@ class VenueServer(LocalServer[Server], abc.ABC):
         Raises:
             RuntimeError: Already running.
         """
-        await self._listen(
-            lambda: serve(
-                self._handler,
-                self._host,
-                self._port,
-                process_request=self._check_request,
-                ping_interval=None,  # venues that ping do it in _keepalive (observable)
-                close_timeout=2.0,
-            )
+        await self._serve(
+            self._handler,
+            process_request=self._check_request,
+            ping_interval=None,  # venues that ping do it in _keepalive (observable)
+            close_timeout=2.0,
         )
         if self._rate > 0:
             self._ticker_task = asyncio.get_running_loop().create_task(self._tick())
