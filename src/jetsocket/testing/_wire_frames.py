@@ -11,6 +11,10 @@ from __future__ import annotations
 import zlib
 from typing import Any, Final, Literal
 
+from websockets.exceptions import InvalidHeaderFormat
+from websockets.headers import parse_extension
+from websockets.speedups import apply_mask
+
 __all__ = ["FrameKind", "FrameRebuilder", "deflate_params", "http_head"]
 
 FrameKind = Literal["text", "binary", "ping", "pong", "close"]
@@ -34,15 +38,6 @@ def http_head(buf: bytearray) -> tuple[str, list[tuple[str, str]]] | None:
         name, _, value = line.partition(":")
         headers.append((name.strip(), value.strip()))
     return start, headers
-
-
-def _unmask(payload: bytes, key: bytes) -> bytes:
-    # RFC 6455 5.3: octet i XOR key[i % 4]; one big-integer XOR instead of a byte loop.
-    n = len(payload)
-    if n == 0:
-        return payload
-    mask = int.from_bytes((key * (n // 4 + 1))[:n], "big")
-    return (int.from_bytes(payload, "big") ^ mask).to_bytes(n, "big")
 
 
 class FrameRebuilder:
@@ -97,7 +92,8 @@ class FrameRebuilder:
             payload = bytes(buf[pos : pos + length])
             del buf[: pos + length]
             if key:
-                payload = _unmask(payload, key)
+                # RFC 6455 5.3, with the same C routine the writer masks with.
+                payload = apply_mask(payload, key)
             self._frame(b0, payload, out)
         return out
 
@@ -141,9 +137,12 @@ def deflate_params(value: str | None) -> tuple[bool, bool] | None:
     """``(server_no_context_takeover, client_no_context_takeover)`` if deflate was agreed."""
     if not value:
         return None
-    for offer in value.split(","):
-        name, *params = (p.strip().lower() for p in offer.split(";"))
+    try:
+        extensions = parse_extension(value)  # websockets' RFC 7692 header grammar
+    except InvalidHeaderFormat:
+        return None
+    for name, params in extensions:
         if name == "permessage-deflate":
-            names = {p.split("=", 1)[0].strip() for p in params}
+            names = {param for param, _ in params}
             return "server_no_context_takeover" in names, "client_no_context_takeover" in names
     return None
