@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
@@ -32,12 +33,14 @@ __all__ = [
     "jetsocket_attr",
     "mixed_counts",
     "mixed_payload",
+    "fastest_loop",
     "new_event_loop",
     "percentile",
     "raise_fd_limit",
     "rss_kib",
     "run_async",
     "server_frame",
+    "stdin_closed",
     "tick_payload",
 ]
 
@@ -198,6 +201,37 @@ def new_event_loop(loop: str) -> asyncio.AbstractEventLoop:
         new: asyncio.AbstractEventLoop = uvloop.new_event_loop()
         return new
     return asyncio.new_event_loop()
+
+
+def fastest_loop(name: str) -> str:
+    """``name``, with ``auto`` resolved to uvloop when installed (servers that add little)."""
+    if name != "auto":
+        return name
+    try:
+        import uvloop  # noqa: F401, PLC0415 - optional
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def stdin_closed(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    """A future done once stdin closes: a server process stops with its parent's pipe."""
+    stop: asyncio.Future[None] = loop.create_future()
+
+    def watch_stdin() -> None:
+        with contextlib.suppress(OSError):
+            while sys.stdin.buffer.read(4096):
+                pass
+
+        def finish() -> None:
+            if not stop.done():
+                stop.set_result(None)
+
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            loop.call_soon_threadsafe(finish)
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    return stop
 
 
 def run_async(coro: Coroutine[Any, Any, _T], loop: str = "asyncio") -> _T:

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import sys
-import threading
 from importlib.metadata import version
 
 import picows
 
-from benchmarks._common import new_event_loop, raise_fd_limit
+from benchmarks._common import fastest_loop, new_event_loop, raise_fd_limit, stdin_closed
 
 _TEXT = picows.WSMsgType.TEXT
 _BINARY = picows.WSMsgType.BINARY
@@ -42,21 +39,7 @@ class _Echo(picows.WSListener):
 
 async def _serve() -> str:
     loop = asyncio.get_running_loop()
-    stop: asyncio.Future[None] = loop.create_future()
-
-    def watch_stdin() -> None:
-        with contextlib.suppress(OSError):
-            while sys.stdin.buffer.read(4096):
-                pass
-
-        def finish() -> None:
-            if not stop.done():
-                stop.set_result(None)
-
-        with contextlib.suppress(RuntimeError):  # the loop may already be closed
-            loop.call_soon_threadsafe(finish)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    stop = stdin_closed(loop)
     server = await picows.ws_create_server(lambda _request: _Echo(), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
@@ -76,14 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._picows_server")
     parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
     args = parser.parse_args()
-    loop_name: str = args.loop
-    if loop_name == "auto":
-        try:
-            import uvloop  # noqa: F401, PLC0415
-        except ImportError:
-            loop_name = "asyncio"
-        else:
-            loop_name = "uvloop"
+    loop_name = fastest_loop(args.loop)
     raise_fd_limit()
     with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as runner:
         runner.run(_serve())

@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import hashlib
-import sys
-import threading
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,8 +29,10 @@ from benchmarks._common import (
     FRAME_SLICE,
     build_feed_frames,
     build_mixed_frames,
+    fastest_loop,
     new_event_loop,
     raise_fd_limit,
+    stdin_closed,
 )
 
 try:
@@ -241,21 +240,7 @@ async def _serve(feed_n: list[int], mixed_n: list[int], loop_name: str) -> None:
     for n in mixed_n:
         feeds.get(n, "/mixed")
     loop = asyncio.get_running_loop()
-    stop: asyncio.Future[None] = loop.create_future()
-
-    def watch_stdin() -> None:
-        with contextlib.suppress(OSError):
-            while sys.stdin.buffer.read(4096):
-                pass
-
-        def finish() -> None:
-            if not stop.done():
-                stop.set_result(None)
-
-        with contextlib.suppress(RuntimeError):  # the loop may already be closed
-            loop.call_soon_threadsafe(finish)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    stop = stdin_closed(loop)
     server = await loop.create_server(lambda: _Conn(feeds), "127.0.0.1", 0, backlog=4096)
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port} loop={loop_name}", flush=True)
@@ -270,14 +255,7 @@ def main() -> None:
     parser.add_argument("--feed-n", type=int, action="append", default=[])
     parser.add_argument("--mixed-n", type=int, action="append", default=[])
     args = parser.parse_args()
-    loop_name: str = args.loop
-    if loop_name == "auto":
-        try:
-            import uvloop  # noqa: F401, PLC0415 - optional: the fastest server we can have
-        except ImportError:
-            loop_name = "asyncio"
-        else:
-            loop_name = "uvloop"
+    loop_name = fastest_loop(args.loop)
     raise_fd_limit()
     with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as runner:
         runner.run(_serve(args.feed_n, args.mixed_n, loop_name))
