@@ -63,17 +63,14 @@ from typing import Any, Final
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from jetsocket._exceptions import MessageTooBigError, ProtocolError
-from jetsocket._protocol._closecodes import RECEIVABLE_CLOSE_CODES as VALID_CLOSE_CODES
-from jetsocket._protocol._closecodes import is_receivable_close_code as is_valid_close_code
+from jetsocket._protocol._closecodes import is_receivable_close_code
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",
     "QUEUE_ITER",
     "READER_IMPL",
     "TAKE_BATCH",
-    "VALID_CLOSE_CODES",
     "FrameReader",
-    "is_valid_close_code",
 ]
 
 _logger = logging.getLogger("jetsocket.protocol")
@@ -546,7 +543,7 @@ class FrameReader:
             return
         else:
             code = (payload[0] << 8) | payload[1]
-            if not is_valid_close_code(code):
+            if not is_receivable_close_code(code):
                 self._fail(1002, f"invalid close code {code}")
                 return
             try:

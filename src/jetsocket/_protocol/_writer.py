@@ -20,7 +20,7 @@ from typing import Any, Final
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.speedups import apply_mask
 
-from jetsocket._protocol._reader import is_valid_close_code
+from jetsocket._protocol._closecodes import is_receivable_close_code
 
 __all__ = ["FrameWriter"]
 
@@ -199,7 +199,7 @@ class FrameWriter:
             if reason:
                 raise ValueError("a close reason requires a close code")
             return self._frame(0x88, b"")
-        if not is_valid_close_code(code):
+        if not is_receivable_close_code(code):
             raise ValueError(f"invalid close code {code}")
         payload = code.to_bytes(2) + reason.encode()
         if len(payload) > 125:

@@ -34,9 +34,9 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from jetsocket._exceptions import ConnectionClosedError, HandshakeError, JetSocketError, excerpt
+from jetsocket._protocol._closecodes import is_receivable_close_code
 from jetsocket._protocol._connection import WireConnection, redact_uri
 from jetsocket._protocol._open import open_connection
-from jetsocket._protocol._reader import is_valid_close_code
 from jetsocket.testing._cassette import Cassette, CassetteFrame, CassetteSession, Recorder
 from jetsocket.testing._lifecycle import LocalServer
 
@@ -553,7 +553,7 @@ class RecordingProxy(_CassetteServer):
                     await conn.send(message)
             # The server ended the session: end the client's the same way.
             lost = relay.lost
-            if lost is not None and is_valid_close_code(lost.code):
+            if lost is not None and is_receivable_close_code(lost.code):
                 await conn.close(lost.code, lost.reason)
             else:
                 conn.transport.abort()
@@ -578,7 +578,7 @@ class RecordingProxy(_CassetteServer):
             pass
         code = conn.close_code
         # The client closed: close upstream with its code (1005/1006 are never sent).
-        await up.close(code if code is not None and is_valid_close_code(code) else 1000)
+        await up.close(code if code is not None and is_receivable_close_code(code) else 1000)
 
 
 def _refusal(status: int, body: bytes) -> Response:

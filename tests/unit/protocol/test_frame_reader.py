@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from jetsocket._exceptions import MessageTooBigError, ProtocolError
+from jetsocket._protocol._closecodes import RECEIVABLE_CLOSE_CODES as VALID_CLOSE_CODES
+from jetsocket._protocol._closecodes import is_receivable_close_code as is_valid_close_code
 from jetsocket._protocol._deflate import NegotiatedDeflate
-from jetsocket._protocol._reader import VALID_CLOSE_CODES, FrameReader, is_valid_close_code
+from jetsocket._protocol._reader import FrameReader
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 TAIL = b"\x00\x00\xff\xff"
