@@ -41,7 +41,7 @@ from jetsocket._exceptions import (
     InvalidStateError,
     TimeoutError,
 )
-from jetsocket._protocol._closecodes import is_sendable_close_code
+from jetsocket._protocol._closecodes import check_close
 
 __all__ = ["SyncWebSocket", "iter_queue"]
 
@@ -294,8 +294,7 @@ class SyncWebSocket(EventSource, CloseContext, Generic[T]):
         portal = self._portal
         if portal is not None and portal.on_loop_thread():
             raise InvalidStateError("close() from a handler (the loop thread) would deadlock")
-        if not is_sendable_close_code(code) or len(reason.encode()) > 123:
-            raise ValueError(f"invalid close code {code!r} or reason longer than 123 bytes")
+        check_close(code, reason)  # in the caller's thread, before the loop stops
         with self._lock:
             if self._closed:
                 return

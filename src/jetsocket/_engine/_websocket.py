@@ -43,7 +43,7 @@ from jetsocket._engine._reconnect import EngineHooks, Reconnector, replay_after_
 from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
-from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES, is_sendable_close_code
+from jetsocket._protocol._closecodes import CLEAN_CLOSE_CODES, check_close
 from jetsocket._protocol._connection import WireConnection
 from jetsocket._protocol._open import open_connection
 from jetsocket._protocol._redact import Redactor
@@ -504,10 +504,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         Raises:
             ValueError: Invalid close code or reason too long.
         """
-        if not isinstance(code, int) or not is_sendable_close_code(code):
-            raise ValueError(f"invalid close code {code!r}")
-        if len(reason.encode()) > 123:
-            raise ValueError("close reason longer than 123 bytes")
+        check_close(code, reason)
         if self._state in (_S.CLOSED, _S.CLOSING):
             return
         if self._state in (_S.IDLE, _S.FAILED):

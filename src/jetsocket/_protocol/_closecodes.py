@@ -14,6 +14,7 @@ __all__ = [
     "RECEIVABLE_CLOSE_CODES",
     "SENDABLE_CLOSE_CODES",
     "is_receivable_close_code",
+    "check_close",
     "is_sendable_close_code",
 ]
 
@@ -40,3 +41,16 @@ def is_receivable_close_code(code: int) -> bool:
 def is_sendable_close_code(code: int) -> bool:
     """Whether ``close(code)`` may send ``code``."""
     return code in SENDABLE_CLOSE_CODES or 3000 <= code <= 4999
+
+
+def check_close(code: int, reason: str) -> None:
+    """Refuse what ``close(code, reason)`` may not send (both the engine and the facade).
+
+    Raises:
+        ValueError: A code this client may not send, or a reason over 123 bytes of UTF-8
+            (RFC 6455 section 5.5: a control frame's payload is at most 125 bytes).
+    """
+    if not isinstance(code, int) or not is_sendable_close_code(code):
+        raise ValueError(f"invalid close code {code!r}")
+    if len(reason.encode()) > 123:
+        raise ValueError("close reason longer than 123 bytes")
