@@ -121,7 +121,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._events.configure_liveness(settings.loop_block_threshold, settings.time_handlers)
         self._liveness = Liveness(settings.loop_block_threshold)  # the loop-lag probe
         self._state = _S.IDLE
-        self._end: BaseException | None = None
         buffer = settings.buffer
         self._queue: MessageQueue[T] = new_queue(
             buffer.capacity,
@@ -151,7 +150,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._outbox = Outbox(
             settings.send,
             state=lambda: self._state,
-            end=lambda: self._end,
+            end=lambda: self._queue.end,  # the end is the queue's (one place)
             report=self._send_lost,
         )
         # Built on first need (a loss or a rotation): an idle connection costs none of it.
@@ -355,7 +354,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         if self._state not in (_S.IDLE, _S.FAILED):
             raise InvalidStateError(f"connect() called while {self._state.value}")
         self._set_state(_S.CONNECTING)
-        self._end = None
         self._queue.start(asyncio.get_running_loop())
         self._liveness.start(self._events)
         self._events.emit("connecting", ConnectingEvent(uri=self._describe()))
@@ -477,7 +475,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
 
     def _finish(self, end: BaseException) -> None:
         if self._queue.finish(end):
-            self._end = end
             self._liveness.stop()
             for hook in self._finish_hooks:
                 hook(end)
