@@ -11,22 +11,6 @@ after the test), and ``cassette`` (replays a recorded session offline; records i
 the servers themselves.
 """
 
-from jetsocket.testing._fixtures import (
-    CassetteFactory,
-    FaultProxyFactory,
-    ScriptedServerFactory,
-    cassette,
-    fault_proxy,
-    pytest_addoption,
-    scripted_server,
-)
-
-__all__ = [
-    "CassetteFactory",
-    "FaultProxyFactory",
-    "ScriptedServerFactory",
-    "cassette",
-    "fault_proxy",
-    "pytest_addoption",
-    "scripted_server",
-]
+# The public face of the private module: the same names, listed once (in _fixtures).
+from jetsocket.testing._fixtures import *  # noqa: F403
+from jetsocket.testing._fixtures import __all__
