@@ -13,4 +13,4 @@ the servers themselves.
 
 # The public face of the private module: the same names, listed once (in _fixtures).
 from jetsocket.testing._fixtures import *  # noqa: F403
-from jetsocket.testing._fixtures import __all__
+from jetsocket.testing._fixtures import __all__ as __all__  # noqa: PLC0414 - re-exported
