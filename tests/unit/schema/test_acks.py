@@ -11,60 +11,11 @@ import asyncio
 from collections.abc import Callable, Hashable
 from typing import Any, cast
 
-import msgspec
 import pytest
+from _kit import URI, FakeSender, Trade, attach, payload, send_subscriptions
 
 import jetsocket
-from jetsocket.schema import Ack, Client, Message, Stream, Subscription, field, read_id_ack
-
-URI = "ws://127.0.0.1:9/ws"  # never connected
-
-
-class Trade(Message, tag="trade", tag_field="e"):
-    symbol: str = field(name="s")
-    price: float = field(name="p")
-
-
-def payload(obj: object) -> bytes:
-    return msgspec.json.encode(obj)
-
-
-Answer = Callable[[Any], list[object]]
-
-
-class FakeSender:
-    """Stands in for an engine: records what is sent, answers on a later loop iteration."""
-
-    def __init__(self, client: Client[Any], answer: Answer) -> None:
-        self.client = client
-        self.answer = answer
-        self.sent: list[Any] = []
-        self.leftover: list[Any] = []
-
-    async def send(self, message: Any) -> None:
-        self.sent.append(message)
-        replies = self.answer(message)
-        if replies:
-            batch = [payload(r) for r in replies]
-            asyncio.get_running_loop().call_soon(self.deliver, batch)
-
-    def deliver(self, batch: list[bytes]) -> None:
-        decoded = [self.client._decode(b) for b in batch]
-        self.leftover.extend(self.client._route(decoded))
-
-
-async def send(
-    client: Client[Any], sender: FakeSender, subs: list[Subscription[Any]]
-) -> list[jetsocket.SubscriptionError]:
-    return await client._send_subscriptions(cast(Any, sender), subs)
-
-
-def attach(client: Client[Any], sub: Subscription[Any]) -> Stream[Any]:
-    stream: Stream[Any] = Stream(sub, client.unsubscribe, client._block)
-    client._streams[sub] = stream
-    client._shards[0].subs.append(sub)
-    client._changed()
-    return stream
+from jetsocket.schema import Ack, Client, Message, Subscription, field, read_id_ack
 
 
 def subscribed_events(client: Client[Any]) -> list[jetsocket.SubscribedEvent]:
@@ -100,7 +51,7 @@ async def test_binance_id_acks_pipelined_and_a_refusal() -> None:
 
     sender = FakeSender(client, answer)
     subs: list[Subscription[Any]] = [BinanceTrades(symbol=s) for s in ("btc", "doge", "eth")]
-    (error,) = await send(client, sender, subs)
+    (error,) = await send_subscriptions(client, sender, subs)
     assert error.subscription == BinanceTrades(symbol="doge")
     assert error.reason == "Invalid symbol"
     assert [e.subscription.symbol for e in events] == ["btc", "eth"]
@@ -112,7 +63,7 @@ async def test_answers_out_of_order_find_their_request() -> None:
     client = Binance()
     sender = FakeSender(client, lambda m: [])
     subs: list[Subscription[Any]] = [BinanceTrades(symbol=s) for s in ("a", "b")]
-    task = asyncio.ensure_future(send(client, sender, subs))
+    task = asyncio.ensure_future(send_subscriptions(client, sender, subs))
     while len(sender.sent) < 2:
         await asyncio.sleep(0)
     ids = [m["id"] for m in sender.sent]
@@ -193,7 +144,7 @@ async def test_kraken_batched_request_acked_symbol_by_symbol() -> None:
     subs: list[Subscription[Any]] = [
         KrakenTrades(symbol=s) for s in ("BTC/USD", "XYZ/USD", "ETH/USD")
     ]
-    (error,) = await send(client, sender, subs)
+    (error,) = await send_subscriptions(client, sender, subs)
     assert len(sender.sent) == 1  # batched
     assert error.subscription == KrakenTrades(symbol="XYZ/USD")
     assert "not supported" in error.reason
@@ -225,7 +176,7 @@ async def test_bybit_string_req_id_and_ret_msg() -> None:
 
     sender = FakeSender(client, answer)
     subs: list[Subscription[Any]] = [BybitTrades(symbol="BTC"), BybitTrades(symbol="DOGE")]
-    (error,) = await send(client, sender, subs)
+    (error,) = await send_subscriptions(client, sender, subs)
     assert error.subscription == BybitTrades(symbol="DOGE")
     assert error.reason == "invalid topic"
 
@@ -259,7 +210,7 @@ async def test_deribit_json_rpc_result_and_error() -> None:
         DeribitTrades(instrument="BTC-PERPETUAL"),
         DeribitTrades(instrument="NOPE"),
     ]
-    (error,) = await send(client, sender, subs)
+    (error,) = await send_subscriptions(client, sender, subs)
     assert error.reason == "Invalid params"
 
 
@@ -335,7 +286,7 @@ async def test_okx_one_ack_per_topic_for_a_batched_request() -> None:
     subs: list[Subscription[Any]] = [
         OkxTrades(inst_id=s) for s in ("BTC-USDT", "ETH-USDT", "BAD-USDT")
     ]
-    (error,) = await send(client, sender, subs)
+    (error,) = await send_subscriptions(client, sender, subs)
     assert len(sender.sent) == 1
     assert error.subscription == OkxTrades(inst_id="BAD-USDT")
     assert error.reason == "doesn't exist"
@@ -398,7 +349,7 @@ async def test_coinbase_subscriptions_message_lists_everything() -> None:
     sender = FakeSender(client, coinbase_server())
     subs: list[Subscription[Any]] = [CoinbaseMatches(product=p) for p in ("BTC-USD", "ETH-USD")]
     async with asyncio.timeout(1):  # not ack_timeout
-        assert await send(client, sender, subs) == []
+        assert await send_subscriptions(client, sender, subs) == []
     assert len(events) == 2
     assert sender.leftover == []  # the second message, which confirms both, is consumed
 
@@ -408,7 +359,7 @@ async def test_coinbase_answers_arriving_after_both_requests() -> None:
     client = Coinbase()
     sender = FakeSender(client, lambda m: [])
     subs: list[Subscription[Any]] = [CoinbaseMatches(product=p) for p in ("BTC-USD", "ETH-USD")]
-    task = asyncio.ensure_future(send(client, sender, subs))
+    task = asyncio.ensure_future(send_subscriptions(client, sender, subs))
     while len(sender.sent) < 2:
         await asyncio.sleep(0)
     both = {
@@ -430,7 +381,7 @@ async def test_coinbase_error_without_id_refuses_the_oldest_waiting_request() ->
         CoinbaseMatches(product="ETH-USD"),
     ]
     async with asyncio.timeout(1):
-        (error,) = await send(client, sender, subs)
+        (error,) = await send_subscriptions(client, sender, subs)
     assert error.subscription == CoinbaseMatches(product="NOPE-USD")
     assert error.reason == "NOPE-USD is delisted"
 
@@ -459,7 +410,7 @@ async def test_acks_in_order() -> None:
 
     sender = FakeSender(client, answer)
     subs: list[Subscription[Any]] = [Ordered(name=n) for n in ("a", "b", "c")]
-    (error,) = await send(client, sender, subs)
+    (error,) = await send_subscriptions(client, sender, subs)
     assert error.subscription == Ordered(name="b")
 
 
@@ -516,7 +467,7 @@ async def test_bitfinex_channel_ids_route_and_change_on_resubscribe() -> None:
 
     sender = FakeSender(client, answer)
     subs = [btc.subscription, eth.subscription]
-    assert await send(client, sender, subs) == []
+    assert await send_subscriptions(client, sender, subs) == []
     assert (btc.channel, eth.channel) == (17, 18)
     rest = client._route([[17, "te", [1, 0, 0.1, 100.0]], [18, "hb"], [18, "te", [2, 0, 1.0, 5.0]]])
     assert rest == [[18, "hb"]]  # its stream's matches() declines heartbeats
@@ -525,7 +476,7 @@ async def test_bitfinex_channel_ids_route_and_change_on_resubscribe() -> None:
     # A reconnect: new channel ids; the old ones no longer route.
     for stream in (btc, eth):
         stream.channel = None
-    assert await send(client, sender, subs) == []
+    assert await send_subscriptions(client, sender, subs) == []
     assert (btc.channel, eth.channel) == (19, 20)
     assert client._route([[17, "te", [3, 0, 0.1, 1.0]]]) == [[17, "te", [3, 0, 0.1, 1.0]]]
     client._route([[19, "te", [4, 0, 0.1, 1.0]]])
@@ -578,8 +529,8 @@ async def test_typed_ack_and_error_types_reach_read_ack() -> None:
     events = subscribed_events(client)
     sender = FakeSender(client, coinbase_server())
     async with asyncio.timeout(1):
-        assert await send(client, sender, [TypedMatches(product="BTC-USD")]) == []
-        (error,) = await send(client, sender, [TypedMatches(product="NOPE-USD")])
+        assert await send_subscriptions(client, sender, [TypedMatches(product="BTC-USD")]) == []
+        (error,) = await send_subscriptions(client, sender, [TypedMatches(product="NOPE-USD")])
     assert error.reason == "NOPE-USD is delisted"
     assert len(events) == 1
     assert sender.leftover == []
@@ -605,7 +556,7 @@ async def test_parse_ack_is_only_offered_to_requests_still_waiting() -> None:
     sender = FakeSender(client, coinbase_server())
     subs: list[Subscription[Any]] = [LegacyCoinbase(product=p) for p in ("BTC-USD", "ETH-USD")]
     async with asyncio.timeout(1):
-        assert await send(client, sender, subs) == []
+        assert await send_subscriptions(client, sender, subs) == []
 
 
 async def test_typed_messages_reach_parse_ack() -> None:
@@ -616,7 +567,7 @@ async def test_typed_messages_reach_parse_ack() -> None:
     client = TypedCoinbase()
     sender = FakeSender(client, coinbase_server())
     async with asyncio.timeout(1):
-        assert await send(client, sender, [TypedLegacy(product="BTC-USD")]) == []
+        assert await send_subscriptions(client, sender, [TypedLegacy(product="BTC-USD")]) == []
 
 
 async def test_timeout_names_only_the_unanswered_subscriptions() -> None:
@@ -627,7 +578,7 @@ async def test_timeout_names_only_the_unanswered_subscriptions() -> None:
 
     sender = FakeSender(client, answer)
     subs: list[Subscription[Any]] = [OkxTrades(inst_id=s) for s in ("BTC-USDT", "ETH-USDT")]
-    (error,) = await send(client, sender, subs)
+    (error,) = await send_subscriptions(client, sender, subs)
     assert error.subscription == OkxTrades(inst_id="ETH-USDT")
     assert error.reason == "no ack (timeout)"
     assert client._pending == {}
@@ -682,7 +633,7 @@ async def test_failing_read_ack_is_reported_and_reading_goes_on() -> None:
     errors: list[jetsocket.ErrorEvent] = []
     client.on("error")(errors.append)
     sender = FakeSender(client, lambda m: [{"status": "ok"}])
-    (error,) = await send(client, sender, [BrokenReader()])
+    (error,) = await send_subscriptions(client, sender, [BrokenReader()])
     assert error.reason == "no ack (timeout)"
     assert "BrokenReader.read_ack" in [e.context for e in errors]
 
@@ -693,13 +644,13 @@ async def test_a_reconnect_supersedes_requests_of_the_old_connection() -> None:
     # new answer (with ids-less, in-order acks it would otherwise steal it).
     client = Binance(ack_timeout=5.0)
     lost = FakeSender(client, lambda m: [])
-    first = asyncio.ensure_future(send(client, lost, [Ordered(name="a")]))
+    first = asyncio.ensure_future(send_subscriptions(client, lost, [Ordered(name="a")]))
     while not lost.sent:
         await asyncio.sleep(0)
     client._acks.supersede([Ordered(name="a")])
     fresh = FakeSender(client, lambda m: [{"status": "ok"}])
     async with asyncio.timeout(1):
-        assert await send(client, fresh, [Ordered(name="a")]) == []
+        assert await send_subscriptions(client, fresh, [Ordered(name="a")]) == []
         assert await first == []
     assert client._pending == {}
 
@@ -743,7 +694,7 @@ async def test_deribit_result_leaving_a_channel_out_refuses_it() -> None:
         DeribitChannels(instrument=i) for i in ("BTC-PERPETUAL", "NOPE", "ETH-PERPETUAL")
     ]
     async with asyncio.timeout(1):
-        (error,) = await send(client, sender, subs)
+        (error,) = await send_subscriptions(client, sender, subs)
     assert len(sender.sent) == 1
     assert error.subscription == DeribitChannels(instrument="NOPE")
     assert error.reason == "left out of the venue's answer"

@@ -9,56 +9,25 @@ async ``send``. These tests drive them directly with fake messages and a fake se
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any, cast
 
 import msgspec
 import pytest
+from _kit import (
+    URI,
+    FakeSender,
+    Kline,
+    Trade,
+    Trades,
+    attach,
+    payload,
+    send_subscriptions,
+)
 
 import jetsocket
 from jetsocket._engine._queue import Failure
 from jetsocket._engine._state import ConnectionState
-from jetsocket.schema import Ack, Client, Message, Stream, Subscription, Unmatched, field
-
-URI = "ws://127.0.0.1:9/ws"  # never connected
-
-
-class Trade(Message, tag="trade", tag_field="e"):
-    symbol: str = field(name="s")
-    price: float = field(name="p")
-    seq: int = 0
-
-
-class Kline(Message, tag="kline", tag_field="e"):
-    symbol: str = field(name="s")
-    close: float = field(name="c")
-
-
-def binance_ack(msg: Any, request_id: int) -> Ack | None:
-    if isinstance(msg, dict) and msg.get("id") == request_id:
-        error = msg.get("error")
-        return Ack(ok=error is None, reason=str(error or ""))
-    return None
-
-
-class Trades(Subscription[Trade]):
-    symbol: str
-
-    @property
-    def topic(self) -> str:
-        return f"{self.symbol}@trade"
-
-    def subscribe_message(self, request_id: int) -> object:
-        return {"method": "SUBSCRIBE", "params": [self.topic], "id": request_id}
-
-    def unsubscribe_message(self, request_id: int) -> object:
-        return {"method": "UNSUBSCRIBE", "params": [self.topic], "id": request_id}
-
-    def matches(self, msg: Trade) -> bool:
-        return msg.symbol == self.symbol.upper()
-
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        return binance_ack(msg, request_id)
+from jetsocket.schema import Ack, Client, Stream, Subscription, Unmatched
 
 
 class SeqTrades(Trades):
@@ -136,47 +105,8 @@ def trade(symbol: str = "BTC", price: float = 1.0, seq: int = 0) -> Trade:
     return Trade(symbol=symbol, price=price, seq=seq)
 
 
-def payload(obj: object) -> bytes:
-    return msgspec.json.encode(obj)
-
-
-def attach(client: Client[Any], sub: Subscription[Any]) -> Stream[Any]:
-    """Register ``sub`` on the primary shard as ``subscribe()`` does, without sending."""
-    stream: Stream[Any] = Stream(sub, client.unsubscribe, client._block)
-    client._streams[sub] = stream
-    client._shards[0].subs.append(sub)
-    client._changed()
-    return stream
-
-
 def buffered(stream: Stream[Any]) -> list[Any]:
     return list(stream.queue.items)
-
-
-class FakeSender:
-    """Stands in for an engine in ``_send_subscriptions``: records, answers asynchronously."""
-
-    def __init__(self, client: Client[Any], answer: Callable[[Any], object | None]) -> None:
-        self.client = client
-        self.answer = answer
-        self.sent: list[Any] = []
-        self.leftover: list[Any] = []
-
-    async def send(self, message: Any) -> None:
-        self.sent.append(message)
-        reply = self.answer(message)
-        if reply is not None:
-            # Delivered on a later loop iteration, like a real answer.
-            asyncio.get_running_loop().call_soon(self.deliver, payload(reply))
-
-    def deliver(self, data: bytes) -> None:
-        self.leftover.extend(self.client._route([self.client._decode(data)]))
-
-
-async def send_subscriptions(
-    client: Client[Any], sender: FakeSender, subs: list[Subscription[Any]]
-) -> list[jetsocket.SubscriptionError]:
-    return await client._send_subscriptions(cast(Any, sender), subs)
 
 
 # -- decoding ------------------------------------------------------------------------------
@@ -319,7 +249,7 @@ async def test_ack_resolves_the_pending_request() -> None:
     subscribed: list[jetsocket.SubscribedEvent] = []
     client.on("subscribed")(subscribed.append)
     sub = Trades(symbol="btc")
-    sender = FakeSender(client, lambda m: {"result": None, "id": m["id"]})
+    sender = FakeSender(client, lambda m: [{"result": None, "id": m["id"]}])
     assert await send_subscriptions(client, sender, [sub]) == []
     assert sender.sent == [{"method": "SUBSCRIBE", "params": ["btc@trade"], "id": 1}]
     assert sender.leftover == []  # the ack is consumed, not an unknown message
@@ -329,7 +259,7 @@ async def test_ack_resolves_the_pending_request() -> None:
 
 async def test_refusal_becomes_a_subscription_error() -> None:
     client = Venue()
-    sender = FakeSender(client, lambda m: {"error": "invalid symbol", "id": m["id"]})
+    sender = FakeSender(client, lambda m: [{"error": "invalid symbol", "id": m["id"]}])
     (error,) = await send_subscriptions(client, sender, [Trades(symbol="nope")])
     assert error.subscription == Trades(symbol="nope")
     assert error.reason == "invalid symbol"
@@ -337,7 +267,7 @@ async def test_refusal_becomes_a_subscription_error() -> None:
 
 async def test_missing_ack_times_out() -> None:
     client = Impatient()
-    sender = FakeSender(client, lambda m: None)
+    sender = FakeSender(client, lambda m: [])
     (error,) = await send_subscriptions(client, sender, [Trades(symbol="btc")])
     assert error.reason == "no ack (timeout)"
     assert client._pending == {}
@@ -347,7 +277,7 @@ async def test_no_declared_ack_means_no_wait() -> None:
     client = Venue()
     subscribed: list[jetsocket.SubscribedEvent] = []
     client.on("subscribed")(subscribed.append)
-    sender = FakeSender(client, lambda m: None)
+    sender = FakeSender(client, lambda m: [])
     assert await send_subscriptions(client, sender, [Klines(symbol="btc")]) == []
     assert len(sender.sent) == 1
     assert len(subscribed) == 1
@@ -359,7 +289,7 @@ async def test_no_declared_ack_means_no_wait() -> None:
 async def test_batches_of_max_topics_per_message() -> None:
     client = Batched()
     subs: list[Subscription[Any]] = [Trades(symbol=s) for s in ("a", "b", "c", "d", "e")]
-    sender = FakeSender(client, lambda m: {"result": None, "id": m["id"]})
+    sender = FakeSender(client, lambda m: [{"result": None, "id": m["id"]}])
     assert await send_subscriptions(client, sender, subs) == []
     assert [m["params"] for m in sender.sent] == [
         ["a@trade", "b@trade"],
@@ -375,11 +305,11 @@ async def test_partial_failure_of_a_batch() -> None:
     subscribed: list[jetsocket.SubscribedEvent] = []
     client.on("subscribed")(subscribed.append)
 
-    def answer(msg: Any) -> object:
+    def answer(msg: Any) -> list[object]:
         bad = [t for t in msg["args"] if "DOGE" in t]
         ok = [t for t in msg["args"] if t not in bad]
         data = {"successTopics": ok, "failTopics": bad}
-        return {"success": not bad, "ret_msg": "invalid", "req_id": msg["req_id"], "data": data}
+        return [{"success": not bad, "ret_msg": "invalid", "req_id": msg["req_id"], "data": data}]
 
     sender = FakeSender(client, answer)
     (error,) = await send_subscriptions(client, sender, subs)
@@ -398,7 +328,7 @@ class BatchLimitOnly(Venue):
 
 async def test_batch_limit_without_batch_message_sends_each_subscription() -> None:
     client = BatchLimitOnly()
-    sender = FakeSender(client, lambda m: {"result": None, "id": m["id"]} if m else None)
+    sender = FakeSender(client, lambda m: [{"result": None, "id": m["id"]}] if m else [])
     await send_subscriptions(client, sender, [Trades(symbol="a"), Trades(symbol="b")])
     assert sender.sent == [
         {"method": "SUBSCRIBE", "params": ["a@trade"], "id": 1},
