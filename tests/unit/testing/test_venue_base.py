@@ -11,6 +11,7 @@ import json
 from typing import Any, cast
 
 import pytest
+from _wire import T, drain, recv, recv_until
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -23,29 +24,6 @@ from jetsocket.testing import (
     Sent,
     VenueServer,
 )
-
-T = 5.0
-
-
-async def recv(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
-
-
-async def drain(ws: ClientConnection) -> tuple[list[Any], ConnectionClosed]:
-    """Every message until the connection ends, and how it ended."""
-    got: list[Any] = []
-    while True:
-        try:
-            got.append(await recv(ws))
-        except ConnectionClosed as closed:
-            return got, closed
-
-
-async def recv_until(ws: ClientConnection, pred: Any) -> Any:
-    while True:
-        msg = await recv(ws)
-        if pred(msg):
-            return msg
 
 
 async def subscribe(ws: ClientConnection, *symbols: str, snapshot: bool = False) -> None:

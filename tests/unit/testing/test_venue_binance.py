@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from _wire import drain, recv
+from websockets.asyncio.client import connect
 
 from jetsocket.testing import BinanceVenue
-
-T = 5.0
-
-
-async def recv(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
-
-
-async def drain(ws: ClientConnection) -> tuple[list[Any], ConnectionClosed]:
-    """Every message until the connection ends, and how it ended."""
-    got: list[Any] = []
-    while True:
-        try:
-            got.append(await recv(ws))
-        except ConnectionClosed as closed:
-            return got, closed
 
 
 def request(method: str, params: list[Any] | None = None, req_id: int = 1) -> str:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from _wire import recv
+from websockets.asyncio.client import connect
 
 from jetsocket.testing import BybitVenue, OkxVenue, okx_sign
-
-T = 5.0
-
-
-async def recv(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
 
 
 async def test_bybit_trades_carry_a_topic_sequence_that_survives_reconnects() -> None:

@@ -6,15 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from _wire import T, recv
+from websockets.asyncio.client import connect
 
 from jetsocket.testing import CoinbaseVenue
-
-T = 5.0
-
-
-async def recv(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
 
 
 def sub(channels: list[Any], products: list[str] | None = None, kind: str = "subscribe") -> str:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from _wire import recv
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from jetsocket.testing import DeribitVenue
 
-T = 5.0
 BTC = "trades.BTC-PERPETUAL.100ms"
-
-
-async def recv(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
 
 
 def rpc(req_id: int, method: str, **params: Any) -> str:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from _wire import recv
+from websockets.asyncio.client import connect
 
 from jetsocket.testing import KrakenVenue
-
-T = 5.0
-
-
-async def recv(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
 
 
 def sub(*symbols: str, req_id: int = 1, **params: Any) -> str:
