@@ -82,7 +82,7 @@ class Receiver:
         pong_matcher: Callable[[Any], bool] | None,
         on_app_pong: Callable[[], None],
         events: EventRegistry,
-        queue: MessageQueue[Any] | None = None,
+        queue: MessageQueue[Any],
     ) -> None:
         self._decode = decode
         self._decode_errors = decode_errors
@@ -144,11 +144,7 @@ class Receiver:
 
         The engine's hot path, once per read chunk (one :meth:`process` call per batch).
         """
-        messages = self.process(messages)
-        queue = self._queue
-        if queue is None:
-            raise RuntimeError("Receiver.deliver() needs queue=")
-        queue.push_batch(messages)
+        self._queue.push_batch(self.process(messages))
 
     def _decode_each(self, messages: list[Any]) -> list[Any]:
         # Slow path, only after a failure: find which messages fail, keep the others.

@@ -331,8 +331,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         )
 
     def _on_messages(self, messages: list[Any]) -> None:
-        # The hot path (once per read chunk).
-        self._queue.push_batch(self._receiver.process(messages))
+        # What a live connection delivers (tests feed batches through here too).
+        self._receiver.deliver(messages)
 
     # -- lifecycle ----------------------------------------------------------------------
 
