@@ -147,6 +147,15 @@ class WebSocketOptions(TypedDict, total=False):
             "Rotate the connection after this many seconds (the new one opens first).",
         ),
     ]
+    rotation_overlap: Annotated[
+        float,
+        Option(
+            5.0,
+            "reconnect",
+            "With sequence ids, how long a rotation keeps the old connection at most, "
+            "waiting until both connections delivered a common id (a lossless hand-over).",
+        ),
+    ]
     # -- heartbeat ---------------------------------------------------------------------
     heartbeat: Annotated[
         float | HeartbeatConfig | None,
@@ -308,6 +317,7 @@ class Settings:
     backoff: BackoffConfig
     is_retriable: Callable[[BaseException], bool | None] | None
     max_connection_age: float | None
+    rotation_overlap: float
     heartbeat: HeartbeatConfig | None
     idle_timeout: float | None
     loop_block_threshold: float | None
@@ -467,6 +477,7 @@ def _resolve(options: Mapping[str, Any], *, raw: bool) -> Settings:
         max_connection_age=_optional_number(
             "max_connection_age", options.get("max_connection_age")
         ),
+        rotation_overlap=_number("rotation_overlap", get("rotation_overlap")),
         heartbeat=hb,
         idle_timeout=_optional_number("idle_timeout", options.get("idle_timeout")),
         # An explicit None turns the events off (None is not "the default" here).

@@ -12,6 +12,7 @@ an invalid message never hangs a consumer and never hides the valid messages aro
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -117,6 +118,10 @@ class Receiver:
     def last_sequence(self) -> int | None:
         """The highest sequence id seen (None without sequence tracking)."""
         return self._seq.last if self._seq is not None else None
+
+    def next_repeat(self) -> asyncio.Future[None] | None:
+        """A future resolved when a sequence id is seen again (None without sequence ids)."""
+        return None if self._seq is None else self._seq.next_repeat()
 
     def set_fallback(self, fallback: Fallback, errors: tuple[type[BaseException], ...]) -> None:
         """Give payloads rejected by ``decode`` (raising ``errors``) to ``fallback``."""

@@ -49,7 +49,10 @@ class EngineHooks:
         after_reconnect: Replay after a reconnect (called with the last sequence id).
         current: The current connection (None when there is none).
         abandon: Abort a connection just opened (the engine was closed meanwhile).
-        retire: Close a rotated-out connection gracefully.
+        watch_overlap: Before a rotation: a future resolved when a sequence id is seen
+            again (both connections then carry the stream), None without sequence ids.
+        retire: Hand a rotated-out connection over and close it gracefully (given the
+            overlap future).
         describe: A short text naming the URI (redacted) for logs.
         redact: Hides credentials and declared secrets in a text (exceptions in logs).
     """
@@ -62,7 +65,8 @@ class EngineHooks:
     after_reconnect: Callable[[], Awaitable[None]]
     current: Callable[[], object]
     abandon: Callable[[object], None]
-    retire: Callable[[object], Awaitable[None]]
+    watch_overlap: Callable[[], asyncio.Future[None] | None]
+    retire: Callable[[object, asyncio.Future[None] | None], Awaitable[None]]
     describe: Callable[[], str]
     redact: Callable[[str], str]
 
@@ -217,36 +221,44 @@ class Reconnector:
         hooks = self._hooks
         started = time.monotonic()
         old = hooks.current()
+        # Watched from before the new connection opens: what it delivers while its
+        # on_open hooks run counts towards the overlap too.
+        overlap = hooks.watch_overlap()
         try:
-            await hooks.open()  # becomes current; the old one delivers meanwhile
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # Keep the old connection; try again after a backoff delay.
-            logger.warning(
-                "jetsocket: %s: rotation failed, keeping the current connection: %s",
-                hooks.describe(),
-                hooks.redact(str(exc)),
+            try:
+                await hooks.open()  # becomes current; the old one delivers meanwhile
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Keep the old connection; try again after a backoff delay.
+                logger.warning(
+                    "jetsocket: %s: rotation failed, keeping the current connection: %s",
+                    hooks.describe(),
+                    hooks.redact(str(exc)),
+                )
+                self._events.emit("error", ErrorEvent(error=exc, context="rotation"))
+                delay = self._backoff.next_delay(exc)
+                self._retry_timer = asyncio.get_running_loop().call_later(
+                    delay, self.start_rotation
+                )
+                return
+            self.reconnects += 1
+            self.last_reconnect = time.time()
+            hooks.declare_connected()
+            logger.info("jetsocket: %s: connection rotated (max_connection_age)", hooks.describe())
+            self._events.emit(
+                "reconnected",
+                ReconnectedEvent(attempts=1, downtime=time.monotonic() - started, rotation=True),
             )
-            self._events.emit("error", ErrorEvent(error=exc, context="rotation"))
-            if self.task is asyncio.current_task():
-                self.task = None
-            delay = self._backoff.next_delay(exc)
-            self._retry_timer = asyncio.get_running_loop().call_later(delay, self.start_rotation)
-            return
+            if old is not None:
+                # Still this task's work: close() cancels it, and no second rotation starts
+                # while the old connection hands over.
+                await hooks.retire(old, overlap)
         finally:
+            if overlap is not None:
+                overlap.cancel()
             if self.task is asyncio.current_task():
                 self.task = None
-        self.reconnects += 1
-        self.last_reconnect = time.time()
-        hooks.declare_connected()
-        logger.info("jetsocket: %s: connection rotated (max_connection_age)", hooks.describe())
-        self._events.emit(
-            "reconnected",
-            ReconnectedEvent(attempts=1, downtime=time.monotonic() - started, rotation=True),
-        )
-        if old is not None:
-            await hooks.retire(old)
 
 
 async def replay_after_reconnect(

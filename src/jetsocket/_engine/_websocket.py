@@ -10,6 +10,7 @@ The engine itself holds the state machine and the current connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
@@ -244,7 +245,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                     after_reconnect=self._replay_after_reconnect,
                     current=lambda: self._conn,
                     abandon=_abort,
-                    retire=_retire,
+                    watch_overlap=self._receiver.next_repeat,
+                    retire=functools.partial(_retire, overlap_timeout=settings.rotation_overlap),
                     describe=self._describe,
                     redact=self._redactor,
                 ),
@@ -782,9 +784,40 @@ def _abort(conn: object) -> None:
         conn.abort()
 
 
-async def _retire(conn: object) -> None:
-    if isinstance(conn, WireConnection):
+async def _retire(
+    conn: object, overlap: asyncio.Future[None] | None, *, overlap_timeout: float
+) -> None:
+    """Close a rotated-out connection once the new one took the stream over.
+
+    With sequence ids, the old connection keeps delivering until both connections
+    delivered a common id (the new one may start its stream later than its handshake: a
+    venue subscribing it, a broadcaster adding it), so no message falls between them;
+    bounded by ``overlap_timeout`` and by the old connection ending first. Without ids
+    there is nothing to compare: it closes at once (the fewest duplicates).
+    """
+    if not isinstance(conn, WireConnection):
+        return
+    try:
+        if overlap is not None and not overlap.done():
+            closed = asyncio.ensure_future(conn.wait_closed())
+            try:
+                done, _ = await asyncio.wait(
+                    (overlap, closed),
+                    timeout=overlap_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                closed.cancel()
+            if not done:
+                logger.warning(
+                    "jetsocket: rotation: no sequence id common to both connections within "
+                    "%.3gs; closing the old one (a gap event reports anything missed)",
+                    overlap_timeout,
+                )
         await conn.close(1000, "rotating connection")
+    except asyncio.CancelledError:
+        conn.abort()  # close() during the hand-over: the old connection must not linger
+        raise
 
 
 #: ``jetsocket.connect(uri, ...)`` is :class:`WebSocket` itself (as in websockets): every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from jetsocket import BackoffConfig, ConnectionClosedError, HandshakeError
@@ -25,6 +26,7 @@ class FakeEngine:
         self.declared: list[object | None] = []
         self.gave_up: list[BaseException] = []
         self.retired: list[object] = []
+        self.overlap: asyncio.Future[None] | None = None
         self.abandoned: list[object] = []
         self.done = asyncio.Event()
 
@@ -52,7 +54,14 @@ class FakeEngine:
     async def after(self) -> None:
         self.done.set()
 
-    async def retire(self, conn: object) -> None:
+    def watch_overlap(self) -> asyncio.Future[None]:
+        self.overlap = asyncio.get_running_loop().create_future()
+        return self.overlap
+
+    async def retire(self, conn: object, overlap: asyncio.Future[None] | None) -> None:
+        assert overlap is not None  # handed over, still watched
+        assert overlap is self.overlap
+        assert not overlap.done()
         self.retired.append(conn)
         self.done.set()
 
@@ -66,6 +75,7 @@ class FakeEngine:
             after_reconnect=self.after,
             current=lambda: self.current,
             abandon=self.abandoned.append,
+            watch_overlap=self.watch_overlap,
             retire=self.retire,
             describe=lambda: "ws://test/",
             redact=str,
@@ -133,3 +143,11 @@ async def test_rotation_opens_the_new_connection_before_retiring_the_old() -> No
     assert engine.declared == ["conn0"]
     assert engine.retired == ["old"]
     assert any(getattr(e, "rotation", False) for e in seen)
+    await asyncio.wait_for(_until(lambda: rec.task is None), 5)
+    assert engine.overlap is not None
+    assert engine.overlap.cancelled()  # the watch ends with the rotation
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    while not predicate():
+        await asyncio.sleep(0)  # yields to the rotation task (no timing involved)
