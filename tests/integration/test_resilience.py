@@ -284,27 +284,31 @@ async def test_rotation_keeps_the_old_connection_until_the_new_one_carries_the_s
     assert stats.gaps == 0
 
 
+def _silent_successor() -> ScriptedServer:
+    """First connection: a sequenced stream; the next ones never deliver anything."""
+
+    async def silent(conn: ServerConnection) -> None:
+        await conn.wait_closed()
+
+    scripts: list[list[Step]] = [[SendMany(lambda i: {"seq": i}, rate=1000)], [Call(silent)]]
+    return ScriptedServer(scripts)
+
+
+def _rotating(uri: str, age: float, overlap: float) -> jetsocket.WebSocket[Any]:
+    return jetsocket.WebSocket(
+        uri,
+        max_connection_age=age,
+        rotation_overlap=overlap,
+        replay=ReplayConfig(sequence_extractor=lambda m: m["seq"]),
+        backoff=FAST,
+    )
+
+
 async def test_rotation_without_a_common_id_closes_the_old_connection_after_the_overlap_bound(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    second_open = asyncio.Event()
-
-    async def silent(conn: ServerConnection) -> None:
-        second_open.set()
-        await conn.wait_closed()  # a new connection that never delivers anything
-
-    scripts: list[list[Step]] = [
-        [SendMany(lambda i: {"seq": i}, rate=1000)],
-        [Call(silent)],
-    ]
-    async with ScriptedServer(scripts) as server:
-        ws = jetsocket.WebSocket(
-            server.uri,
-            max_connection_age=0.3,
-            rotation_overlap=0.2,
-            replay=ReplayConfig(sequence_extractor=lambda m: m["seq"]),
-            backoff=FAST,
-        )
+    async with _silent_successor() as server:
+        ws = _rotating(server.uri, age=0.3, overlap=0.2)
         rec = Recorder(ws, "reconnected")
         async with asyncio.timeout(10), ws:
             await rec.wait("reconnected")
@@ -316,21 +320,8 @@ async def test_rotation_without_a_common_id_closes_the_old_connection_after_the_
 
 
 async def test_close_during_a_rotation_hand_over_leaves_no_connection_behind() -> None:
-    async def silent(conn: ServerConnection) -> None:
-        await conn.wait_closed()
-
-    scripts: list[list[Step]] = [
-        [SendMany(lambda i: {"seq": i}, rate=1000)],
-        [Call(silent)],
-    ]
-    async with ScriptedServer(scripts) as server:
-        ws = jetsocket.WebSocket(
-            server.uri,
-            max_connection_age=0.2,
-            rotation_overlap=30,  # the hand-over would wait long: close() must end it
-            replay=ReplayConfig(sequence_extractor=lambda m: m["seq"]),
-            backoff=FAST,
-        )
+    async with _silent_successor() as server:
+        ws = _rotating(server.uri, age=0.2, overlap=30)  # close() must end the long wait
         rec = Recorder(ws, "reconnected")
         async with asyncio.timeout(10):
             async with ws:

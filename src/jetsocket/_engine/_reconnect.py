@@ -28,8 +28,15 @@ from jetsocket._engine._outbox import Outbox
 from jetsocket._engine._retry import Backoff, Classifier, is_fatal
 from jetsocket._engine._state import ConnectionState
 from jetsocket._exceptions import ConnectionClosedError
+from jetsocket._protocol._connection import WireConnection
 
-__all__ = ["EngineHooks", "Reconnector", "replay_after_reconnect"]
+__all__ = [
+    "EngineHooks",
+    "Reconnector",
+    "abort_connection",
+    "replay_after_reconnect",
+    "retire_connection",
+]
 
 logger = logging.getLogger("jetsocket")
 
@@ -280,3 +287,45 @@ async def replay_after_reconnect(
     elif mode is ReplayMode.FULL_BUFFER:
         replayed = await outbox.replay_held()
     events.emit("replay_completed", ReplayCompletedEvent(mode=mode.value, replayed=replayed))
+
+
+def abort_connection(conn: object) -> None:
+    """Drop a connection at once (one opened while the engine was closed)."""
+    if isinstance(conn, WireConnection):
+        conn.abort()
+
+
+async def retire_connection(
+    conn: object, overlap: asyncio.Future[None] | None, *, overlap_timeout: float
+) -> None:
+    """Close a rotated-out connection once the new one took the stream over.
+
+    With sequence ids, the old connection keeps delivering until both connections
+    delivered a common id (the new one may start its stream later than its handshake: a
+    venue subscribing it, a broadcaster adding it), so no message falls between them;
+    bounded by ``overlap_timeout`` and by the old connection ending first. Without ids
+    there is nothing to compare: it closes at once (the fewest duplicates).
+    """
+    if not isinstance(conn, WireConnection):
+        return
+    try:
+        if overlap is not None and not overlap.done():
+            closed = asyncio.ensure_future(conn.wait_closed())
+            try:
+                done, _ = await asyncio.wait(
+                    (overlap, closed),
+                    timeout=overlap_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                closed.cancel()
+            if not done:
+                logger.warning(
+                    "jetsocket: rotation: no sequence id common to both connections within "
+                    "%.3gs; closing the old one (a gap event reports anything missed)",
+                    overlap_timeout,
+                )
+        await conn.close(1000, "rotating connection")
+    except asyncio.CancelledError:
+        conn.abort()  # close() during the hand-over: the old connection must not linger
+        raise

@@ -40,7 +40,13 @@ from jetsocket._engine._options import Settings, WebSocketOptions, resolve
 from jetsocket._engine._outbox import Outbox, encode_raw
 from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._engine._receiver import Fallback, Receiver, Router
-from jetsocket._engine._reconnect import EngineHooks, Reconnector, replay_after_reconnect
+from jetsocket._engine._reconnect import (
+    EngineHooks,
+    Reconnector,
+    abort_connection,
+    replay_after_reconnect,
+    retire_connection,
+)
 from jetsocket._engine._state import ConnectionState, check_transition
 from jetsocket._engine._stats import ConnectionStats
 from jetsocket._exceptions import ConnectionClosedError, InvalidStateError
@@ -244,9 +250,11 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                     give_up=self._give_up,
                     after_reconnect=self._replay_after_reconnect,
                     current=lambda: self._conn,
-                    abandon=_abort,
+                    abandon=abort_connection,
                     watch_overlap=self._receiver.next_repeat,
-                    retire=functools.partial(_retire, overlap_timeout=settings.rotation_overlap),
+                    retire=functools.partial(
+                        retire_connection, overlap_timeout=settings.rotation_overlap
+                    ),
                     describe=self._describe,
                     redact=self._redactor,
                 ),
@@ -777,47 +785,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             loop_lag_max_ms=max_lag_ms,
             loop_blocked=self._events.loop_blocks,
         )
-
-
-def _abort(conn: object) -> None:
-    if isinstance(conn, WireConnection):
-        conn.abort()
-
-
-async def _retire(
-    conn: object, overlap: asyncio.Future[None] | None, *, overlap_timeout: float
-) -> None:
-    """Close a rotated-out connection once the new one took the stream over.
-
-    With sequence ids, the old connection keeps delivering until both connections
-    delivered a common id (the new one may start its stream later than its handshake: a
-    venue subscribing it, a broadcaster adding it), so no message falls between them;
-    bounded by ``overlap_timeout`` and by the old connection ending first. Without ids
-    there is nothing to compare: it closes at once (the fewest duplicates).
-    """
-    if not isinstance(conn, WireConnection):
-        return
-    try:
-        if overlap is not None and not overlap.done():
-            closed = asyncio.ensure_future(conn.wait_closed())
-            try:
-                done, _ = await asyncio.wait(
-                    (overlap, closed),
-                    timeout=overlap_timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                closed.cancel()
-            if not done:
-                logger.warning(
-                    "jetsocket: rotation: no sequence id common to both connections within "
-                    "%.3gs; closing the old one (a gap event reports anything missed)",
-                    overlap_timeout,
-                )
-        await conn.close(1000, "rotating connection")
-    except asyncio.CancelledError:
-        conn.abort()  # close() during the hand-over: the old connection must not linger
-        raise
 
 
 #: ``jetsocket.connect(uri, ...)`` is :class:`WebSocket` itself (as in websockets): every
