@@ -110,4 +110,4 @@ async def test_scripted_server_send_many_is_paced() -> None:
             got = [await ws.recv(timeout=5) for _ in range(50)]
             elapsed = time.monotonic() - started
     assert seqs(got) == list(range(50))
-    assert 49 / 500 * 0.8 <= elapsed < 49 / 500 + 0.3
+    assert 49 / 500 * 0.8 <= elapsed < 49 / 500 + 1.0  # paced, not instant (bound for CI)
