@@ -33,6 +33,7 @@ from typing import (
 
 from typing_extensions import dataclass_transform
 
+from jetsocket._engine._config import OverflowChoice
 from jetsocket._engine._events import GapEvent
 from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._exceptions import InvalidStateError
@@ -212,7 +213,7 @@ class Subscription(Generic[M]):
     dedup_window: ClassVar[int] = 10_000
     on_gap: ClassVar[GapAction] = "report"
     buffer: ClassVar[int] = 10_000
-    overflow_policy: ClassVar[str] = "drop_oldest"
+    overflow_policy: ClassVar[OverflowChoice] = "drop_oldest"
     _message_types: ClassVar[tuple[type, ...]] = (object,)
 
     if TYPE_CHECKING:
