@@ -12,7 +12,7 @@ import functools
 import itertools
 import statistics
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 from websockets.asyncio.server import ServerConnection
@@ -249,7 +249,9 @@ async def test_rotation_under_5000_msgs_per_second_loses_and_duplicates_nothing(
 
 
 @pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
-async def test_slow_consumer_drop_policies_bound_the_buffer_and_count_drops(policy: str) -> None:
+async def test_slow_consumer_drop_policies_bound_the_buffer_and_count_drops(
+    policy: Literal["drop_oldest", "drop_newest"],
+) -> None:
     total, capacity = 1000, 100
     script: list[Step] = [SendMany(lambda i: {"n": i}, count=total), CloseWith(1000, "done")]
     async with ScriptedServer(script) as server:
