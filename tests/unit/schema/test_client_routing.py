@@ -17,6 +17,7 @@ from _kit import (
     URI,
     FakeSender,
     Kline,
+    SeqTrades,
     Trade,
     Trades,
     attach,
@@ -28,11 +29,6 @@ import jetsocket
 from jetsocket._engine._queue import Failure
 from jetsocket._engine._state import ConnectionState
 from jetsocket.schema import Ack, Client, Stream, Subscription, Unmatched
-
-
-class SeqTrades(Trades):
-    def sequence(self, msg: Trade) -> int | None:
-        return msg.seq
 
 
 class Klines(Subscription[Kline]):
