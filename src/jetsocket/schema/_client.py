@@ -59,8 +59,8 @@ from jetsocket._exceptions import (
     TimeoutError,
 )
 from jetsocket.schema._acks import AckBook, PendingRequest
-from jetsocket.schema._routing import Router, Unmatched, error_text
-from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf
+from jetsocket.schema._routing import Router, Unmatched
+from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf, error_text
 from jetsocket.schema._sync_client import SyncClient
 
 __all__ = ["Client", "Unmatched"]

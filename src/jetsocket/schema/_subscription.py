@@ -45,6 +45,7 @@ __all__ = [
     "Stream",
     "Subscription",
     "SubscriptionOf",
+    "error_text",
     "message_types_of",
     "read_id_ack",
 ]
@@ -94,7 +95,8 @@ class Ack:
     complete: bool = False
 
 
-def _reason(value: Any) -> str:
+def error_text(value: Any) -> str:
+    """The text of a venue's error: its ``msg``, ``message`` or ``reason``, else itself."""
     if isinstance(value, dict):
         for key in ("msg", "message", "reason"):
             if value.get(key):
@@ -119,7 +121,7 @@ def read_id_ack(msg: Any, field: str) -> Ack | None:
     ok = not error and msg.get("success") is not False
     reason = ""
     if not ok:
-        reason = _reason(error) if error else str(msg.get("ret_msg") or msg.get("message") or "")
+        reason = error_text(error) if error else str(msg.get("ret_msg") or msg.get("message") or "")
     return Ack(ok=ok, reason=reason or ("" if ok else "refused"), request_id=request_id)
 
 
