@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Generator, Hashable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Coroutine, Hashable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from jetsocket._engine._websocket import WebSocket
-from jetsocket._sync import _GRACE, SyncWebSocket, iter_queue
+from jetsocket._sync import _GRACE, QueueReader, SyncWebSocket
 from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class AsyncClient(Protocol[T]):
     ) -> Any: ...
 
 
-class SyncStream(Generic[M]):
+class SyncStream(QueueReader[M]):
     """Blocking iterator over one subscription's messages (from ``SyncClient.subscribe``).
 
     Thread-safe like :class:`jetsocket.SyncWebSocket`: messages cross from the loop thread
@@ -54,6 +54,7 @@ class SyncStream(Generic[M]):
     def __init__(self, client: SyncClient[Any], stream: Stream[M]) -> None:
         self._client = client
         self._stream = stream
+        self._read_from(stream.queue, client._guard)
 
     @property
     def subscription(self) -> Subscription[M]:
@@ -62,34 +63,6 @@ class SyncStream(Generic[M]):
 
     def __repr__(self) -> str:
         return f"Sync{self._stream!r}"
-
-    def recv(self, timeout: float | None = None) -> M:
-        """The next message, blocking up to ``timeout`` seconds.
-
-        Raises:
-            TimeoutError: Nothing within ``timeout`` (also a builtin ``TimeoutError``).
-            ConnectionClosedError: The stream ended.
-        """
-        return self._client._take(self._stream.queue, timeout, iterating=False)
-
-    def _next(self, timeout: float | None, *, iterating: bool) -> M:
-        return self._client._take(self._stream.queue, timeout, iterating=iterating)
-
-    def __iter__(self) -> Iterator[M]:
-        self._client._check_thread()
-        return self._stream.queue.iterate()
-
-    def __next__(self) -> M:
-        return self._next(None, iterating=True)
-
-    def batches(self) -> Generator[list[M], None, None]:
-        """Iterate a batch at a time (every message of this stream received so far)."""
-        self._client._check_thread()
-        return self._stream.queue.iterate_batches()
-
-    def iter_messages(self, timeout: float | None = None) -> Iterator[M]:
-        """Iterate; stop when the stream ends or when ``timeout`` passes without a message."""
-        return iter_queue(self._next, timeout)
 
     @property
     def received(self) -> int:
