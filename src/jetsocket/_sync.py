@@ -41,6 +41,7 @@ from jetsocket._exceptions import (
     InvalidStateError,
     TimeoutError,
 )
+from jetsocket._forward import Forward
 from jetsocket._protocol._closecodes import check_close
 
 __all__ = ["QueueReader", "SyncWebSocket"]
@@ -265,35 +266,23 @@ class SyncWebSocket(QueueReader[T], EventSource, CloseContext):
 
     # -- properties ---------------------------------------------------------------------
 
-    @property
-    def uri(self) -> str:
-        """The URI this client connects to."""
-        return self._ws.uri
+    uri = Forward[str]("_ws")
+    """The URI this client connects to."""
 
-    @property
-    def state(self) -> ConnectionState:
-        """The current :class:`jetsocket.ConnectionState`."""
-        return self._ws.state
+    state = Forward[ConnectionState]("_ws")
+    """The current :class:`jetsocket.ConnectionState`."""
 
-    @property
-    def is_connected(self) -> bool:
-        """True while connected."""
-        return self._ws.is_connected
+    is_connected = Forward[bool]("_ws")
+    """True while connected."""
 
-    @property
-    def latency_ms(self) -> float | None:
-        """Last heartbeat round trip in milliseconds, or None."""
-        return self._ws.latency_ms
+    latency_ms = Forward[float | None]("_ws")
+    """Last heartbeat round trip in milliseconds, or None."""
 
-    @property
-    def subprotocol(self) -> str | None:
-        """The subprotocol the server selected, if any."""
-        return self._ws.subprotocol
+    subprotocol = Forward[str | None]("_ws")
+    """The subprotocol the server selected, if any."""
 
-    @property
-    def settings(self) -> Settings:
-        """The validated options of this client (frozen)."""
-        return self._ws.settings
+    settings = Forward[Settings]("_ws")
+    """The validated options of this client (frozen)."""
 
     @property
     def websocket(self) -> WebSocket[T]:

@@ -37,6 +37,7 @@ from jetsocket._engine._config import OverflowChoice
 from jetsocket._engine._events import GapEvent
 from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._exceptions import InvalidStateError
+from jetsocket._forward import Forward
 
 __all__ = [
     "Ack",
@@ -451,15 +452,11 @@ class Stream(Generic[M]):
     def __repr__(self) -> str:
         return f"Stream({self.subscription!r}, buffered={len(self.queue)})"
 
-    @property
-    def dropped(self) -> int:
-        """Messages discarded by the overflow policy."""
-        return self.queue.dropped
+    dropped = Forward[int]("queue")
+    """Messages discarded by the overflow policy."""
 
-    @property
-    def conflated(self) -> int:
-        """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
-        return self.queue.conflated
+    conflated = Forward[int]("queue")
+    """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
 
     def _conflate_key_failed(self, exc: BaseException) -> None:
         # Loop thread; the message was queued unconflated (never lost).

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Hashable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from jetsocket._engine._events import GapEvent
 from jetsocket._engine._websocket import WebSocket
+from jetsocket._forward import Forward
 from jetsocket._sync import _GRACE, QueueReader, SyncWebSocket
 from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf
-
-if TYPE_CHECKING:
-    from jetsocket._engine._events import GapEvent
 
 __all__ = ["AsyncClient", "SyncClient", "SyncStream"]
 
@@ -64,45 +63,29 @@ class SyncStream(QueueReader[M]):
     def __repr__(self) -> str:
         return f"Sync{self._stream!r}"
 
-    @property
-    def received(self) -> int:
-        """Messages routed to this stream."""
-        return self._stream.received
+    received = Forward[int]("_stream")
+    """Messages routed to this stream."""
 
-    @property
-    def dropped(self) -> int:
-        """Messages discarded by the overflow policy."""
-        return self._stream.dropped
+    dropped = Forward[int]("_stream")
+    """Messages discarded by the overflow policy."""
 
-    @property
-    def conflated(self) -> int:
-        """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
-        return self._stream.conflated
+    conflated = Forward[int]("_stream")
+    """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
 
-    @property
-    def gaps(self) -> int:
-        """Sequence gaps detected."""
-        return self._stream.gaps
+    gaps = Forward[int]("_stream")
+    """Sequence gaps detected."""
 
-    @property
-    def last_sequence(self) -> int | None:
-        """The highest sequence id seen, or None."""
-        return self._stream.last_sequence
+    last_sequence = Forward[int | None]("_stream")
+    """The highest sequence id seen, or None."""
 
-    @property
-    def duplicates(self) -> int:
-        """Messages dropped as already delivered (``dedup``)."""
-        return self._stream.duplicates
+    duplicates = Forward[int]("_stream")
+    """Messages dropped as already delivered (``dedup``)."""
 
-    @property
-    def gaps_detected(self) -> int:
-        """Gaps detected when the messages arrived (ahead of the consumer)."""
-        return self._stream.gaps_detected
+    gaps_detected = Forward[int]("_stream")
+    """Gaps detected when the messages arrived (ahead of the consumer)."""
 
-    @property
-    def gap(self) -> GapEvent | None:
-        """The gap right before the message taken last, or None."""
-        return self._stream.gap
+    gap = Forward[GapEvent | None]("_stream")
+    """The gap right before the message taken last, or None."""
 
     @property
     def sequences(self) -> dict[Hashable, int]:
@@ -172,15 +155,11 @@ class SyncClient(SyncWebSocket[T]):
         """Unsubscribe (blocking; waits for the ack when the subscription declares one)."""
         self._call(self._client.unsubscribe(subscription), self._ack_bound())
 
-    @property
-    def unmatched_count(self) -> int:
-        """Messages that matched no declared type, no pending ack and no ``expect()``."""
-        return self._client.unmatched_count
+    unmatched_count = Forward[int]("_client")
+    """Messages that matched no declared type, no pending ack and no ``expect()``."""
 
-    @property
-    def subscriptions(self) -> tuple[Subscription[Any], ...]:
-        """The active subscriptions."""
-        return self._client.subscriptions
+    subscriptions = Forward[tuple[Subscription[Any], ...]]("_client")
+    """The active subscriptions."""
 
     def expect(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         """Block until a message satisfying ``predicate`` arrives (see ``Client.expect``).

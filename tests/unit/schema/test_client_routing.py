@@ -230,7 +230,7 @@ def test_unknown_messages_error_policy() -> None:
 def test_unknown_messages_ignore_policy() -> None:
     client = Ignoring()
     assert client._route([client._decode(b'{"hello":"world"}'), trade("BTC")]) == [trade("BTC")]
-    assert client._unknown == 1
+    assert client.unmatched_count == 1
 
 
 def test_unknown_messages_deliver_policy() -> None:
