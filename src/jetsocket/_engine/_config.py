@@ -129,18 +129,6 @@ class HeartbeatConfig:
             )
 
 
-class OverflowPolicy(StrEnum):
-    """The ``overflow_policy`` strings as constants (kept for compatibility).
-
-    Each member equals its string; options take and report the strings.
-    """
-
-    BLOCK = "block"
-    DROP_OLDEST = "drop_oldest"
-    DROP_NEWEST = "drop_newest"
-    ERROR = "error"
-
-
 @dataclass(frozen=True, slots=True)
 class BufferConfig:
     """The queue of received messages not yet consumed.
@@ -171,18 +159,6 @@ class BufferConfig:
         _choice("overflow_policy", self.overflow_policy, OverflowChoice)
 
 
-class ReplayMode(StrEnum):
-    """The replay ``mode`` strings as constants (kept for compatibility).
-
-    ``ReplayConfig.mode`` still holds the member equal to the string given, because the
-    reconnector compares members by identity.
-    """
-
-    NONE = "none"
-    SEQUENCE_ID = "sequence_id"
-    FULL_BUFFER = "full_buffer"
-
-
 @dataclass(frozen=True, slots=True)
 class ReplayConfig:
     """Sequence tracking and replay after a reconnect.
@@ -210,3 +186,29 @@ class ReplayConfig:
             raise ValueError(f"max_pending_sends must be >= 0, got {self.max_pending_sends}")
         if self.mode == "sequence_id" and self.sequence_extractor is None:
             raise ValueError("mode 'sequence_id' needs a sequence_extractor")
+
+
+# -- compatibility ---------------------------------------------------------------------
+# The choices as constants, as earlier releases declared them. Each member equals its
+# string; options take and report the strings.
+
+
+class OverflowPolicy(StrEnum):
+    """The ``overflow_policy`` strings as constants (kept for compatibility)."""
+
+    BLOCK = "block"
+    DROP_OLDEST = "drop_oldest"
+    DROP_NEWEST = "drop_newest"
+    ERROR = "error"
+
+
+class ReplayMode(StrEnum):
+    """The replay ``mode`` strings as constants (kept for compatibility).
+
+    ``ReplayConfig.mode`` still holds the member equal to the string given, because the
+    reconnector compares members by identity.
+    """
+
+    NONE = "none"
+    SEQUENCE_ID = "sequence_id"
+    FULL_BUFFER = "full_buffer"
