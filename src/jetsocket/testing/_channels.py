@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from jetsocket.testing._market import Market, StreamKind, StreamSpec
+from jetsocket.testing._market import Market, StreamSpec
 
 __all__ = ["Channel", "Cursor", "Paced", "SharedFeed", "wait_due"]
 
@@ -65,11 +65,11 @@ class Paced:
         market = self.market
         market.trade()
         kind = self.spec.kind
-        if kind is StreamKind.TRADE:
+        if kind == "trade":
             return market.trade_message(seq, now_ms)
-        if kind is StreamKind.KLINE:
+        if kind == "kline":
             return market.kline_message(self.spec, seq, now_ms)
-        if kind is StreamKind.BOOK:
+        if kind == "book":
             return market.book.delta_message(seq, now_ms)
         return market.book_message(seq, now_ms)
 
@@ -121,7 +121,7 @@ class Channel(Paced):
         self.withhold = 0
         self.withheld: set[int] = set()
         self.subscribers: dict[object, asyncio.Event] = {}
-        if spec.kind is StreamKind.BOOK:
+        if spec.kind == "book":
             _ = market.book  # the book exists from the channel's start: version == seq
 
     def produce(self, now_ms: int) -> None:

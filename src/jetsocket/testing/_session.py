@@ -21,7 +21,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from jetsocket.testing._channels import Cursor, Paced, SharedFeed, wait_due
-from jetsocket.testing._market import Market, StreamKind, StreamSpec, parse_stream
+from jetsocket.testing._market import Market, StreamSpec, parse_stream
 
 
 class SessionHost(Protocol):
@@ -164,7 +164,7 @@ class Session:
                     self.markets[spec.symbol] = market
                 stream = Paced(spec, market, sim._rate, now)
                 self.streams[spec.name] = stream
-                if spec.kind is StreamKind.BOOK:
+                if spec.kind == "book":
                     # A book stream starts with a snapshot of the book, right after the reply.
                     self.seq += 1
                     snapshot = market.book.snapshot_message(self.seq, time.time_ns() // 1_000_000)
@@ -204,7 +204,7 @@ class Session:
                     if last is not None:
                         recovered[spec.name] = False  # older than the history (or unknown)
                     cursor = Cursor(channel, head + 1)
-                    if spec.kind is StreamKind.BOOK:
+                    if spec.kind == "book":
                         snapshots.append((spec.name, channel.snapshot(now_ms)))
                     elif last is not None:
                         cursor.next = channel.base  # what is left: the client sees the gap
