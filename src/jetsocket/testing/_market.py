@@ -261,15 +261,9 @@ class Market:
         return _encode({"e": "kline", "E": now_ms, "s": self.symbol, "k": bar, "seq": seq})
 
     def _open_candle(self, start: int) -> _Candle:
-        return _Candle(
-            start=start,
-            open=self.price,
-            high=self.price,
-            low=self.price,
-            close=self.price,
-            first_id=self.trade_id,
-            last_id=self.trade_id,
-        )
+        # One trade so far: it is the open, high, low and close, the first and last id.
+        price, trade_id = self.price, self.trade_id
+        return _Candle(start, price, price, price, price, trade_id, trade_id)
 
     def _count_last_trade(self, candle: _Candle) -> None:
         candle.trades = 1
