@@ -29,6 +29,7 @@ import pydantic
 from benchmarks._common import expected_trade_id, expected_update_id, mixed_counts
 from benchmarks._feed import FeedRun, RunClock, run_feed_client
 from jetsocket import WebSocket
+from jetsocket._engine._config import OverflowChoice
 from jetsocket.schema import Client, Message, Stream, Subscription, field
 
 __all__ = ["SCHEMA_CLIENTS", "SchemaClient", "run_schema_client"]
@@ -95,7 +96,7 @@ class _Sub:
     """Subscription options shared by the three kinds."""
 
     # The plain WebSocket's default too: a full queue pauses reading (no drops, fair).
-    overflow_policy: ClassVar[str] = "block"
+    overflow_policy: ClassVar[OverflowChoice] = "block"
 
     def subscribe_message(self, request_id: int) -> object:
         """Binance-style request; the benchmark server ignores it (no ack is awaited)."""

@@ -41,9 +41,10 @@ from jetsocket._exceptions import (
     InvalidStateError,
     TimeoutError,
 )
+from jetsocket._forward import Forward
 from jetsocket._protocol._closecodes import check_close
 
-__all__ = ["SyncWebSocket", "iter_queue"]
+__all__ = ["QueueReader", "SyncWebSocket"]
 
 T = TypeVar("T", default=Any)
 M = TypeVar("M")
@@ -109,6 +110,11 @@ class _Portal:
         """True when called from the loop thread (a handler)."""
         return threading.current_thread() is self._thread
 
+    def refuse_loop_thread(self) -> None:
+        """Raise when called from the loop thread: a blocking read there would deadlock."""
+        if threading.current_thread() is self._thread:
+            raise InvalidStateError("blocking call from the loop thread (inside a handler)")
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
@@ -122,6 +128,10 @@ class _Portal:
                 self._thread.join(timeout=10.0)
 
 
+def _anywhere() -> None:
+    """The read guard before the loop thread exists: every thread may block."""
+
+
 class _Target(Protocol):
     """What the facade drives on the loop thread (an engine or a schema Client)."""
 
@@ -130,7 +140,78 @@ class _Target(Protocol):
     async def send(self, message: Any) -> None: ...
 
 
-class SyncWebSocket(EventSource, CloseContext, Generic[T]):
+class QueueReader(Generic[M]):
+    """Blocking reads of one message queue from user threads: recv, iteration, batches.
+
+    The facade (its queue: the messages no subscription claimed) and each sync stream
+    read this way. Messages cross from the loop thread in batches; a blocking read from
+    the loop thread itself (a handler) raises, since it would wait for the thread it
+    blocks.
+    """
+
+    def _read_from(self, queue: MessageQueue[M], guard: Callable[[], None]) -> None:
+        """Read ``queue``; ``guard`` raises when called from the loop thread."""
+        self._queue = queue
+        self._guard = guard
+
+    def _next(self, timeout: float | None, *, iterating: bool) -> M:
+        self._guard()
+        return self._queue.get(timeout, iterating=iterating)
+
+    def recv(self, timeout: float | None = None) -> M:
+        """Return the next message, blocking.
+
+        Args:
+            timeout: Seconds to wait; None waits for ever.
+
+        Raises:
+            TimeoutError: No message within ``timeout`` (also a builtin ``TimeoutError``).
+            ConnectionClosedError: Closed (a stream: unsubscribed) and every received
+                message consumed.
+            MessageDecodeError: The next message did not match the declared type.
+            InvalidStateError: ``connect()`` was never called, or called from a handler.
+        """
+        return self._next(timeout, iterating=False)
+
+    def __iter__(self) -> Iterator[M]:
+        self._guard()
+        return self._queue.iterate()
+
+    def __next__(self) -> M:
+        return self._next(None, iterating=True)
+
+    def batches(self) -> Generator[list[M], None, None]:
+        """Iterate over messages a batch at a time (every message received so far).
+
+        See :meth:`jetsocket.WebSocket.batches`: one step per batch the loop thread
+        handed over instead of one per message.
+
+        Returns:
+            An iterator of non-empty lists of messages, in order.
+        """
+        self._guard()
+        return self._queue.iterate_batches()
+
+    def iter_messages(self, timeout: float | None = None) -> Iterator[M]:
+        """Iterate over messages; stop when closed or when ``timeout`` passes idle.
+
+        Args:
+            timeout: Stop iterating after this many seconds without a message
+                (None: only when the connection is closed).
+
+        Yields:
+            Each message, in order.
+        """
+        while True:
+            try:
+                yield self._next(timeout, iterating=True)
+            except StopIteration:
+                return
+            except builtins.TimeoutError:
+                return
+
+
+class SyncWebSocket(QueueReader[T], EventSource, CloseContext):
     """A blocking WebSocket client with the features of :class:`jetsocket.WebSocket`.
 
     Example:
@@ -173,7 +254,7 @@ class SyncWebSocket(EventSource, CloseContext, Generic[T]):
         """
         self._ws = ws
         self._target = target
-        self._queue = ws.queue
+        self._read_from(ws.queue, _anywhere)  # until connect() starts the loop thread
         self._outbox = ws.outbox
         connect_settings = ws.settings.connect
         self._connect_timeout = connect_settings.connect_timeout
@@ -185,35 +266,23 @@ class SyncWebSocket(EventSource, CloseContext, Generic[T]):
 
     # -- properties ---------------------------------------------------------------------
 
-    @property
-    def uri(self) -> str:
-        """The URI this client connects to."""
-        return self._ws.uri
+    uri = Forward[str]("_ws")
+    """The URI this client connects to."""
 
-    @property
-    def state(self) -> ConnectionState:
-        """The current :class:`jetsocket.ConnectionState`."""
-        return self._ws.state
+    state = Forward[ConnectionState]("_ws")
+    """The current :class:`jetsocket.ConnectionState`."""
 
-    @property
-    def is_connected(self) -> bool:
-        """True while connected."""
-        return self._ws.is_connected
+    is_connected = Forward[bool]("_ws")
+    """True while connected."""
 
-    @property
-    def latency_ms(self) -> float | None:
-        """Last heartbeat round trip in milliseconds, or None."""
-        return self._ws.latency_ms
+    latency_ms = Forward[float | None]("_ws")
+    """Last heartbeat round trip in milliseconds, or None."""
 
-    @property
-    def subprotocol(self) -> str | None:
-        """The subprotocol the server selected, if any."""
-        return self._ws.subprotocol
+    subprotocol = Forward[str | None]("_ws")
+    """The subprotocol the server selected, if any."""
 
-    @property
-    def settings(self) -> Settings:
-        """The validated options of this client (frozen)."""
-        return self._ws.settings
+    settings = Forward[Settings]("_ws")
+    """The validated options of this client (frozen)."""
 
     @property
     def websocket(self) -> WebSocket[T]:
@@ -274,7 +343,10 @@ class SyncWebSocket(EventSource, CloseContext, Generic[T]):
                 raise InvalidStateError("this SyncWebSocket is closed; create a new one")
             if self._portal is not None:
                 raise InvalidStateError(f"connect() called while {self.state.value}")
-            self._portal = _Portal(f"jetsocket-loop-{id(self):x}")
+            self._portal = portal = _Portal(f"jetsocket-loop-{id(self):x}")
+            # The guard is the portal's, not this facade's: no reference cycle, so an
+            # unclosed facade is still collected (and warns) as soon as it is dropped.
+            self._read_from(self._queue, portal.refuse_loop_thread)
         try:
             self._call(self._target.connect(), self._connect_timeout + _GRACE)
         except BaseException:
@@ -364,74 +436,3 @@ class SyncWebSocket(EventSource, CloseContext, Generic[T]):
             # The first send from a thread: the loop turns on the shared write lock first.
             self._call(outbox.send_enabling_threads(payload, text), None)
         return True
-
-    # -- receiving ----------------------------------------------------------------------
-
-    def _check_thread(self) -> None:
-        portal = self._portal
-        if portal is not None and portal.on_loop_thread():
-            raise InvalidStateError("blocking call from the loop thread (inside a handler)")
-
-    def _take(self, queue: MessageQueue[M], timeout: float | None, *, iterating: bool) -> M:
-        """The next item of ``queue`` (the client's or a stream's), from a user thread."""
-        self._check_thread()
-        return queue.get(timeout, iterating=iterating)
-
-    def _next(self, timeout: float | None, *, iterating: bool) -> T:
-        return self._take(self._queue, timeout, iterating=iterating)
-
-    def recv(self, timeout: float | None = None) -> T:
-        """Return the next message, blocking.
-
-        Args:
-            timeout: Seconds to wait; None waits for ever.
-
-        Raises:
-            TimeoutError: No message within ``timeout`` (also a builtin ``TimeoutError``).
-            ConnectionClosedError: Closed and every received message consumed.
-            MessageDecodeError: The next message did not match the declared type.
-            InvalidStateError: ``connect()`` was never called, or called from a handler.
-        """
-        return self._next(timeout, iterating=False)
-
-    def __iter__(self) -> Iterator[T]:
-        self._check_thread()
-        return self._queue.iterate()
-
-    def __next__(self) -> T:
-        return self._next(None, iterating=True)
-
-    def batches(self) -> Generator[list[T], None, None]:
-        """Iterate over messages a batch at a time (every message received so far).
-
-        See :meth:`jetsocket.WebSocket.batches`: one step per batch the loop thread
-        handed over instead of one per message.
-
-        Returns:
-            An iterator of non-empty lists of messages, in order.
-        """
-        self._check_thread()
-        return self._queue.iterate_batches()
-
-    def iter_messages(self, timeout: float | None = None) -> Iterator[T]:
-        """Iterate over messages; stop when closed or when ``timeout`` passes idle.
-
-        Args:
-            timeout: Stop iterating after this many seconds without a message
-                (None: only when the connection is closed).
-
-        Yields:
-            Each message, in order.
-        """
-        return iter_queue(self._next, timeout)
-
-
-def iter_queue(next_item: Callable[..., T], timeout: float | None) -> Iterator[T]:
-    """Yield ``next_item(timeout, iterating=True)`` until the end or an idle ``timeout``."""
-    while True:
-        try:
-            yield next_item(timeout, iterating=True)
-        except StopIteration:
-            return
-        except builtins.TimeoutError:
-            return

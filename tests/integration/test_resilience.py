@@ -12,7 +12,7 @@ import functools
 import itertools
 import statistics
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 from websockets.asyncio.server import ServerConnection
@@ -335,7 +335,9 @@ async def test_close_during_a_rotation_hand_over_leaves_no_connection_behind() -
 
 
 @pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
-async def test_slow_consumer_drop_policies_bound_the_buffer_and_count_drops(policy: str) -> None:
+async def test_slow_consumer_drop_policies_bound_the_buffer_and_count_drops(
+    policy: Literal["drop_oldest", "drop_newest"],
+) -> None:
     total, capacity = 1000, 100
     script: list[Step] = [SendMany(lambda i: {"n": i}, count=total), CloseWith(1000, "done")]
     async with ScriptedServer(script) as server:

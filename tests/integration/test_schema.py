@@ -8,49 +8,13 @@ import threading
 from typing import Any
 
 import pytest
+from tests._binance import Kline, SeqTrades, Trade
 from tests.conftest import ws_server
 from websockets.asyncio.server import ServerConnection
 from websockets.sync.server import serve
 
 import jetsocket
-from jetsocket.schema import Ack, Client, Message, Subscription, field
-
-
-class Trade(Message, tag="trade", tag_field="e"):
-    symbol: str = field(name="s")
-    price: float = field(name="p")
-    seq: int = 0
-
-
-class Kline(Message, tag="kline", tag_field="e"):
-    symbol: str = field(name="s")
-    close: float = field(name="c")
-
-
-class Trades(Subscription[Trade]):
-    symbol: str
-
-    @property
-    def topic(self) -> str:
-        return f"{self.symbol}@trade"
-
-    def subscribe_message(self, request_id: int) -> object:
-        return {"method": "SUBSCRIBE", "params": [self.topic], "id": request_id}
-
-    def unsubscribe_message(self, request_id: int) -> object:
-        return {"method": "UNSUBSCRIBE", "params": [self.topic], "id": request_id}
-
-    def matches(self, msg: Trade) -> bool:
-        return msg.symbol == self.symbol.upper()
-
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        if isinstance(msg, dict) and msg.get("id") == request_id:
-            err = msg.get("error")
-            return Ack(ok=err is None, reason=str(err or ""))
-        return None
-
-    def sequence(self, msg: Trade) -> int | None:
-        return msg.seq
+from jetsocket.schema import Client
 
 
 class Venue:
@@ -100,8 +64,8 @@ async def test_subscribe_stream_and_handlers() -> None:
         def on_kline(k: Kline) -> None:
             seen.append(k)
 
-        btc = await bn.subscribe(Trades(symbol="btc"))
-        eth = await bn.subscribe(Trades(symbol="eth"))
+        btc = await bn.subscribe(SeqTrades(symbol="btc"))
+        eth = await bn.subscribe(SeqTrades(symbol="eth"))
         assert [(await btc.recv(timeout=5)).price for _ in range(3)] == [1.0, 2.0, 3.0]
         assert [(await eth.recv(timeout=5)).symbol for _ in range(3)] == ["ETH"] * 3
         # klines are claimed by no stream: they reach the client-level iterator
@@ -109,7 +73,7 @@ async def test_subscribe_stream_and_handlers() -> None:
         assert isinstance(k, Kline)
         assert seen
         assert seen[0].close == 9.5
-        assert await bn.subscribe(Trades(symbol="btc")) is btc  # idempotent
+        assert await bn.subscribe(SeqTrades(symbol="btc")) is btc  # idempotent
 
 
 async def test_refused_subscription_raises() -> None:
@@ -117,7 +81,7 @@ async def test_refused_subscription_raises() -> None:
     venue.refuse.add("doge@trade")
     async with ws_server(venue.handler) as uri, Binance(uri=uri) as bn:
         with pytest.raises(jetsocket.SubscriptionError, match="bad"):
-            await bn.subscribe(Trades(symbol="doge"))
+            await bn.subscribe(SeqTrades(symbol="doge"))
         assert bn.subscriptions == ()
 
 
@@ -126,7 +90,7 @@ async def test_resubscribe_after_reconnect_keeps_stream() -> None:
     async with ws_server(venue.handler) as uri, Binance(uri=uri) as bn:
         resubscribed = asyncio.Event()
         bn.on("resubscribed")(lambda e: resubscribed.set())
-        btc = await bn.subscribe(Trades(symbol="btc"))
+        btc = await bn.subscribe(SeqTrades(symbol="btc"))
         for _ in range(3):
             await btc.recv(timeout=5)
         await venue.conns[-1].close(1012, "restart")
@@ -141,7 +105,7 @@ async def test_resubscribe_after_reconnect_keeps_stream() -> None:
 async def test_unsubscribe_ends_stream() -> None:
     venue = Venue()
     async with ws_server(venue.handler) as uri, Binance(uri=uri) as bn:
-        btc = await bn.subscribe(Trades(symbol="btc"))
+        btc = await bn.subscribe(SeqTrades(symbol="btc"))
         await btc.unsubscribe()
         got = [t async for t in btc]
         assert len(got) <= 3
@@ -160,13 +124,13 @@ def test_sync_client() -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         uri = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
         with Binance.sync(uri=uri) as bn:
-            stream = bn.subscribe(Trades(symbol="btc"))
+            stream = bn.subscribe(SeqTrades(symbol="btc"))
             prices = [stream.recv(timeout=5).price for _ in range(5)]
             assert prices == [0.0, 1.0, 2.0, 3.0, 4.0]
         server.shutdown()
 
 
-class StaleTrades(Trades):
+class StaleTrades(SeqTrades):
     stale_after = 0.3
 
 

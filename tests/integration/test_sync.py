@@ -7,14 +7,14 @@ import itertools
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import msgspec
 import pytest
+from tests._binance import SeqTrades, Trade
 from websockets.sync.server import Server, ServerConnection, serve
 
 import jetsocket
-from jetsocket.schema import Ack, Client, Message, Subscription, field
+from jetsocket.schema import Client
 
 
 class Tick(msgspec.Struct):
@@ -310,33 +310,6 @@ def test_batches_raise_a_decode_failure_at_its_position() -> None:
 # -- SyncClient / SyncStream: what Client and Stream offer, blocking ------------------------
 
 
-class Trade(Message, tag="trade", tag_field="e"):
-    symbol: str = field(name="s")
-    price: float = field(name="p")
-    seq: int = 0
-
-
-class Trades(Subscription[Trade]):
-    symbol: str
-
-    def subscribe_message(self, request_id: int) -> object:
-        return {"method": "SUBSCRIBE", "params": [self.symbol], "id": request_id}
-
-    def unsubscribe_message(self, request_id: int) -> object:
-        return {"method": "UNSUBSCRIBE", "params": [self.symbol], "id": request_id}
-
-    def matches(self, msg: Trade) -> bool:
-        return msg.symbol == self.symbol
-
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        if isinstance(msg, dict) and msg.get("id") == request_id and "result" in msg:
-            return Ack(ok=True)
-        return None
-
-    def sequence(self, msg: Trade) -> int | None:
-        return msg.seq
-
-
 class Venue(Client[Trade]):
     uri = "ws://127.0.0.1:9/"  # replaced per test
     ack_timeout = 0.2  # the class's; instances override it
@@ -354,7 +327,7 @@ def venue_uri() -> Iterator[str]:
             if method == "PING":
                 ws.send(json.dumps({"pong": rid}))
             elif method in ("SUBSCRIBE", "UNSUBSCRIBE"):
-                symbol = req["params"][0]
+                symbol = req["params"][0].removesuffix("@trade")
                 if symbol.startswith("mute"):
                     continue
                 ws.send(json.dumps({"result": None, "id": rid}))
@@ -373,12 +346,12 @@ def venue_uri() -> Iterator[str]:
 def test_sync_client_offers_the_client_api(venue_uri: str) -> None:
     with Venue.sync(uri=venue_uri, ack_timeout=3.0, heartbeat=10.0) as bn:
         assert not bn.subscriptions
-        btc = bn.subscribe(Trades(symbol="BTC"))
-        assert bn.subscriptions == (Trades(symbol="BTC"),)
+        btc = bn.subscribe(SeqTrades(symbol="BTC"))
+        assert bn.subscriptions == (SeqTrades(symbol="BTC"),)
         assert [btc.recv(timeout=5).seq for _ in range(4)] == [0, 1, 2, 4]
         # The stream's counters, as on the async Stream.
         assert (btc.received, btc.gaps, btc.last_sequence, btc.dropped) == (4, 1, 4, 0)
-        eth = bn.subscribe(Trades(symbol="ETH"))
+        eth = bn.subscribe(SeqTrades(symbol="ETH"))
         got: list[int] = []
         for batch in eth.batches():
             assert batch
@@ -386,7 +359,7 @@ def test_sync_client_offers_the_client_api(venue_uri: str) -> None:
             if len(got) == 4:
                 break
         assert got == [0, 1, 2, 4]
-        sol = bn.subscribe(Trades(symbol="SOL"))
+        sol = bn.subscribe(SeqTrades(symbol="SOL"))
         assert [t.seq for t in itertools.islice(sol.iter_messages(timeout=5), 4)] == [0, 1, 2, 4]
         assert list(sol.iter_messages(timeout=0.05)) == []  # idle: stops
 
@@ -401,7 +374,7 @@ def test_sync_client_offers_the_client_api(venue_uri: str) -> None:
 
         btc.unsubscribe()
         assert list(btc) == []  # iteration ends after an unsubscribe
-        assert Trades(symbol="BTC") not in bn.subscriptions
+        assert SeqTrades(symbol="BTC") not in bn.subscriptions
 
 
 def test_sync_client_uses_the_instance_ack_timeout(venue_uri: str) -> None:
@@ -413,8 +386,8 @@ def test_sync_client_uses_the_instance_ack_timeout(venue_uri: str) -> None:
     # And the client gives up after its own (instance) ack_timeout, naming the subscription.
     with Venue.sync(uri=venue_uri, ack_timeout=0.3) as bn:
         with pytest.raises(jetsocket.SubscriptionError, match="no ack") as info:
-            bn.subscribe(Trades(symbol="mute1"))
-        assert info.value.subscription == Trades(symbol="mute1")
+            bn.subscribe(SeqTrades(symbol="mute1"))
+        assert info.value.subscription == SeqTrades(symbol="mute1")
         assert bn.subscriptions == ()
 
 

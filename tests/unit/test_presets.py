@@ -13,7 +13,6 @@ import jetsocket
 from jetsocket import (
     BackoffConfig,
     HeartbeatConfig,
-    OverflowPolicy,
     SyncWebSocket,
     WebSocket,
     WebSocketOptions,
@@ -71,7 +70,7 @@ def test_websocket_accepts_every_preset() -> None:
     assert ws_trading.settings.heartbeat == HeartbeatConfig(interval=10.0, timeout=5.0)
     assert ws_trading.settings.backoff == BackoffConfig(base=0.1, cap=5.0, reset_after=30.0)
     assert ws_trading.settings.buffer.capacity == 100_000
-    assert ws_trading.settings.buffer.overflow_policy is OverflowPolicy.BLOCK
+    assert ws_trading.settings.buffer.overflow_policy == "block"
     assert ws_trading.settings.max_connection_age == 23 * 3600
     assert ws_trading.settings.connect.compress is False
     assert ws_trading.settings.send.wait_while_reconnecting is False
@@ -81,7 +80,7 @@ def test_websocket_accepts_every_preset() -> None:
     assert ws_llm.settings.send.wait_while_reconnecting is True
     assert ws_llm.settings.send.timeout == 30.0
 
-    assert ws_dash.settings.buffer.overflow_policy is OverflowPolicy.DROP_OLDEST
+    assert ws_dash.settings.buffer.overflow_policy == "drop_oldest"
     assert ws_dash.settings.buffer.capacity == 1_000
 
     assert ws_min.settings.reconnect is False
@@ -121,7 +120,7 @@ def test_client_instance_options() -> None:
     assert venue.websocket.settings.heartbeat == HeartbeatConfig(interval=10.0, timeout=5.0)
     assert venue.websocket.settings.max_connection_age == 23 * 3600
     sync = Venue.sync(**presets.dashboard)
-    assert sync.websocket.settings.buffer.overflow_policy is OverflowPolicy.DROP_OLDEST
+    assert sync.websocket.settings.buffer.overflow_policy == "drop_oldest"
 
 
 def test_apply_sets_class_attributes_without_overriding_the_class_body() -> None:

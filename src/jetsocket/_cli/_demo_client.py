@@ -11,7 +11,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
-from jetsocket._engine._config import BackoffConfig, HeartbeatConfig
+from jetsocket._engine._config import BackoffConfig, HeartbeatConfig, OverflowChoice
 from jetsocket.book import BookUpdate
 from jetsocket.schema import Ack, Client, Stream, Subscription
 from jetsocket.testing import BookDelta, BookSnapshot, BookTicker, Kline, Trade
@@ -69,7 +69,7 @@ class SimFeed(Subscription[M], Generic[M]):
     resume: Resume = dataclasses.field(default_factory=Resume, compare=False, repr=False)
     kind: ClassVar[str] = ""
     # Backpressure instead of dropping: a slow consumer pauses reading, loses nothing.
-    overflow_policy: ClassVar[str] = "block"
+    overflow_policy: ClassVar[OverflowChoice] = "block"
 
     @property
     def topic(self) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
 
 import jetsocket
 
 __all__ = ["build_parser"]
+
+_N = TypeVar("_N", int, float)
 
 
 class _VersionAction(argparse.Action):
@@ -25,269 +28,32 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``jetsocket`` command."""
-    parser = argparse.ArgumentParser(
-        prog="jetsocket",
-        description="jetsocket: typed, resilient, fast WebSocket client (tools).",
-        epilog="`jetsocket URL` is short for `jetsocket connect URL`.",
-    )
-    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_demo_parser(commands)
-    _add_connect_parser(commands)
-    _add_record_parser(commands)
-    _add_replay_parser(commands)
-    return parser
-
-
-def _add_demo_parser(commands: Any) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="typed client vs. the embedded exchange simulator, with faults (offline)",
-        description="Start the embedded exchange simulator behind a fault-injecting proxy, "
-        "subscribe a typed jetsocket Client to its trade, kline and book-ticker streams and "
-        "an order book, cut the connections every few seconds (resets and one half-open "
-        "connection) and check that every stream resumes without a sequence gap, and that "
-        "the order book survives an injected gap (resync from a fresh snapshot). Live view "
-        "with rich on a terminal, plain progress lines otherwise. Exits 0 only if no gap "
-        "and no lost message was seen and the book equals the simulator's at the end.",
-    )
-    demo.add_argument(
-        "--duration",
-        type=_positive_float,
-        default=12.0,
-        metavar="SECONDS",
-        help="seconds of streaming and faults (default 12)",
-    )
-    demo.add_argument(
-        "--rate",
-        type=_positive_float,
-        default=25.0,
-        metavar="N",
-        help="messages per second per stream (default 25)",
-    )
-    demo.add_argument(
-        "--symbols",
-        default="BTCUSDT,ETHUSDT,SOLUSDT",
-        metavar="LIST",
-        help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)",
-    )
-    demo.add_argument("--seed", type=int, default=7, help="market seed (default 7)")
-    demo.add_argument(
-        "--burst",
-        type=_non_negative_int,
-        default=20_000,
-        metavar="N",
-        help="messages of a final full-speed burst, 0 to skip (default 20000)",
-    )
-    demo.add_argument(
-        "--no-faults",
-        action="store_true",
-        help="stream without injecting any fault (nor the order book's gap)",
-    )
-    demo.add_argument(
-        "--plain",
-        action="store_true",
-        help="plain progress lines even on a terminal (default when not a terminal "
-        "or rich is not installed)",
-    )
-
-
-def _add_connection_options(command: argparse.ArgumentParser) -> None:
-    """URL, headers, subprotocols and proxy: shared by ``connect`` and ``record``."""
-    command.add_argument("url", type=_ws_url, help="ws:// or wss:// URL")
-    command.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        type=_header,
-        metavar="NAME:VALUE",
-        help="extra handshake header (repeatable)",
-    )
-    command.add_argument(
-        "--subprotocol",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="subprotocol to offer (repeatable)",
-    )
-    command.add_argument(
-        "--proxy",
-        default=None,
-        metavar="URL",
-        help='http://, https:// or socks5:// proxy ("" for none; default: from '
-        "HTTPS_PROXY / ALL_PROXY)",
-    )
-    command.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="log the library's lifecycle lines (-v) and frames (-vv) on stderr",
-    )
-
-
-def _add_connect_parser(commands: Any) -> None:
-    connect = commands.add_parser(
-        "connect",
-        help="interactive client: stdin lines are sent, messages are printed",
-        description="Connect to URL, send each line of stdin as a text message and print "
-        "every message received on stdout (JSON pretty-printed and coloured on a terminal, "
-        "one compact line per message otherwise). Connection events go to stderr. At end of "
-        "input, keep receiving --linger seconds, then close. Exit status: 0 after a normal "
-        "close, 1 after an error.",
-    )
-    _add_connection_options(connect)
-    connect.add_argument(
-        "--raw",
-        action="store_true",
-        help="print text messages exactly as received (binary ones as hex)",
-    )
-    connect.add_argument(
-        "--heartbeat",
-        type=_positive_float,
-        default=None,
-        metavar="SECONDS",
-        help="send a ping every SECONDS; a peer that stops answering is dropped",
-    )
-    connect.add_argument(
-        "--no-reconnect",
-        action="store_true",
-        help="exit when the connection drops instead of reconnecting",
-    )
-    connect.add_argument(
-        "--linger",
-        type=_non_negative_float,
-        default=0.0,
-        metavar="SECONDS",
-        help="keep receiving this long after end of input, 'inf' until the server closes "
-        "(default 0)",
-    )
-
-
-def _add_record_parser(commands: Any) -> None:
-    record = commands.add_parser(
-        "record",
-        help="record a session into a cassette file (for offline replay)",
-        description="Connect to URL, send each --send message in order, and record the "
-        "handshake and every frame in both directions, with its time offset, into FILE (a "
-        "jetsocket cassette: JSON lines, see the cassettes guide), until --count messages "
-        "were received, --duration seconds passed, the server closed, or Ctrl-C. "
-        "Credentials are never written: URL query values and user info, secret-looking "
-        "headers, JSON members named like credentials and every --secret are replaced by "
-        "***. Exit status: 0 when the recording is complete, 1 on a connection error.",
-    )
-    _add_connection_options(record)
-    record.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="the cassette file to write"
-    )
-    record.add_argument(
-        "--send",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="text message to send once connected (repeatable, sent in order)",
-    )
-    record.add_argument(
-        "--count",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="stop after N messages from the server",
-    )
-    record.add_argument(
-        "--duration",
-        type=_positive_float,
-        default=None,
-        metavar="SECONDS",
-        help="stop after SECONDS",
-    )
-    record.add_argument(
-        "--secret",
-        action="append",
-        default=[],
-        metavar="VALUE",
-        help="a value never to write (API key, token...), replaced by *** (repeatable)",
-    )
-
-
-def _add_replay_parser(commands: Any) -> None:
-    replay = commands.add_parser(
-        "replay",
-        help="serve a cassette to any client that connects",
-        description="Serve the session recorded in FILE to every client that connects: "
-        "answer the handshake (recorded subprotocol), play the server's frames with the "
-        "recorded timing (--speed) and, where the recording shows the client sending a "
-        "message before the server answered, wait for it first. A client message the "
-        "cassette does not expect closes that connection with 1008 and is reported on "
-        "stderr. Runs until Ctrl-C (or after --once connection).",
-    )
-    replay.add_argument("file", metavar="FILE", help="the cassette file to serve")
-    replay.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    replay.add_argument(
-        "--port", type=_port, default=0, metavar="P", help="port to listen on (default: any free)"
-    )
-    replay.add_argument(
-        "--speed",
-        type=_speed,
-        default=1.0,
-        metavar="1|max|X",
-        help="1: recorded timing (default), max: as fast as possible, X: X times faster",
-    )
-    replay.add_argument(
-        "--once",
-        action="store_true",
-        help="exit after the first client's session (status 1 if it deviated)",
-    )
-
-
 # -- argument helpers -------------------------------------------------------------------
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+def _number(
+    kind: Callable[[str], _N], accept: Callable[[_N], bool], rule: str
+) -> Callable[[str], _N]:
+    """An argparse ``type``: the text read as ``kind`` (int or float), refused unless ``accept``."""
+    noun = "an integer" if kind is int else "a number"
+
+    def read(text: str) -> _N:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    return read
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0, got 0")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
-    return value
+_positive_float = _number(float, lambda v: 0 < v < math.inf, "> 0 and finite")
+_non_negative_float = _number(float, lambda v: v >= 0, ">= 0")  # inf too: ``--linger inf``
+_non_negative_int = _number(int, lambda v: v >= 0, ">= 0")
+_positive_int = _number(int, lambda v: v > 0, "> 0")
+_port = _number(int, lambda v: 0 <= v <= 65535, "a TCP port (0 to 65535)")
 
 
 def _speed(text: str) -> float:
@@ -308,3 +74,208 @@ def _header(text: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"invalid header {text!r} (expected NAME:VALUE)")
     return name.strip(), value.strip()
+
+
+# One argument: the flags (or the positional name) and ``add_argument``'s keywords.
+_Arg: TypeAlias = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def _value(
+    flag: str, kind: Callable[[str], object], default: object, metavar: str, doc: str
+) -> _Arg:
+    """An option taking a value (checked by ``kind``)."""
+    return (flag,), {"type": kind, "default": default, "metavar": metavar, "help": doc}
+
+
+def _flag(flag: str, doc: str) -> _Arg:
+    """An on/off option."""
+    return (flag,), {"action": "store_true", "help": doc}
+
+
+def _repeated(*flags: str, metavar: str, doc: str, kind: Callable[[str], object] = str) -> _Arg:
+    """An option that may be given several times (a list, in order)."""
+    return flags, {"action": "append", "default": [], "type": kind, "metavar": metavar, "help": doc}
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    name: str
+    summary: str
+    description: str
+    args: tuple[_Arg, ...]
+
+
+# URL, headers, subprotocols and proxy: shared by ``connect`` and ``record``.
+_CONNECTION: tuple[_Arg, ...] = (
+    (("url",), {"type": _ws_url, "help": "ws:// or wss:// URL"}),
+    _repeated(
+        "-H",
+        "--header",
+        kind=_header,
+        metavar="NAME:VALUE",
+        doc="extra handshake header (repeatable)",
+    ),
+    _repeated("--subprotocol", metavar="NAME", doc="subprotocol to offer (repeatable)"),
+    _value(
+        "--proxy",
+        str,
+        None,
+        "URL",
+        'http://, https:// or socks5:// proxy ("" for none; default: from HTTPS_PROXY / ALL_PROXY)',
+    ),
+    (
+        ("-v", "--verbose"),
+        {
+            "action": "count",
+            "default": 0,
+            "help": "log the library's lifecycle lines (-v) and frames (-vv) on stderr",
+        },
+    ),
+)
+
+_COMMANDS: tuple[_Command, ...] = (
+    _Command(
+        "demo",
+        "typed client vs. the embedded exchange simulator, with faults (offline)",
+        "Start the embedded exchange simulator behind a fault-injecting proxy, subscribe a "
+        "typed jetsocket Client to its trade, kline and book-ticker streams and an order book, "
+        "cut the connections every few seconds (resets and one half-open connection) and "
+        "check that every stream resumes without a sequence gap, and that the order book "
+        "survives an injected gap (resync from a fresh snapshot). Live view with rich on a "
+        "terminal, plain progress lines otherwise. Exits 0 only if no gap and no lost message "
+        "was seen and the book equals the simulator's at the end.",
+        (
+            _value(
+                "--duration",
+                _positive_float,
+                12.0,
+                "SECONDS",
+                "seconds of streaming and faults (default 12)",
+            ),
+            _value(
+                "--rate", _positive_float, 25.0, "N", "messages per second per stream (default 25)"
+            ),
+            _value(
+                "--symbols",
+                str,
+                "BTCUSDT,ETHUSDT,SOLUSDT",
+                "LIST",
+                "comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)",
+            ),
+            _value("--seed", int, 7, "SEED", "market seed (default 7)"),
+            _value(
+                "--burst",
+                _non_negative_int,
+                20_000,
+                "N",
+                "messages of a final full-speed burst, 0 to skip (default 20000)",
+            ),
+            _flag("--no-faults", "stream without injecting any fault (nor the order book's gap)"),
+            _flag(
+                "--plain",
+                "plain progress lines even on a terminal (default when not a terminal or rich "
+                "is not installed)",
+            ),
+        ),
+    ),
+    _Command(
+        "connect",
+        "interactive client: stdin lines are sent, messages are printed",
+        "Connect to URL, send each line of stdin as a text message and print every message "
+        "received on stdout (JSON pretty-printed and coloured on a terminal, one compact line "
+        "per message otherwise). Connection events go to stderr. At end of input, keep "
+        "receiving --linger seconds, then close. Exit status: 0 after a normal close, 1 after "
+        "an error.",
+        (
+            *_CONNECTION,
+            _flag("--raw", "print text messages exactly as received (binary ones as hex)"),
+            _value(
+                "--heartbeat",
+                _positive_float,
+                None,
+                "SECONDS",
+                "send a ping every SECONDS; a peer that stops answering is dropped",
+            ),
+            _flag("--no-reconnect", "exit when the connection drops instead of reconnecting"),
+            _value(
+                "--linger",
+                _non_negative_float,
+                0.0,
+                "SECONDS",
+                "keep receiving this long after end of input, 'inf' until the server closes "
+                "(default 0)",
+            ),
+        ),
+    ),
+    _Command(
+        "record",
+        "record a session into a cassette file (for offline replay)",
+        "Connect to URL, send each --send message in order, and record the handshake and "
+        "every frame in both directions, with its time offset, into FILE (a jetsocket "
+        "cassette: JSON lines, see the cassettes guide), until --count messages were "
+        "received, --duration seconds passed, the server closed, or Ctrl-C. Credentials are "
+        "never written: URL query values and user info, secret-looking headers, JSON members "
+        "named like credentials and every --secret are replaced by ***. Exit status: 0 when "
+        "the recording is complete, 1 on a connection error.",
+        (
+            *_CONNECTION,
+            (
+                ("-o", "--output"),
+                {"required": True, "metavar": "FILE", "help": "the cassette file to write"},
+            ),
+            _repeated(
+                "--send",
+                metavar="TEXT",
+                doc="text message to send once connected (repeatable, sent in order)",
+            ),
+            _value("--count", _positive_int, None, "N", "stop after N messages from the server"),
+            _value("--duration", _positive_float, None, "SECONDS", "stop after SECONDS"),
+            _repeated(
+                "--secret",
+                metavar="VALUE",
+                doc="a value never to write (API key, token...), replaced by *** (repeatable)",
+            ),
+        ),
+    ),
+    _Command(
+        "replay",
+        "serve a cassette to any client that connects",
+        "Serve the session recorded in FILE to every client that connects: answer the "
+        "handshake (recorded subprotocol), play the server's frames with the recorded timing "
+        "(--speed) and, where the recording shows the client sending a message before the "
+        "server answered, wait for it first. A client message the cassette does not expect "
+        "closes that connection with 1008 and is reported on stderr. Runs until Ctrl-C (or "
+        "after --once connection).",
+        (
+            (("file",), {"metavar": "FILE", "help": "the cassette file to serve"}),
+            (("--host",), {"default": "127.0.0.1", "help": "address to listen on (127.0.0.1)"}),
+            _value("--port", _port, 0, "P", "port to listen on (default: any free)"),
+            _value(
+                "--speed",
+                _speed,
+                1.0,
+                "1|max|X",
+                "1: recorded timing (default), max: as fast as possible, X: X times faster",
+            ),
+            _flag("--once", "exit after the first client's session (status 1 if it deviated)"),
+        ),
+    ),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``jetsocket`` command."""
+    parser = argparse.ArgumentParser(
+        prog="jetsocket",
+        description="jetsocket: typed, resilient, fast WebSocket client (tools).",
+        epilog="`jetsocket URL` is short for `jetsocket connect URL`.",
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS:
+        sub = commands.add_parser(
+            command.name, help=command.summary, description=command.description
+        )
+        for flags, options in command.args:
+            sub.add_argument(*flags, **options)
+    return parser

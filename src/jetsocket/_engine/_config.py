@@ -10,16 +10,23 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, TypeAlias, get_args
 
 __all__ = [
     "BackoffConfig",
     "BufferConfig",
     "HeartbeatConfig",
+    "OverflowChoice",
     "OverflowPolicy",
+    "ReplayChoice",
     "ReplayConfig",
     "ReplayMode",
 ]
+
+# Choices are plain strings, as every other option's (``send_while_reconnecting``,
+# ``Subscription.on_gap``, ...).
+OverflowChoice: TypeAlias = Literal["block", "drop_oldest", "drop_newest", "error"]
+ReplayChoice: TypeAlias = Literal["none", "sequence_id", "full_buffer"]
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
@@ -27,6 +34,12 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def _choice(name: str, value: object, choices: Any) -> None:
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not a valid {name}; expected one of {allowed}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,33 +129,23 @@ class HeartbeatConfig:
             )
 
 
-class OverflowPolicy(StrEnum):
-    """What the receive buffer does when it is full."""
-
-    BLOCK = "block"
-    """Stop reading the socket until the consumer catches up (TCP backpressure)."""
-    DROP_OLDEST = "drop_oldest"
-    """Discard the oldest undelivered message."""
-    DROP_NEWEST = "drop_newest"
-    """Discard the incoming message."""
-    ERROR = "error"
-    """Raise :class:`jetsocket.BufferOverflowError` in the consumer."""
-
-
 @dataclass(frozen=True, slots=True)
 class BufferConfig:
     """The queue of received messages not yet consumed.
 
     Attributes:
         capacity: Maximum number of undelivered messages.
-        overflow_policy: What happens when it is full.
+        overflow_policy: What happens when it is full: ``"block"`` stops reading the
+            socket until the consumer catches up (TCP backpressure), ``"drop_oldest"``
+            discards the oldest undelivered message, ``"drop_newest"`` the incoming one,
+            ``"error"`` raises :class:`jetsocket.BufferOverflowError` in the consumer.
         enable_dedup: Drop messages whose sequence id was already seen
             (needs ``ReplayConfig.sequence_extractor``).
         dedup_window: How many recent sequence ids are remembered.
     """
 
     capacity: int = 10_000
-    overflow_policy: OverflowPolicy | str = OverflowPolicy.BLOCK
+    overflow_policy: OverflowChoice = "block"
     enable_dedup: bool = False
     dedup_window: int = 10_000
 
@@ -153,15 +156,7 @@ class BufferConfig:
             raise ValueError(f"capacity must be >= 1, got {self.capacity}")
         if self.dedup_window < 1:
             raise ValueError(f"dedup_window must be >= 1, got {self.dedup_window}")
-        object.__setattr__(self, "overflow_policy", OverflowPolicy(self.overflow_policy))
-
-
-class ReplayMode(StrEnum):
-    """What happens after a reconnect."""
-
-    NONE = "none"
-    SEQUENCE_ID = "sequence_id"
-    FULL_BUFFER = "full_buffer"
+        _choice("overflow_policy", self.overflow_policy, OverflowChoice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,16 +171,44 @@ class ReplayConfig:
         max_pending_sends: Bound on messages held while disconnected (``full_buffer``).
     """
 
-    mode: ReplayMode | str = ReplayMode.NONE
+    # ``| ReplayMode`` only while the reconnector compares members (see ReplayMode).
+    mode: ReplayChoice | ReplayMode = "none"
     sequence_extractor: Callable[[Any], int | None] | None = None
     on_replay: Callable[[int | None], Awaitable[None] | None] | None = None
     max_pending_sends: int = 1000
 
     def __post_init__(self) -> None:
+        _choice("mode", self.mode, ReplayChoice)
         object.__setattr__(self, "mode", ReplayMode(self.mode))
         if isinstance(self.max_pending_sends, bool) or not isinstance(self.max_pending_sends, int):
             raise TypeError("max_pending_sends must be an int")
         if self.max_pending_sends < 0:
             raise ValueError(f"max_pending_sends must be >= 0, got {self.max_pending_sends}")
-        if self.mode is ReplayMode.SEQUENCE_ID and self.sequence_extractor is None:
+        if self.mode == "sequence_id" and self.sequence_extractor is None:
             raise ValueError("mode 'sequence_id' needs a sequence_extractor")
+
+
+# -- compatibility ---------------------------------------------------------------------
+# The choices as constants, as earlier releases declared them. Each member equals its
+# string; options take and report the strings.
+
+
+class OverflowPolicy(StrEnum):
+    """The ``overflow_policy`` strings as constants (kept for compatibility)."""
+
+    BLOCK = "block"
+    DROP_OLDEST = "drop_oldest"
+    DROP_NEWEST = "drop_newest"
+    ERROR = "error"
+
+
+class ReplayMode(StrEnum):
+    """The replay ``mode`` strings as constants (kept for compatibility).
+
+    ``ReplayConfig.mode`` still holds the member equal to the string given, because the
+    reconnector compares members by identity.
+    """
+
+    NONE = "none"
+    SEQUENCE_ID = "sequence_id"
+    FULL_BUFFER = "full_buffer"

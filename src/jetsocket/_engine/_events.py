@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, TypeVar, overload
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar, overload
 
 __all__ = [
     "BufferOverflowEvent",
@@ -49,6 +49,7 @@ logger = logging.getLogger("jetsocket")
 
 E = TypeVar("E")
 M = TypeVar("M")
+X = TypeVar("X")
 H = TypeVar("H", bound=Callable[..., Any])
 
 EventName: TypeAlias = Literal[
@@ -267,6 +268,13 @@ class LoopBlockedEvent(Event):
 
 Handler: TypeAlias = Callable[[Any], "Awaitable[object] | object"]
 
+
+class Registers(Protocol[X]):
+    """What ``on(...)`` returns: a decorator registering a handler of ``X`` (unchanged)."""
+
+    def __call__(self, handler: Callable[[X], E], /) -> Callable[[X], E]: ...
+
+
 EVENT_NAMES: frozenset[str] = frozenset(EventName.__args__)  # type: ignore[attr-defined]
 
 
@@ -481,79 +489,43 @@ class EventSource:
     _events: EventRegistry
 
     @overload
-    def on(self, event: type[M]) -> Callable[[Callable[[M], E]], Callable[[M], E]]: ...
+    def on(self, event: type[M]) -> Registers[M]: ...
     @overload
-    def on(
-        self, event: Literal["connecting"]
-    ) -> Callable[[Callable[[ConnectingEvent], E]], Callable[[ConnectingEvent], E]]: ...
+    def on(self, event: Literal["connecting"]) -> Registers[ConnectingEvent]: ...
     @overload
-    def on(
-        self, event: Literal["connected"]
-    ) -> Callable[[Callable[[ConnectedEvent], E]], Callable[[ConnectedEvent], E]]: ...
+    def on(self, event: Literal["connected"]) -> Registers[ConnectedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["disconnected"]
-    ) -> Callable[[Callable[[DisconnectedEvent], E]], Callable[[DisconnectedEvent], E]]: ...
+    def on(self, event: Literal["disconnected"]) -> Registers[DisconnectedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["reconnecting"]
-    ) -> Callable[[Callable[[ReconnectingEvent], E]], Callable[[ReconnectingEvent], E]]: ...
+    def on(self, event: Literal["reconnecting"]) -> Registers[ReconnectingEvent]: ...
     @overload
-    def on(
-        self, event: Literal["reconnected"]
-    ) -> Callable[[Callable[[ReconnectedEvent], E]], Callable[[ReconnectedEvent], E]]: ...
+    def on(self, event: Literal["reconnected"]) -> Registers[ReconnectedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["message"]
-    ) -> Callable[[Callable[[MessageEvent], E]], Callable[[MessageEvent], E]]: ...
+    def on(self, event: Literal["message"]) -> Registers[MessageEvent]: ...
     @overload
-    def on(
-        self, event: Literal["error"]
-    ) -> Callable[[Callable[[ErrorEvent], E]], Callable[[ErrorEvent], E]]: ...
+    def on(self, event: Literal["error"]) -> Registers[ErrorEvent]: ...
     @overload
-    def on(
-        self, event: Literal["closed"]
-    ) -> Callable[[Callable[[ClosedEvent], E]], Callable[[ClosedEvent], E]]: ...
+    def on(self, event: Literal["closed"]) -> Registers[ClosedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["ping"]
-    ) -> Callable[[Callable[[PingEvent], E]], Callable[[PingEvent], E]]: ...
+    def on(self, event: Literal["ping"]) -> Registers[PingEvent]: ...
     @overload
-    def on(
-        self, event: Literal["pong"]
-    ) -> Callable[[Callable[[PongEvent], E]], Callable[[PongEvent], E]]: ...
+    def on(self, event: Literal["pong"]) -> Registers[PongEvent]: ...
     @overload
-    def on(
-        self, event: Literal["buffer_overflow"]
-    ) -> Callable[[Callable[[BufferOverflowEvent], E]], Callable[[BufferOverflowEvent], E]]: ...
+    def on(self, event: Literal["buffer_overflow"]) -> Registers[BufferOverflowEvent]: ...
     @overload
-    def on(
-        self, event: Literal["replay_started"]
-    ) -> Callable[[Callable[[ReplayStartedEvent], E]], Callable[[ReplayStartedEvent], E]]: ...
+    def on(self, event: Literal["replay_started"]) -> Registers[ReplayStartedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["replay_completed"]
-    ) -> Callable[[Callable[[ReplayCompletedEvent], E]], Callable[[ReplayCompletedEvent], E]]: ...
+    def on(self, event: Literal["replay_completed"]) -> Registers[ReplayCompletedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["gap"]
-    ) -> Callable[[Callable[[GapEvent], E]], Callable[[GapEvent], E]]: ...
+    def on(self, event: Literal["gap"]) -> Registers[GapEvent]: ...
     @overload
-    def on(
-        self, event: Literal["subscribed"]
-    ) -> Callable[[Callable[[SubscribedEvent], E]], Callable[[SubscribedEvent], E]]: ...
+    def on(self, event: Literal["subscribed"]) -> Registers[SubscribedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["unsubscribed"]
-    ) -> Callable[[Callable[[UnsubscribedEvent], E]], Callable[[UnsubscribedEvent], E]]: ...
+    def on(self, event: Literal["unsubscribed"]) -> Registers[UnsubscribedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["resubscribed"]
-    ) -> Callable[[Callable[[ResubscribedEvent], E]], Callable[[ResubscribedEvent], E]]: ...
+    def on(self, event: Literal["resubscribed"]) -> Registers[ResubscribedEvent]: ...
     @overload
-    def on(
-        self, event: Literal["loop_blocked"]
-    ) -> Callable[[Callable[[LoopBlockedEvent], E]], Callable[[LoopBlockedEvent], E]]: ...
+    def on(self, event: Literal["loop_blocked"]) -> Registers[LoopBlockedEvent]: ...
     def on(self, event: EventName | type) -> Callable[[H], H]:
         """Decorator registering a handler for an event name or a message class.
 

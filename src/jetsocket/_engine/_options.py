@@ -22,7 +22,6 @@ from jetsocket._engine._config import (
     BufferConfig,
     HeartbeatConfig,
     ReplayConfig,
-    ReplayMode,
 )
 from jetsocket._protocol._listener import WireTap
 from jetsocket._protocol._validate import validate_headers, validate_subprotocols
@@ -441,7 +440,7 @@ def _resolve(options: Mapping[str, Any], *, raw: bool) -> Settings:
     subprotocols = validate_subprotocols(options.get("subprotocols"))
     threshold = _int("compression_threshold", get("compression_threshold"), 0)
     rate = _optional_number("send_rate", options.get("send_rate"))
-    full = replay is not None and ReplayMode(replay.mode) is ReplayMode.FULL_BUFFER
+    full = replay is not None and replay.mode == "full_buffer"
     connect_timeout = _number("connect_timeout", get("connect_timeout"))
     close_timeout = _number("close_timeout", get("close_timeout"))
     send_timeout = _number("send_timeout", get("send_timeout"))

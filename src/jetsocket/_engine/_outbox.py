@@ -64,7 +64,6 @@ class Outbox:
         settings: The send settings.
         state: The engine's current state.
         end: Why the engine ended (None while it has not).
-        report: Called with an error a fire-and-forget send could not raise to its caller.
     """
 
     __slots__ = (
@@ -74,7 +73,6 @@ class Outbox:
         "_end",
         "_hook_conn",
         "_hook_task",
-        "_report",
         "_sent",
         "_serialize",
         "_settings",
@@ -89,12 +87,10 @@ class Outbox:
         *,
         state: Callable[[], ConnectionState],
         end: Callable[[], BaseException | None],
-        report: Callable[[BaseException], None],
     ) -> None:
         self._settings = settings
         self._state = state
         self._end = end
-        self._report = report
         self._serialize: Callable[[Any], bytes | str] = settings.serializer or _encode_json
         self._bucket = TokenBucket(settings.rate, settings.burst) if settings.rate else None
         self._conn: WireConnection | None = None
@@ -257,32 +253,11 @@ class Outbox:
     def can_send_nowait(self) -> bool:
         """True when a send needs no waiting: connected, no rate limit, no backpressure.
 
-        Read from another thread: a stale answer only means the message is written by
-        :meth:`send_nowait` after all (or reported there), never reordered.
+        Read from another thread: a stale answer is caught by :meth:`send_from_thread`,
+        which then declines (the caller sends through the loop), never reordered.
         """
         conn = self._conn
         return self._bucket is None and conn is not None and conn.is_open and not conn.write_paused
-
-    def send_nowait(self, payload: bytes, text: bool) -> None:
-        """Write one frame now (loop thread), scheduled by the sync facade's fast path.
-
-        The caller did not wait, so a connection lost in between cannot raise to it: the
-        message is held for replay (``full_buffer``) or reported.
-        """
-        conn = self._conn
-        if conn is not None and conn.is_open:
-            conn.send_message(payload, text)
-            self._sent += 1
-            return
-        if self._settings.hold_for_replay:
-            try:
-                self._hold(payload, text)
-                return
-            except InvalidStateError as exc:
-                error: BaseException = exc
-        else:
-            error = InvalidStateError(f"message not sent: connection {self._state().value}")
-        self._report(error)
 
     def send_from_thread(self, payload: bytes, text: bool) -> bool:
         """Send one frame from a thread other than the loop's, without waiting for it.

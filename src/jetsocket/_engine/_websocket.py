@@ -158,7 +158,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             settings.send,
             state=lambda: self._state,
             end=lambda: self._queue.end,  # the end is the queue's (one place)
-            report=self._send_lost,
         )
         # Built on first need (a loss or a rotation): an idle connection costs none of it.
         self._reconnector_: Reconnector | None = None
@@ -321,9 +320,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         """Count ``exc`` and emit it as an ``error`` event (never raises)."""
         self._errors += 1
         self._events.emit("error", ErrorEvent(error=exc, context=context))
-
-    def _send_lost(self, error: BaseException) -> None:
-        self.report_error(error, "send")
 
     # -- the receive queue's callbacks ---------------------------------------------------
 

@@ -58,9 +58,10 @@ from jetsocket._exceptions import (
     SubscriptionError,
     TimeoutError,
 )
+from jetsocket._forward import Forward
 from jetsocket.schema._acks import AckBook, PendingRequest
-from jetsocket.schema._routing import Router, Unmatched, error_text
-from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf
+from jetsocket.schema._routing import Router, Unmatched
+from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf, error_text
 from jetsocket.schema._sync_client import SyncClient
 
 __all__ = ["Client", "Unmatched"]
@@ -243,10 +244,8 @@ class Client(ConnectContext, EventSource, Generic[T]):
         """The primary connection's engine."""
         return self._primary
 
-    @property
-    def state(self) -> ConnectionState:
-        """The primary connection's state."""
-        return self._primary.state
+    state = Forward[ConnectionState]("_primary")
+    """The primary connection's state."""
 
     @property
     def is_connected(self) -> bool:
@@ -271,14 +270,8 @@ class Client(ConnectContext, EventSource, Generic[T]):
             gaps=base.gaps + self._gaps,
         )
 
-    @property
-    def unmatched_count(self) -> int:
-        """Messages that matched no declared type, no pending ack and no ``expect()``."""
-        return self._router.unknown
-
-    @property
-    def _unknown(self) -> int:
-        return self._router.unknown
+    unmatched_count = Forward[int]("_router", "unknown")
+    """Messages that matched no declared type, no pending ack and no ``expect()``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._primary!r}, subscriptions={len(self._streams)})"

@@ -46,7 +46,7 @@ class RouterHost(Protocol):
     def venue_error(self, msg: Any) -> str | None: ...
 
 
-__all__ = ["Router", "RouterHost", "Unmatched", "error_text"]
+__all__ = ["Router", "RouterHost", "Unmatched"]
 
 
 class Unmatched:
@@ -83,14 +83,6 @@ def _tag_values(tp: Any) -> dict[str, set[object]]:
             if config.tag_field is not None and config.tag is not None:
                 out.setdefault(config.tag_field, set()).add(config.tag)
     return out
-
-
-def error_text(value: Any) -> str:
-    if isinstance(value, dict):
-        for key in ("message", "msg", "reason"):
-            if value.get(key):
-                return str(value[key])
-    return str(value)
 
 
 class Router:

@@ -33,9 +33,11 @@ from typing import (
 
 from typing_extensions import dataclass_transform
 
+from jetsocket._engine._config import OverflowChoice
 from jetsocket._engine._events import GapEvent
 from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._exceptions import InvalidStateError
+from jetsocket._forward import Forward
 
 __all__ = [
     "Ack",
@@ -44,6 +46,7 @@ __all__ = [
     "Stream",
     "Subscription",
     "SubscriptionOf",
+    "error_text",
     "message_types_of",
     "read_id_ack",
 ]
@@ -93,7 +96,8 @@ class Ack:
     complete: bool = False
 
 
-def _reason(value: Any) -> str:
+def error_text(value: Any) -> str:
+    """The text of a venue's error: its ``msg``, ``message`` or ``reason``, else itself."""
     if isinstance(value, dict):
         for key in ("msg", "message", "reason"):
             if value.get(key):
@@ -118,7 +122,7 @@ def read_id_ack(msg: Any, field: str) -> Ack | None:
     ok = not error and msg.get("success") is not False
     reason = ""
     if not ok:
-        reason = _reason(error) if error else str(msg.get("ret_msg") or msg.get("message") or "")
+        reason = error_text(error) if error else str(msg.get("ret_msg") or msg.get("message") or "")
     return Ack(ok=ok, reason=reason or ("" if ok else "refused"), request_id=request_id)
 
 
@@ -212,7 +216,7 @@ class Subscription(Generic[M]):
     dedup_window: ClassVar[int] = 10_000
     on_gap: ClassVar[GapAction] = "report"
     buffer: ClassVar[int] = 10_000
-    overflow_policy: ClassVar[str] = "drop_oldest"
+    overflow_policy: ClassVar[OverflowChoice] = "drop_oldest"
     _message_types: ClassVar[tuple[type, ...]] = (object,)
 
     if TYPE_CHECKING:
@@ -448,15 +452,11 @@ class Stream(Generic[M]):
     def __repr__(self) -> str:
         return f"Stream({self.subscription!r}, buffered={len(self.queue)})"
 
-    @property
-    def dropped(self) -> int:
-        """Messages discarded by the overflow policy."""
-        return self.queue.dropped
+    dropped = Forward[int]("queue")
+    """Messages discarded by the overflow policy."""
 
-    @property
-    def conflated(self) -> int:
-        """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
-        return self.queue.conflated
+    conflated = Forward[int]("queue")
+    """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
 
     def _conflate_key_failed(self, exc: BaseException) -> None:
         # Loop thread; the message was queued unconflated (never lost).

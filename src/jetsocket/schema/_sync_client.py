@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Generator, Hashable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Protocol, TypeVar
 
+from jetsocket._engine._events import GapEvent
 from jetsocket._engine._websocket import WebSocket
-from jetsocket._sync import _GRACE, SyncWebSocket, iter_queue
+from jetsocket._forward import Forward
+from jetsocket._sync import _GRACE, QueueReader, SyncWebSocket
 from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf
-
-if TYPE_CHECKING:
-    from jetsocket._engine._events import GapEvent
 
 __all__ = ["AsyncClient", "SyncClient", "SyncStream"]
 
@@ -44,7 +43,7 @@ class AsyncClient(Protocol[T]):
     ) -> Any: ...
 
 
-class SyncStream(Generic[M]):
+class SyncStream(QueueReader[M]):
     """Blocking iterator over one subscription's messages (from ``SyncClient.subscribe``).
 
     Thread-safe like :class:`jetsocket.SyncWebSocket`: messages cross from the loop thread
@@ -54,6 +53,7 @@ class SyncStream(Generic[M]):
     def __init__(self, client: SyncClient[Any], stream: Stream[M]) -> None:
         self._client = client
         self._stream = stream
+        self._read_from(stream.queue, client._guard)
 
     @property
     def subscription(self) -> Subscription[M]:
@@ -63,73 +63,29 @@ class SyncStream(Generic[M]):
     def __repr__(self) -> str:
         return f"Sync{self._stream!r}"
 
-    def recv(self, timeout: float | None = None) -> M:
-        """The next message, blocking up to ``timeout`` seconds.
+    received = Forward[int]("_stream")
+    """Messages routed to this stream."""
 
-        Raises:
-            TimeoutError: Nothing within ``timeout`` (also a builtin ``TimeoutError``).
-            ConnectionClosedError: The stream ended.
-        """
-        return self._client._take(self._stream.queue, timeout, iterating=False)
+    dropped = Forward[int]("_stream")
+    """Messages discarded by the overflow policy."""
 
-    def _next(self, timeout: float | None, *, iterating: bool) -> M:
-        return self._client._take(self._stream.queue, timeout, iterating=iterating)
+    conflated = Forward[int]("_stream")
+    """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
 
-    def __iter__(self) -> Iterator[M]:
-        self._client._check_thread()
-        return self._stream.queue.iterate()
+    gaps = Forward[int]("_stream")
+    """Sequence gaps detected."""
 
-    def __next__(self) -> M:
-        return self._next(None, iterating=True)
+    last_sequence = Forward[int | None]("_stream")
+    """The highest sequence id seen, or None."""
 
-    def batches(self) -> Generator[list[M], None, None]:
-        """Iterate a batch at a time (every message of this stream received so far)."""
-        self._client._check_thread()
-        return self._stream.queue.iterate_batches()
+    duplicates = Forward[int]("_stream")
+    """Messages dropped as already delivered (``dedup``)."""
 
-    def iter_messages(self, timeout: float | None = None) -> Iterator[M]:
-        """Iterate; stop when the stream ends or when ``timeout`` passes without a message."""
-        return iter_queue(self._next, timeout)
+    gaps_detected = Forward[int]("_stream")
+    """Gaps detected when the messages arrived (ahead of the consumer)."""
 
-    @property
-    def received(self) -> int:
-        """Messages routed to this stream."""
-        return self._stream.received
-
-    @property
-    def dropped(self) -> int:
-        """Messages discarded by the overflow policy."""
-        return self._stream.dropped
-
-    @property
-    def conflated(self) -> int:
-        """Messages replaced by a newer one of their key (``Subscription.conflate_key``)."""
-        return self._stream.conflated
-
-    @property
-    def gaps(self) -> int:
-        """Sequence gaps detected."""
-        return self._stream.gaps
-
-    @property
-    def last_sequence(self) -> int | None:
-        """The highest sequence id seen, or None."""
-        return self._stream.last_sequence
-
-    @property
-    def duplicates(self) -> int:
-        """Messages dropped as already delivered (``dedup``)."""
-        return self._stream.duplicates
-
-    @property
-    def gaps_detected(self) -> int:
-        """Gaps detected when the messages arrived (ahead of the consumer)."""
-        return self._stream.gaps_detected
-
-    @property
-    def gap(self) -> GapEvent | None:
-        """The gap right before the message taken last, or None."""
-        return self._stream.gap
+    gap = Forward[GapEvent | None]("_stream")
+    """The gap right before the message taken last, or None."""
 
     @property
     def sequences(self) -> dict[Hashable, int]:
@@ -199,15 +155,11 @@ class SyncClient(SyncWebSocket[T]):
         """Unsubscribe (blocking; waits for the ack when the subscription declares one)."""
         self._call(self._client.unsubscribe(subscription), self._ack_bound())
 
-    @property
-    def unmatched_count(self) -> int:
-        """Messages that matched no declared type, no pending ack and no ``expect()``."""
-        return self._client.unmatched_count
+    unmatched_count = Forward[int]("_client")
+    """Messages that matched no declared type, no pending ack and no ``expect()``."""
 
-    @property
-    def subscriptions(self) -> tuple[Subscription[Any], ...]:
-        """The active subscriptions."""
-        return self._client.subscriptions
+    subscriptions = Forward[tuple[Subscription[Any], ...]]("_client")
+    """The active subscriptions."""
 
     def expect(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         """Block until a message satisfying ``predicate`` arrives (see ``Client.expect``).

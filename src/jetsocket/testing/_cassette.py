@@ -376,13 +376,10 @@ class _Tap:
 
     def _sent(self, data: bytes) -> None:
         if self._request is None:
-            self._out_head += data
-            head = http_head(self._out_head)
-            if head is None:
+            got = _after_head(self._out_head, data)
+            if got is None:
                 return
-            self._request = head
-            data = bytes(self._out_head)
-            self._out_head = bytearray()
+            self._request, data = got
             if not data:
                 return
         if self._opened is None:
@@ -393,16 +390,13 @@ class _Tap:
 
     def _received(self, data: bytes) -> None:
         if self._response is None:
-            self._in_head += data
-            head = http_head(self._in_head)
-            if head is None:
+            got = _after_head(self._in_head, data)
+            if got is None:
                 return
-            start, headers = head
+            (start, headers), data = got
             parts = start.split(" ", 2)
             status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
             self._response = (status, headers)
-            data = bytes(self._in_head)
-            self._in_head = bytearray()
             if status != 101:
                 self._body += data[:_MAX_BODY]
                 return
@@ -456,6 +450,22 @@ class _Tap:
                     continue  # past the limit (arrived in the same read): not recorded
                 self._server_messages += 1
             recorder.frame(self._index, t, sender, kind, payload, code=code)
+
+
+def _after_head(
+    buf: bytearray, data: bytes
+) -> tuple[tuple[str, list[tuple[str, str]]], bytes] | None:
+    """Add ``data`` to ``buf``; once it holds a whole HTTP head: the head and what follows.
+
+    ``buf`` is emptied then (the bytes after the head are the first frames).
+    """
+    buf += data
+    head = http_head(buf)
+    if head is None:
+        return None
+    rest = bytes(buf)
+    buf.clear()
+    return head, rest
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -15,22 +15,87 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from jetsocket.testing._market import Market, StreamKind, StreamSpec
+from jetsocket.testing._market import Market, StreamSpec
 
-__all__ = ["Channel", "Cursor", "SharedFeed"]
+__all__ = ["Channel", "Cursor", "Paced", "SharedFeed", "wait_due"]
 
 _log = logging.getLogger("jetsocket.testing")
 
 # Messages produced before the producer yields to the event loop (see _simulator._BATCH).
 _BATCH = 512
-# A channel further behind its schedule than this (busy loop) skips the missed slots
-# instead of producing them in one burst: they never existed, so this is no gap.
+# A stream further behind its schedule than this (slow client, busy loop) skips the
+# missed slots instead of catching up with an unbounded burst: they never existed, so
+# this is no gap.
 _MAX_LAG = 1.0
 
 
-class Channel:
+class Paced:
+    """A stream of one market with its place in a paced schedule (``rate`` per second).
+
+    Shared by both sequence modes: a connection's own streams (``sequence="connection"``)
+    and the simulator-wide channels (``sequence="stream"``).
+    """
+
+    __slots__ = ("market", "period", "slot", "spec", "start")
+
+    def __init__(self, spec: StreamSpec, market: Market, rate: float, now: float) -> None:
+        self.spec = spec
+        self.market = market
+        self.period = 1.0 / rate if rate > 0 else 0.0
+        self.start = now
+        self.slot = 0
+
+    def due(self) -> float:
+        """Loop time of the next scheduled message."""
+        # start + slot * period rather than a running sum: no accumulated float drift, so
+        # streams with the same rate stay exactly tied and interleave deterministically.
+        return self.start + self.slot * self.period
+
+    def next_slot(self, now: float) -> float:
+        """Move on to the next slot (forgetting the missed ones when too late); its due time."""
+        self.slot += 1
+        if self.due() < now - _MAX_LAG:
+            self.start, self.slot = now, 0
+        return self.due()
+
+    def render(self, seq: int, now_ms: int) -> bytes:
+        """Advance the market and build the stream's next message, numbered ``seq``."""
+        market = self.market
+        market.trade()
+        kind = self.spec.kind
+        if kind == "trade":
+            return market.trade_message(seq, now_ms)
+        if kind == "kline":
+            return market.kline_message(self.spec, seq, now_ms)
+        if kind == "book":
+            return market.book.delta_message(seq, now_ms)
+        return market.book_message(seq, now_ms)
+
+
+async def wait_due(heap: Sequence[tuple[float, int, Paced]], wakeup: asyncio.Event) -> float | None:
+    """The loop time if the first stream of ``heap`` is due; else wait for it or ``wakeup``.
+
+    None after waiting: the caller looks again (a wake-up may have changed the schedule).
+    """
+    if not heap:
+        await wakeup.wait()
+        return None
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    due = heap[0][0]
+    if due <= now:
+        return now
+    handle = loop.call_at(due, wakeup.set)
+    try:
+        await wakeup.wait()
+    finally:
+        handle.cancel()
+    return None
+
+
+class Channel(Paced):
     """One stream of the simulator: its sequence, schedule, history and subscribers.
 
     Attributes:
@@ -42,30 +107,12 @@ class Channel:
         subscribers: Wake-up events of the connections reading the channel.
     """
 
-    __slots__ = (
-        "base",
-        "bursts",
-        "history",
-        "log",
-        "market",
-        "period",
-        "seq",
-        "slot",
-        "spec",
-        "start",
-        "subscribers",
-        "withheld",
-        "withhold",
-    )
+    __slots__ = ("base", "bursts", "history", "log", "seq", "subscribers", "withheld", "withhold")
 
     def __init__(
         self, spec: StreamSpec, market: Market, rate: float, now: float, history: int
     ) -> None:
-        self.spec = spec
-        self.market = market
-        self.period = 1.0 / rate if rate > 0 else 0.0
-        self.start = now
-        self.slot = 0
+        super().__init__(spec, market, rate, now)
         self.bursts = 0
         self.history = history
         self.seq = 0
@@ -74,29 +121,14 @@ class Channel:
         self.withhold = 0
         self.withheld: set[int] = set()
         self.subscribers: dict[object, asyncio.Event] = {}
-        if spec.kind is StreamKind.BOOK:
+        if spec.kind == "book":
             _ = market.book  # the book exists from the channel's start: version == seq
-
-    def due(self) -> float:
-        """Loop time of the next scheduled message."""
-        return self.start + self.slot * self.period
 
     def produce(self, now_ms: int) -> None:
         """Produce the next message: advance the market, number it, keep it."""
-        market = self.market
-        market.trade()
         self.seq += 1
         seq = self.seq
-        kind = self.spec.kind
-        if kind is StreamKind.TRADE:
-            payload = market.trade_message(seq, now_ms)
-        elif kind is StreamKind.KLINE:
-            payload = market.kline_message(self.spec, seq, now_ms)
-        elif kind is StreamKind.BOOK:
-            payload = market.book.delta_message(seq, now_ms)
-        else:
-            payload = market.book_message(seq, now_ms)
-        self.log.append(payload)
+        self.log.append(self.render(seq, now_ms))
         if self.withhold:
             self.withhold -= 1
             self.withheld.add(seq)
@@ -189,27 +221,16 @@ class SharedFeed:
 
     async def run(self) -> None:
         """Produce messages for ever (cancelled by the simulator's stop)."""
-        loop = asyncio.get_running_loop()
         while True:
             self._wakeup.clear()
             if self._bursting:
                 self._produce_bursts()
                 await asyncio.sleep(0)
                 continue
-            heap = self._heap
-            if not heap:
-                await self._wakeup.wait()
-                continue
-            now = loop.time()
-            if heap[0][0] > now:
-                handle = loop.call_at(heap[0][0], self._wakeup.set)
-                try:
-                    await self._wakeup.wait()
-                finally:
-                    handle.cancel()
-                continue
-            self._produce_due(now)
-            await asyncio.sleep(0)
+            now = await wait_due(self._heap, self._wakeup)
+            if now is not None:
+                self._produce_due(now)
+                await asyncio.sleep(0)
 
     def _produce_due(self, now: float) -> None:
         heap = self._heap
@@ -221,10 +242,7 @@ class SharedFeed:
             channel.produce(now_ms)
             produced += 1
             touched[id(channel)] = channel
-            channel.slot += 1
-            if channel.due() < now - _MAX_LAG:
-                channel.start, channel.slot = now, 0
-            heapq.heappush(heap, (channel.due(), next(self._order), channel))
+            heapq.heappush(heap, (channel.next_slot(now), next(self._order), channel))
         self.produced += produced
         for channel in touched.values():
             channel.wake()

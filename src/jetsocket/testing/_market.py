@@ -14,8 +14,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 
@@ -43,13 +42,8 @@ _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_8
 _encode = msgspec.json.Encoder().encode
 
 
-class StreamKind(Enum):
-    """The kind of message a stream carries."""
-
-    TRADE = "trade"
-    KLINE = "kline"
-    BOOK_TICKER = "bookTicker"
-    BOOK = "book"
+# The kind of message a stream carries (the stream name's suffix).
+StreamKind: TypeAlias = Literal["trade", "kline", "bookTicker", "book"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +69,17 @@ def parse_stream(name: object, symbols: frozenset[str]) -> StreamSpec | str:
     if not sep or symbol not in symbols:
         return f"unknown stream {name!r} (symbols: {', '.join(sorted(symbols))})"
     if kind == "trade":
-        return StreamSpec(name, symbol, StreamKind.TRADE)
+        return StreamSpec(name, symbol, "trade")
     if kind == "bookTicker":
-        return StreamSpec(name, symbol, StreamKind.BOOK_TICKER)
+        return StreamSpec(name, symbol, "bookTicker")
     if kind == "book":
-        return StreamSpec(name, symbol, StreamKind.BOOK)
+        return StreamSpec(name, symbol, "book")
     if kind.startswith("kline_"):
         interval = kind[len("kline_") :]
         match = _INTERVAL_RE.fullmatch(interval)
         if match and int(match[1]) > 0:
             interval_ms = int(match[1]) * _UNIT_MS[match[2]]
-            return StreamSpec(name, symbol, StreamKind.KLINE, interval, interval_ms)
+            return StreamSpec(name, symbol, "kline", interval, interval_ms)
     return f"unknown stream {name!r} (kinds: trade, kline_<n><s|m|h|d|w>, bookTicker, book)"
 
 
@@ -267,15 +261,9 @@ class Market:
         return _encode({"e": "kline", "E": now_ms, "s": self.symbol, "k": bar, "seq": seq})
 
     def _open_candle(self, start: int) -> _Candle:
-        return _Candle(
-            start=start,
-            open=self.price,
-            high=self.price,
-            low=self.price,
-            close=self.price,
-            first_id=self.trade_id,
-            last_id=self.trade_id,
-        )
+        # One trade so far: it is the open, high, low and close, the first and last id.
+        price, trade_id = self.price, self.trade_id
+        return _Candle(start, price, price, price, price, trade_id, trade_id)
 
     def _count_last_trade(self, candle: _Candle) -> None:
         candle.trades = 1

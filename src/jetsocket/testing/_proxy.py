@@ -96,9 +96,10 @@ class _Pipe:
                     with contextlib.suppress(OSError):
                         self.dst.write_eof()
                 return
-            wait = due - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)  # latency injection, not synchronisation
+            # Latency injection, not synchronisation; looped because a loop's timer may
+            # fire a little early (uvloop's have millisecond resolution).
+            while (wait := due - time.monotonic()) > 0:  # noqa: ASYNC110 - a delay, no event
+                await asyncio.sleep(wait)
             if proxy._blackholed:
                 continue
             rate = proxy._rate

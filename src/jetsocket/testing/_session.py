@@ -1,7 +1,7 @@
 """One client connection of the :class:`~jetsocket.testing.ExchangeSimulator`.
 
 A :class:`Session` reads the client's requests and sends its feed: with
-``sequence="connection"`` from its own markets and schedule (``_Stream``), with
+``sequence="connection"`` from its own markets and schedule (``Paced``), with
 ``sequence="stream"`` from the simulator's channels through a cursor per stream
 (:mod:`jetsocket.testing._channels`).
 """
@@ -20,8 +20,8 @@ import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from jetsocket.testing._channels import Cursor, SharedFeed
-from jetsocket.testing._market import Market, StreamKind, StreamSpec, parse_stream
+from jetsocket.testing._channels import Cursor, Paced, SharedFeed, wait_due
+from jetsocket.testing._market import Market, StreamSpec, parse_stream
 
 
 class SessionHost(Protocol):
@@ -53,43 +53,10 @@ _log = logging.getLogger("jetsocket.testing")
 # Messages sent before the sender yields to the event loop, so that a burst or a catch-up
 # never starves the request reader (UNSUBSCRIBE must take effect) or other connections.
 _BATCH = 512
-# A stream that falls further behind its schedule than this (slow client, busy loop)
-# forgets the missed slots instead of catching up with an unbounded burst.
-_MAX_LAG = 1.0
 _ERR_VALUE = 1  # Binance: invalid value
 _ERR_REQUEST = 2  # Binance: invalid request
 
 _encode = msgspec.json.Encoder().encode
-
-
-class _Stream:
-    """A stream subscribed on one connection, with its place in the send schedule."""
-
-    __slots__ = ("market", "period", "slot", "spec", "start")
-
-    def __init__(self, spec: StreamSpec, market: Market, rate: float, now: float) -> None:
-        self.spec = spec
-        self.market = market
-        self.period = 1.0 / rate if rate > 0 else 0.0
-        self.start = now
-        self.slot = 0
-
-    def due(self) -> float:
-        # start + slot * period rather than a running sum: no accumulated float drift, so
-        # streams with the same rate stay exactly tied and interleave deterministically.
-        return self.start + self.slot * self.period
-
-    def render(self, seq: int, now_ms: int) -> bytes:
-        market = self.market
-        market.trade()
-        kind = self.spec.kind
-        if kind is StreamKind.TRADE:
-            return market.trade_message(seq, now_ms)
-        if kind is StreamKind.KLINE:
-            return market.kline_message(self.spec, seq, now_ms)
-        if kind is StreamKind.BOOK:
-            return market.book.delta_message(seq, now_ms)
-        return market.book_message(seq, now_ms)
 
 
 class Session:
@@ -107,10 +74,10 @@ class Session:
         self.shared = sim._shared
         self.cursors: dict[str, Cursor] = {}  # sequence="stream" only
         self.withhold: dict[str, int] = {}  # stream -> messages to skip (inject_gap)
-        self.streams: dict[str, _Stream] = {}  # insertion order = subscription order
+        self.streams: dict[str, Paced] = {}  # insertion order = subscription order
         self.markets: dict[str, Market] = {}
         self.bursts: dict[str, int] = {}
-        self.heap: list[tuple[float, int, _Stream]] = []
+        self.heap: list[tuple[float, int, Paced]] = []
         self.order = itertools.count()  # heap tie-break: earlier scheduled goes first
         self.wakeup = asyncio.Event()
         # Held while sending: a reply can't overtake or be overtaken by a feed message
@@ -195,9 +162,9 @@ class Session:
                 if market is None:
                     market = Market(spec.symbol, sim._prices[spec.symbol], sim.seed)
                     self.markets[spec.symbol] = market
-                stream = _Stream(spec, market, sim._rate, now)
+                stream = Paced(spec, market, sim._rate, now)
                 self.streams[spec.name] = stream
-                if spec.kind is StreamKind.BOOK:
+                if spec.kind == "book":
                     # A book stream starts with a snapshot of the book, right after the reply.
                     self.seq += 1
                     snapshot = market.book.snapshot_message(self.seq, time.time_ns() // 1_000_000)
@@ -237,7 +204,7 @@ class Session:
                     if last is not None:
                         recovered[spec.name] = False  # older than the history (or unknown)
                     cursor = Cursor(channel, head + 1)
-                    if spec.kind is StreamKind.BOOK:
+                    if spec.kind == "book":
                         snapshots.append((spec.name, channel.snapshot(now_ms)))
                     elif last is not None:
                         cursor.next = channel.base  # what is left: the client sees the gap
@@ -316,19 +283,10 @@ class Session:
             heap = self.heap
             while heap and self.streams.get(heap[0][2].spec.name) is not heap[0][2]:
                 heapq.heappop(heap)
-            if not heap:
-                await self.wakeup.wait()
-                continue
-            now = loop.time()
-            if heap[0][0] > now:
-                handle = loop.call_at(heap[0][0], self.wakeup.set)
-                try:
-                    await self.wakeup.wait()
-                finally:
-                    handle.cancel()
-                continue
-            await self._send_due(now)
-            await asyncio.sleep(0)
+            now = await wait_due(heap, self.wakeup)
+            if now is not None:
+                await self._send_due(now)
+                await asyncio.sleep(0)
 
     async def _send_due(self, now: float) -> None:
         heap = self.heap
@@ -339,10 +297,7 @@ class Session:
                 if self.streams.get(stream.spec.name) is not stream:
                     continue  # unsubscribed since it was scheduled
                 self._render(stream, batch)
-                stream.slot += 1
-                if stream.due() < now - _MAX_LAG:
-                    stream.start, stream.slot = now, 0
-                heapq.heappush(heap, (stream.due(), next(self.order), stream))
+                heapq.heappush(heap, (stream.next_slot(now), next(self.order), stream))
             await self._send_batch(batch)
 
     async def _send_burst(self) -> None:
@@ -406,7 +361,7 @@ class Session:
                 stream.start, stream.slot = now, 0
                 heapq.heappush(self.heap, (stream.due(), next(self.order), stream))
 
-    def _render(self, stream: _Stream, batch: list[bytes]) -> None:
+    def _render(self, stream: Paced, batch: list[bytes]) -> None:
         """Render the next message of ``stream`` into ``batch`` (unless it is withheld)."""
         self.seq += 1
         payload = stream.render(self.seq, time.time_ns() // 1_000_000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -17,6 +17,7 @@ from jetsocket import (
     ReplayConfig,
     ReplayMode,
 )
+from jetsocket._engine._config import OverflowChoice
 from jetsocket._engine._state import check_transition
 
 URI = "ws://127.0.0.1:9/"
@@ -111,9 +112,12 @@ def test_heartbeat_application_ping_needs_a_way_to_see_pongs() -> None:
 # -- BufferConfig -------------------------------------------------------------------------
 
 
-def test_buffer_policy_strings_become_enums() -> None:
-    for policy in OverflowPolicy:
-        assert BufferConfig(overflow_policy=policy.value).overflow_policy is policy
+def test_buffer_policies_are_strings() -> None:
+    for policy in get_args(OverflowChoice):
+        assert BufferConfig(overflow_policy=policy).overflow_policy == policy
+    # The compatibility constants equal their strings (accepted at run time, not typed).
+    for member in OverflowPolicy:
+        assert BufferConfig(overflow_policy=member).overflow_policy == member.value  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -145,7 +149,7 @@ def test_replay_modes() -> None:
 
 def test_replay_rejects_bad_values() -> None:
     with pytest.raises(ValueError, match="not a valid"):
-        ReplayConfig(mode="everything")
+        ReplayConfig(mode="everything")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sequence_extractor"):
         ReplayConfig(mode="sequence_id")
 

@@ -1,4 +1,4 @@
-"""Shared by the schema unit tests: Binance-style messages and subscription, a fake sender.
+"""Shared by the schema unit tests: a fake sender (and the Binance-style kit of tests/).
 
 The client's subscribe path (``Client._send_subscriptions``) sends through
 :class:`FakeSender`, which answers like the venue on a later loop iteration; the answers
@@ -12,15 +12,17 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import msgspec
+from tests._binance import Kline, SeqTrades, Trade, Trades, binance_ack
 
 import jetsocket
-from jetsocket.schema import Ack, Client, Message, Stream, Subscription, field
+from jetsocket.schema import Client, Stream, Subscription
 
 __all__ = [
     "URI",
     "Answer",
     "FakeSender",
     "Kline",
+    "SeqTrades",
     "Trade",
     "Trades",
     "attach",
@@ -33,46 +35,6 @@ URI = "ws://127.0.0.1:9/ws"  # never connected
 
 #: What the fake venue answers to one sent message (several replies: one batch).
 Answer = Callable[[Any], list[object]]
-
-
-class Trade(Message, tag="trade", tag_field="e"):
-    symbol: str = field(name="s")
-    price: float = field(name="p")
-    seq: int = 0
-
-
-class Kline(Message, tag="kline", tag_field="e"):
-    symbol: str = field(name="s")
-    close: float = field(name="c")
-
-
-def binance_ack(msg: Any, request_id: int) -> Ack | None:
-    if isinstance(msg, dict) and msg.get("id") == request_id:
-        error = msg.get("error")
-        return Ack(ok=error is None, reason=str(error or ""))
-    return None
-
-
-class Trades(Subscription[Trade]):
-    """Binance's ``<symbol>@trade`` stream, acknowledged by request id."""
-
-    symbol: str
-
-    @property
-    def topic(self) -> str:
-        return f"{self.symbol}@trade"
-
-    def subscribe_message(self, request_id: int) -> object:
-        return {"method": "SUBSCRIBE", "params": [self.topic], "id": request_id}
-
-    def unsubscribe_message(self, request_id: int) -> object:
-        return {"method": "UNSUBSCRIBE", "params": [self.topic], "id": request_id}
-
-    def matches(self, msg: Trade) -> bool:
-        return msg.symbol == self.symbol.upper()
-
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        return binance_ack(msg, request_id)
 
 
 def payload(obj: object) -> bytes:

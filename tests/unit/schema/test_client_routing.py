@@ -17,6 +17,7 @@ from _kit import (
     URI,
     FakeSender,
     Kline,
+    SeqTrades,
     Trade,
     Trades,
     attach,
@@ -28,11 +29,6 @@ import jetsocket
 from jetsocket._engine._queue import Failure
 from jetsocket._engine._state import ConnectionState
 from jetsocket.schema import Ack, Client, Stream, Subscription, Unmatched
-
-
-class SeqTrades(Trades):
-    def sequence(self, msg: Trade) -> int | None:
-        return msg.seq
 
 
 class Klines(Subscription[Kline]):
@@ -234,7 +230,7 @@ def test_unknown_messages_error_policy() -> None:
 def test_unknown_messages_ignore_policy() -> None:
     client = Ignoring()
     assert client._route([client._decode(b'{"hello":"world"}'), trade("BTC")]) == [trade("BTC")]
-    assert client._unknown == 1
+    assert client.unmatched_count == 1
 
 
 def test_unknown_messages_deliver_policy() -> None:
