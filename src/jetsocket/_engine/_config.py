@@ -171,15 +171,15 @@ class ReplayConfig:
         max_pending_sends: Bound on messages held while disconnected (``full_buffer``).
     """
 
-    # ``| ReplayMode`` only while the reconnector compares members (see ReplayMode).
-    mode: ReplayChoice | ReplayMode = "none"
+    mode: ReplayChoice = "none"
     sequence_extractor: Callable[[Any], int | None] | None = None
     on_replay: Callable[[int | None], Awaitable[None] | None] | None = None
     max_pending_sends: int = 1000
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, ReplayChoice)
-        object.__setattr__(self, "mode", ReplayMode(self.mode))
+        # A compatibility constant (``ReplayMode.FULL_BUFFER``) is stored as its string.
+        object.__setattr__(self, "mode", str(self.mode))
         if isinstance(self.max_pending_sends, bool) or not isinstance(self.max_pending_sends, int):
             raise TypeError("max_pending_sends must be an int")
         if self.max_pending_sends < 0:
@@ -203,11 +203,7 @@ class OverflowPolicy(StrEnum):
 
 
 class ReplayMode(StrEnum):
-    """The replay ``mode`` strings as constants (kept for compatibility).
-
-    ``ReplayConfig.mode`` still holds the member equal to the string given, because the
-    reconnector compares members by identity.
-    """
+    """The replay ``mode`` strings as constants (kept for compatibility)."""
 
     NONE = "none"
     SEQUENCE_ID = "sequence_id"

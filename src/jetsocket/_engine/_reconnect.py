@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from jetsocket._engine._config import BackoffConfig, ReplayConfig, ReplayMode
+from jetsocket._engine._config import BackoffConfig, ReplayConfig
 from jetsocket._engine._events import (
     ConnectingEvent,
     ErrorEvent,
@@ -272,21 +272,21 @@ async def replay_after_reconnect(
     replay: ReplayConfig | None, last_seq: int | None, outbox: Outbox, events: EventRegistry
 ) -> None:
     """After a reconnect: ask the user to replay from ``last_seq``, or send held messages."""
-    if replay is None or replay.mode is ReplayMode.NONE:
+    if replay is None or replay.mode == "none":
         return
-    mode = ReplayMode(replay.mode)
+    mode = replay.mode
     events.emit(
         "replay_started",
-        ReplayStartedEvent(mode=mode.value, last_sequence=last_seq, pending_sends=len(outbox.held)),
+        ReplayStartedEvent(mode=mode, last_sequence=last_seq, pending_sends=len(outbox.held)),
     )
     replayed = 0
-    if mode is ReplayMode.SEQUENCE_ID and replay.on_replay is not None:
+    if mode == "sequence_id" and replay.on_replay is not None:
         result = replay.on_replay(last_seq)
         if result is not None:
             await result
-    elif mode is ReplayMode.FULL_BUFFER:
+    elif mode == "full_buffer":
         replayed = await outbox.replay_held()
-    events.emit("replay_completed", ReplayCompletedEvent(mode=mode.value, replayed=replayed))
+    events.emit("replay_completed", ReplayCompletedEvent(mode=mode, replayed=replayed))
 
 
 def abort_connection(conn: object) -> None:
