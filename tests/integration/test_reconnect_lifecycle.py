@@ -452,6 +452,27 @@ async def test_failing_on_open_hook_is_retried() -> None:
         assert server.received_by_connection[0] == ['{"login":1}', "drop me"]
 
 
+async def test_on_open_hooks_send_on_the_new_connection_during_a_rotation() -> None:
+    # A rotation's hooks (login, resubscription) must reach the new connection, not the
+    # current one that is about to be retired (they went to the old one before: a schema
+    # client's rotated connection then carried no subscription at all).
+    async def login(ws: jetsocket.WebSocket[Any]) -> None:
+        await ws.send("login")
+
+    async with ScriptedServer([Echo()]) as server:
+        ws = jetsocket.WebSocket(server.uri, raw=True, backoff=FAST, max_connection_age=0.2)
+        ws.add_on_open(login)
+        rec = Recorder(ws, "reconnected")
+        async with asyncio.timeout(5), ws:
+            assert await ws.recv(timeout=2) == "login"  # echoed by the first connection
+            await rec.wait("reconnected")
+            await ws.send("after")
+            assert await ws.recv(timeout=2) == "login"  # echoed by the new connection
+            assert await ws.recv(timeout=2) == "after"
+        assert server.received_by_connection[0] == ["login"]
+        assert server.received_by_connection[1][:2] == ["login", "after"]
+
+
 async def test_connection_lost_during_on_open_hook_is_retried() -> None:
     hook_running = asyncio.Event()
     scripts: list[list[Step]] = [

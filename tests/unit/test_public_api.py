@@ -109,6 +109,7 @@ ASYNC_ONLY = {
         "queue",
         "report_error",
         "resume_reading",
+        "set_overlap_watch",
         "set_router",
         "share_handlers",
     },

@@ -161,7 +161,9 @@ class Outbox:
         if self._bucket is not None:
             await self._bucket.acquire()
         conn = self._conn
-        if conn is None:
+        if conn is None or self._hook_conn is not None:
+            # No connection, or on_open hooks run: during a rotation their messages (login,
+            # resubscription) belong to the new connection, not the current one.
             conn = await self._live_conn()
             if conn is None:
                 self._hold(payload, text)
@@ -176,21 +178,22 @@ class Outbox:
     async def _live_conn(self) -> WireConnection | None:
         """The connection to send on; None when the message must be held for replay."""
         while True:
-            conn = self._conn
-            if conn is not None:
-                if conn.is_open:
-                    return conn
-                # Closing (we failed it, or the close handshake runs): say so precisely.
-                raise conn.closed_error()
             hook_conn = self._hook_conn
             # Only the on_open hooks (login, resubscription) may use a connection that is
-            # not declared connected yet: other senders must not overtake the login.
+            # not declared connected yet: other senders must not overtake the login. They
+            # use it even while a current connection exists (a rotation's new connection).
             if (
                 hook_conn is not None
                 and hook_conn.is_open
                 and asyncio.current_task() is self._hook_task
             ):
                 return hook_conn
+            conn = self._conn
+            if conn is not None:
+                if conn.is_open:
+                    return conn
+                # Closing (we failed it, or the close handshake runs): say so precisely.
+                raise conn.closed_error()
             state = self._state()
             if state is _S.IDLE:
                 raise InvalidStateError("not connected: call connect() first")

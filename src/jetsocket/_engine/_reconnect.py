@@ -32,6 +32,7 @@ from jetsocket._protocol._connection import WireConnection
 
 __all__ = [
     "EngineHooks",
+    "OverlapWatch",
     "Reconnector",
     "abort_connection",
     "replay_after_reconnect",
@@ -41,6 +42,11 @@ __all__ = [
 logger = logging.getLogger("jetsocket")
 
 _S = ConnectionState
+
+#: Called as a rotation starts: a future resolved once both connections delivered common
+#: messages (the new one carries the stream), or None when nothing can tell (the old
+#: connection then closes at once).
+OverlapWatch = Callable[[], "asyncio.Future[None] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,7 @@ class EngineHooks:
     after_reconnect: Callable[[], Awaitable[None]]
     current: Callable[[], object]
     abandon: Callable[[object], None]
-    watch_overlap: Callable[[], asyncio.Future[None] | None]
+    watch_overlap: OverlapWatch
     retire: Callable[[object, asyncio.Future[None] | None], Awaitable[None]]
     describe: Callable[[], str]
     redact: Callable[[str], str]

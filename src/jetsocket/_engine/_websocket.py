@@ -42,6 +42,7 @@ from jetsocket._engine._queue import MessageQueue, new_queue
 from jetsocket._engine._receiver import Fallback, Receiver, Router
 from jetsocket._engine._reconnect import (
     EngineHooks,
+    OverlapWatch,
     Reconnector,
     abort_connection,
     replay_after_reconnect,
@@ -161,6 +162,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         )
         # Built on first need (a loss or a rotation): an idle connection costs none of it.
         self._reconnector_: Reconnector | None = None
+        self._overlap_watch: OverlapWatch | None = None
         self._heartbeat: Heartbeat | None = None
         self._link: Link | None = None
         self._conn: WireConnection | None = None
@@ -250,7 +252,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                     after_reconnect=self._replay_after_reconnect,
                     current=lambda: self._conn,
                     abandon=abort_connection,
-                    watch_overlap=self._receiver.next_repeat,
+                    # Late-bound: set_overlap_watch() may come after this is built.
+                    watch_overlap=lambda: (self._overlap_watch or self._receiver.next_repeat)(),  # noqa: PLW0108
                     retire=functools.partial(
                         retire_connection, overlap_timeout=settings.rotation_overlap
                     ),
@@ -287,6 +290,13 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._receiver.router = router
         if fallback is not None:
             self._receiver.set_fallback(fallback, (Exception,))
+
+    def set_overlap_watch(self, watch: OverlapWatch) -> None:
+        """Set how a rotation sees the new connection carry the stream (:data:`OverlapWatch`).
+
+        Default: the ``ReplayConfig.sequence_extractor`` ids seen twice.
+        """
+        self._overlap_watch = watch
 
     def share_handlers(self, other: WebSocket[Any]) -> None:
         """Deliver this engine's events to ``other``'s handlers (one client, many shards)."""

@@ -61,7 +61,13 @@ from jetsocket._exceptions import (
 from jetsocket._forward import Forward
 from jetsocket.schema._acks import AckBook, PendingRequest
 from jetsocket.schema._routing import Router, Unmatched
-from jetsocket.schema._subscription import Stream, Subscription, SubscriptionOf, error_text
+from jetsocket.schema._subscription import (
+    Overlap,
+    Stream,
+    Subscription,
+    SubscriptionOf,
+    error_text,
+)
 from jetsocket.schema._sync_client import SyncClient
 
 __all__ = ["Client", "Unmatched"]
@@ -234,6 +240,11 @@ class Client(ConnectContext, EventSource, Generic[T]):
             ws.set_router(self._route, self._fallback)
         ws.add_on_open(lambda _ws: self._on_open(shard))
         ws.add_finish_hook(lambda end: self._end_streams(shard, end))
+        # A rotation keeps the old connection until the shard's sequenced streams saw
+        # messages again (no hole between the two connections).
+        ws.set_overlap_watch(
+            lambda: Overlap.watch(st for sub in shard.subs if (st := self._streams.get(sub)))
+        )
         self._shards.append(shard)
         return ws
 

@@ -15,7 +15,15 @@ import logging
 import time
 import types
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import (
     TYPE_CHECKING,
@@ -43,6 +51,7 @@ __all__ = [
     "Ack",
     "AckMode",
     "GapAction",
+    "Overlap",
     "Stream",
     "Subscription",
     "SubscriptionOf",
@@ -375,6 +384,47 @@ def _check_declarations(cls: type[Subscription[Any]]) -> None:
         raise ValueError(f"{name}.dedup_window must be an int >= 1")
 
 
+class Overlap:
+    """A rotation's hand-over: resolved once every watched stream saw a message again.
+
+    During a make-before-break rotation both connections deliver; once a stream received
+    a message (a sequence id, or a ``dedup_key``) it already had, the new connection
+    carries that stream without a hole. The engine closes the old connection when
+    :attr:`future` is resolved (or its ``rotation_overlap`` bound expires).
+    """
+
+    __slots__ = ("future", "pending")
+
+    def __init__(self, streams: Sequence[Stream[Any]]) -> None:
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending = set(streams)
+        for stream in streams:
+            stream._overlap = self
+        self.future.add_done_callback(self._forget)
+
+    @classmethod
+    def watch(cls, streams: Iterable[Stream[Any]]) -> asyncio.Future[None] | None:
+        """Watch the streams that can tell (sequence ids or dedup keys, and flowing).
+
+        Returns the future to wait on, or None when no stream can tell.
+        """
+        telling = [s for s in streams if s._tracked and s.received]
+        return cls(telling).future if telling else None
+
+    def seen(self, stream: Stream[Any]) -> None:
+        """``stream`` received a message again: it is handed over."""
+        stream._overlap = None
+        self.pending.discard(stream)
+        if not self.pending and not self.future.done():
+            self.future.set_result(None)
+
+    def _forget(self, _: asyncio.Future[None]) -> None:
+        for stream in self.pending:  # the bound expired, or the rotation ended
+            if stream._overlap is self:
+                stream._overlap = None
+        self.pending = set()
+
+
 class Stream(Generic[M]):
     """The messages of one subscription, in order, across reconnects.
 
@@ -448,6 +498,8 @@ class Stream(Generic[M]):
         self._seen_keys: set[Hashable] = set()
         self._key_order: deque[Hashable] = deque()
         self._resyncing = False
+        # Set during a rotation's hand-over: told when a message is seen again.
+        self._overlap: Overlap | None = None
 
     def __repr__(self) -> str:
         return f"Stream({self.subscription!r}, buffered={len(self.queue)})"
@@ -496,6 +548,8 @@ class Stream(Generic[M]):
             seen = self._seen_keys
             if key_id in seen:
                 self.duplicates += 1
+                if self._overlap is not None:
+                    self._overlap.seen(self)
                 return None, None
             seen.add(key_id)
             order = self._key_order
@@ -519,6 +573,8 @@ class Stream(Generic[M]):
             prev = self.last_sequence
         gap = None
         if prev is not None and first != prev + 1:  # the usual case skips all of this
+            if first <= prev and self._overlap is not None:
+                self._overlap.seen(self)  # both connections delivered this id
             if last <= prev:
                 # Already delivered (a replayed snapshot) or late.
                 if self._dedup:
