@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 import jetsocket
 from jetsocket import (
@@ -44,6 +43,7 @@ from jetsocket.testing import (
 if TYPE_CHECKING:
     from jetsocket.testing._fixtures import FaultProxyFactory, ScriptedServerFactory
 
+from _feeds import SequenceFeed
 from _recorder import Recorder, seqs, state_of
 
 pytest_plugins = ["jetsocket.testing._fixtures"]
@@ -157,68 +157,8 @@ async def test_peer_that_stops_answering_pings_is_detected() -> None:
 # -- (c) rotation under a sequenced stream ------------------------------------------------
 
 
-class Broadcaster:
-    """A global monotonic sequence pushed to every connected client (5 000 msg/s).
-
-    ``late_by``: a connection that is not the first starts receiving only after that many
-    more messages were published (a venue that subscribes a connection some time after
-    its handshake): a rotation that drops the old connection at the new one's handshake
-    loses them.
-    """
-
-    def __init__(self, rate: int = 5000, tick: float = 0.01, late_by: int = 0) -> None:
-        self.subscribers: set[ServerConnection] = set()
-        self.per_tick = int(rate * tick)
-        self.tick = tick
-        self.late_by = late_by
-        self.next_seq = 0
-        self.stopped = asyncio.Event()
-        self.first_subscriber = asyncio.Event()
-        self.progress = asyncio.Condition()
-        self.late_joins = 0
-
-    async def join(self, conn: ServerConnection) -> None:
-        if self.late_by and self.first_subscriber.is_set():
-            target = self.next_seq + self.late_by
-            async with self.progress:
-                await self.progress.wait_for(
-                    lambda: self.next_seq >= target or self.stopped.is_set()
-                )
-            self.late_joins += 1
-        self.subscribers.add(conn)
-        self.first_subscriber.set()
-        try:
-            await conn.wait_closed()
-        finally:
-            self.subscribers.discard(conn)
-
-    async def run(self) -> None:
-        await self.first_subscriber.wait()
-        start = time.monotonic()
-        ticks = 0
-        while not self.stopped.is_set():
-            batch = [f'{{"seq":{self.next_seq + i}}}' for i in range(self.per_tick)]
-            self.next_seq += self.per_tick
-            for conn in list(self.subscribers):
-                try:
-                    for payload in batch:
-                        await conn.send(payload)
-                except ConnectionClosed:
-                    self.subscribers.discard(conn)
-            ticks += 1
-            async with self.progress:
-                self.progress.notify_all()
-            delay = start + ticks * self.tick - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)  # pacing of the feed, not synchronisation
-
-    @property
-    def last(self) -> int:
-        return self.next_seq - 1
-
-
 async def _rotate_under_feed(
-    feed: Broadcaster, rotations_wanted: int = 3
+    feed: SequenceFeed, rotations_wanted: int = 3
 ) -> tuple[list[int], list[Any], jetsocket.ConnectionStats, int]:
     """Read ``feed`` through rotations every 0.5 s; stop once enough rotations happened."""
     async with ScriptedServer([Call(feed.join)]) as server:
@@ -244,9 +184,7 @@ async def _rotate_under_feed(
                         break
                 stats = ws.stats()
         finally:
-            feed.stopped.set()
-            async with feed.progress:
-                feed.progress.notify_all()
+            await feed.stop()
             await feeder
     assert all(e.rotation for e in rec.events["reconnected"])
     assert rec.events["disconnected"] == []  # rotations are not disconnects
@@ -258,7 +196,7 @@ async def _rotate_under_feed(
 
 
 async def test_rotation_under_5000_msgs_per_second_loses_and_duplicates_nothing() -> None:
-    feed = Broadcaster()
+    feed = SequenceFeed()
     got, reconnected, stats, connections = await _rotate_under_feed(feed)
     # Order across the overlap is reported, not asserted: both connections carry the same
     # stream in order, but the engine merges two sockets and does not reorder (a late id
@@ -277,7 +215,7 @@ async def test_rotation_keeps_the_old_connection_until_the_new_one_carries_the_s
     # connection must deliver those, so it stays until both delivered a common id.
     # (Before this hand-over, CI lost 33 messages once when a publication raced the
     # handshake; with a late start every rotation lost ~200.)
-    feed = Broadcaster(late_by=200)
+    feed = SequenceFeed(late_by=200)
     _, reconnected, stats, _ = await _rotate_under_feed(feed)
     assert feed.late_joins >= len(reconnected) >= 3
     assert stats.duplicates > 0  # the overlap was seen, and removed
