@@ -92,11 +92,12 @@ class RunClock:
         per-message test).
         """
         count = 0
+        n = self.n  # a local, as the picows callbacks' closure cell: no attribute per message
         last: object = None
         if decode is None:
             async for msg in messages:
                 count += 1
-                if count == self.n:
+                if count == n:
                     self.stop()
                     last = msg
                     break
@@ -104,7 +105,7 @@ class RunClock:
             async for data in messages:
                 msg = decode(data)
                 count += 1
-                if count == self.n:
+                if count == n:
                     self.stop()
                     last = msg
                     break
@@ -114,11 +115,12 @@ class RunClock:
     def take(self, messages: Iterable[Any], decode: Callable[[Any], Any] | None = None) -> object:
         """The blocking twin of :meth:`atake` (sync clients)."""
         count = 0
+        n = self.n
         last: object = None
         for data in messages:
             msg = data if decode is None else decode(data)
             count += 1
-            if count == self.n:
+            if count == n:
                 self.stop()
                 last = msg
                 break

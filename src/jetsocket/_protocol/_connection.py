@@ -753,7 +753,9 @@ class WireConnection(asyncio.Protocol):
         if not self._close_sent:
             self._send_close(code, reason)
         try:
-            await asyncio.wait_for(asyncio.shield(self._closed), self._close_timeout)
+            # asyncio.timeout, not wait_for: no task per close (many connections close).
+            async with asyncio.timeout(self._close_timeout):
+                await asyncio.shield(self._closed)
         except builtins.TimeoutError:
             self.abort()
             await self._closed

@@ -36,6 +36,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h> /* T_OBJECT_EX, READ_RESTRICTED (QueueIter) */
 #include <stdint.h>
 #include <string.h>
 
@@ -419,7 +420,7 @@ done:
  *
  * __anext__ pops the next item itself when the answer is plain: the deque is not empty,
  * its first item is not a stored failure (type exactly marker_type) and queue.paused is
- * false. It then returns itself as an awaitable that completes at once with the item
+ * false (read from its __slots__ member directly). It then returns itself as an awaitable that completes at once with the item
  * (am_send: no StopIteration object is built). Anything else -- an empty deque (wait),
  * a failure (raise), a paused producer (resume), the end -- is returned to Python:
  * slow(self) is MessageQueue._next_slow, a coroutine that does exactly what the pure
@@ -434,6 +435,8 @@ typedef struct {
     PyObject *marker;
     PyObject *slow;
     PyObject *value; /* the item the pending await returns (NULL: none pending) */
+    PyTypeObject *queue_type; /* type(queue) when paused_offset was found (borrowed) */
+    Py_ssize_t paused_offset; /* where queue.paused is stored (its __slots__ member), or -1 */
     int finished;
 } QueueIter;
 
@@ -450,6 +453,22 @@ queueiter_init(QueueIter *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTuple(args, "OOOO:QueueIter", &queue, &items, &marker, &slow)) {
         return -1;
     }
+    /* queue.paused is read at every step: when it is a __slots__ member of the queue's
+     * class (MessageQueue's), read the slot directly; anything else goes through getattr. */
+    Py_ssize_t paused_offset = -1;
+    PyObject *descr = PyObject_GetAttr((PyObject *)Py_TYPE(queue), str_paused);
+    if (descr == NULL) {
+        PyErr_Clear();
+    }
+    else {
+        if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type == T_OBJECT_EX && !(member->flags & READ_RESTRICTED)) {
+                paused_offset = member->offset;
+            }
+        }
+        Py_DECREF(descr);
+    }
     PyObject *popleft = PyObject_GetAttrString(items, "popleft");
     if (popleft == NULL) {
         return -1;
@@ -464,6 +483,8 @@ queueiter_init(QueueIter *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->marker, marker);
     Py_XSETREF(self->slow, slow);
     Py_CLEAR(self->value);
+    self->queue_type = Py_TYPE(queue);
+    self->paused_offset = paused_offset;
     self->finished = 0;
     return 0;
 }
@@ -518,13 +539,25 @@ queueiter_anext(QueueIter *self)
         PyErr_SetString(PyExc_RuntimeError, "anext(): the previous step was not awaited");
         return NULL;
     }
-    if (!self->finished && PyObject_Length(self->items) > 0) {
-        PyObject *paused = PyObject_GetAttr(self->queue, str_paused);
-        if (paused == NULL) {
-            return NULL;
+    Py_ssize_t n = self->finished ? 0 : PyObject_Length(self->items);
+    if (n < 0) {
+        return NULL;
+    }
+    if (n > 0) {
+        int plain;
+        if (self->paused_offset >= 0 && Py_TYPE(self->queue) == self->queue_type) {
+            /* The slot itself, as getattr would read it (NULL: unset, the slow path). */
+            PyObject *paused = *(PyObject **)((char *)self->queue + self->paused_offset);
+            plain = paused == Py_False;
         }
-        int plain = paused == Py_False;
-        Py_DECREF(paused);
+        else {
+            PyObject *paused = PyObject_GetAttr(self->queue, str_paused);
+            if (paused == NULL) {
+                return NULL;
+            }
+            plain = paused == Py_False;
+            Py_DECREF(paused);
+        }
         if (plain) {
             PyObject *head = PySequence_GetItem(self->items, 0);
             if (head == NULL) {
