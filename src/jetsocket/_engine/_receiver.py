@@ -226,9 +226,22 @@ class Receiver:
     def deliver(self, messages: list[Any]) -> None:
         """:meth:`process` a batch and push the result to the engine's queue.
 
-        The engine's hot path, once per read chunk (one :meth:`process` call per batch).
+        The engine's hot path, once per read chunk: :meth:`process` inlined (one call less
+        per chunk, which is one per message on a request/response connection).
         """
-        self._queue.push_batch(self.process(messages))
+        self.received += len(messages)
+        decode = self._decode
+        if decode is not None:
+            try:
+                messages = list(map(decode, messages))
+            except Exception:
+                messages = self._decode_each(messages)
+        if self._features or self._events.per_message:
+            messages = self._per_message(messages)
+        router = self.router
+        if router is not None:
+            messages = router(messages)
+        self._queue.push_batch(messages)
 
     def deliver_decoded(self, messages: list[Any], raw_at: list[int]) -> None:
         """:meth:`process_decoded` a batch and push the result to the engine's queue."""
