@@ -190,6 +190,7 @@ class Receiver:
 
     def process(self, messages: list[Any]) -> list[Any]:
         """Decode a batch of payloads and run per-message features; return the result."""
+        # deliver() repeats these lines (inlined): change both together.
         self.received += len(messages)
         decode = self._decode
         if decode is not None:
