@@ -369,6 +369,11 @@ class FrameReader:
                         raw_at.extend(range(self._raw_from, len(out)))
                     pos = scan(buf, pos, out, False, max_size, self._decode, raw_at, self._copy)
                     self._raw_from = len(out)
+                if pos >= n:
+                    # The scanner consumed the chunk (the usual end of a compiled feed):
+                    # stop here rather than through the IndexError below, which costs a
+                    # raised exception per chunk (one per message on request/response).
+                    break
             # An IndexError means the header is incomplete (or pos == n): exceptions
             # are free until raised, cheaper than checking the bytes left per frame.
             try:
