@@ -145,6 +145,21 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
             None,
             at_least=True,
         ),
+        # The bounds: a bare scan(+decode) loop with no client around it, against the peer.
+        Target.from_spreads(
+            "feed: floor typed (scan+decode only) / picows+msgspec (bound)",
+            res.by_rate("floor-typed", "picows-typed"),
+            res.by_cpu("floor-typed", "picows-typed"),
+            None,
+            at_least=True,
+        ),
+        Target.from_spreads(
+            "feed: floor raw (scan only) / picows raw (bound)",
+            res.by_rate("floor-raw", "picows-raw"),
+            res.by_cpu("floor-raw", "picows-raw"),
+            None,
+            at_least=True,
+        ),
     ]
 
 

@@ -10,16 +10,24 @@ expert would write: no UTF-8 decode, no message-type enum per frame).
 ``jetsocket-*-pure`` are the same jetsocket clients with the compiled frame scanner turned
 off (the ``JETSOCKET_PURE=1`` path), measured in the same interleaved rounds: the scanner's
 effect, before/after, on one machine at one time.
+
+``floor-*`` are not clients: a bare protocol that reads the socket and runs the compiled
+scanner (and, typed, msgspec inside it) per chunk, and nothing else. They measure how fast
+any client built on this reader could possibly be here, so the ratios of a peer to them
+bound what jetsocket can reach against that peer (see :func:`_floor`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -92,11 +100,12 @@ class RunClock:
         per-message test).
         """
         count = 0
+        n = self.n  # a local, as the picows callbacks' closure cell: no attribute per message
         last: object = None
         if decode is None:
             async for msg in messages:
                 count += 1
-                if count == self.n:
+                if count == n:
                     self.stop()
                     last = msg
                     break
@@ -104,7 +113,7 @@ class RunClock:
             async for data in messages:
                 msg = decode(data)
                 count += 1
-                if count == self.n:
+                if count == n:
                     self.stop()
                     last = msg
                     break
@@ -114,11 +123,12 @@ class RunClock:
     def take(self, messages: Iterable[Any], decode: Callable[[Any], Any] | None = None) -> object:
         """The blocking twin of :meth:`atake` (sync clients)."""
         count = 0
+        n = self.n
         last: object = None
         for data in messages:
             msg = data if decode is None else decode(data)
             count += 1
-            if count == self.n:
+            if count == n:
                 self.stop()
                 last = msg
                 break
@@ -215,6 +225,84 @@ async def _jetsocket_typed_pure(uri: str, n: int) -> FeedRun:
 
 async def _jetsocket_raw_pure(uri: str, n: int) -> FeedRun:
     return await _jetsocket(uri, n, typed=False, pure=True)
+
+
+# -- the floor (not a WebSocket client) -------------------------------------------------------
+async def _floor(uri: str, n: int, *, typed: bool) -> FeedRun:
+    """What any batch reader on asyncio costs at least: the bound of jetsocket's design.
+
+    A bare ``asyncio.Protocol`` that sends the upgrade request by hand and skips checking
+    the answer, then runs jetsocket's compiled scanner over each read chunk (text as
+    ``str``; typed: each payload decoded by msgspec inside the scanner, zero-copy, as
+    jetsocket does), keeps a leftover, counts. No control frames, no handshake checks, no
+    queue, no consumer step, no engine: everything a client does besides reading the
+    socket, parsing frames and decoding is missing. Its ratio to a peer is the most any
+    client with this reader could reach against that peer on this machine.
+    """
+    from jetsocket._protocol import _reader  # noqa: PLC0415 - private: benchmark only
+
+    compiled = _reader._SCAN
+    if compiled is None:
+        raise RuntimeError("the compiled frame scanner is not available")
+    scan: Callable[..., int] = compiled
+    parts = urlsplit(uri)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    decode = msgspec.json.Decoder(Trade).decode if typed else None
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[object] = loop.create_future()
+    clock = RunClock(n)
+
+    class Floor(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.head: bytes | None = b""
+            self.rest = b""
+            self.count = 0
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            cast(asyncio.Transport, transport).write(request)
+
+        def data_received(self, data: bytes) -> None:
+            if self.head is not None:
+                self.head += data
+                end = self.head.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                data, self.head = self.head[end + 4 :], None
+            if self.rest:
+                data = self.rest + data
+            out: list[Any] = []
+            if decode is None:
+                pos = scan(data, 0, out, True, 1 << 30)
+            else:
+                pos = scan(data, 0, out, False, 1 << 30, decode, [], False)
+            self.rest = data[pos:]
+            self.count += len(out)
+            if self.count >= n and not done.done():
+                clock.stop()
+                done.set_result(out[len(out) - 1 - (self.count - n)])
+
+    transport, _ = await loop.create_connection(Floor, host, port)
+    try:
+        last = await asyncio.wait_for(done, _TIMEOUT)
+    finally:
+        transport.abort()
+    clock.count = n
+    (check_typed if typed else _check_raw)(last, n)
+    return clock.result()
+
+
+async def _floor_typed(uri: str, n: int) -> FeedRun:
+    return await _floor(uri, n, typed=True)
+
+
+async def _floor_raw(uri: str, n: int) -> FeedRun:
+    return await _floor(uri, n, typed=False)
 
 
 # -- picows -------------------------------------------------------------------------------
@@ -356,6 +444,16 @@ FEED_CLIENTS: dict[str, tuple[FeedClient, str, str]] = {
         "jetsocket message_type=Trade, pure reader",
     ),
     "jetsocket-raw-pure": (_jetsocket_raw_pure, "jetsocket-raw", "jetsocket raw=True, pure reader"),
+    "floor-typed": (
+        _floor_typed,
+        "jetsocket-typed",
+        "floor: scan + msgspec decode per chunk, no client (not a client)",
+    ),
+    "floor-raw": (
+        _floor_raw,
+        "jetsocket-raw",
+        "floor: scan to str per chunk, no client (not a client)",
+    ),
 }
 
 
@@ -363,6 +461,13 @@ def feed_client_available(name: str) -> str | None:
     """Return why client ``name`` cannot run, or None when it can."""
     if name.startswith("jetsocket") and jetsocket_attr("WebSocket") is None:
         return "jetsocket.WebSocket not importable"
+    if name.startswith("floor"):
+        try:
+            from jetsocket._protocol import _reader  # noqa: PLC0415 - private: benchmark only
+        except ImportError:
+            return "jetsocket not importable"
+        if _reader._SCAN is None:
+            return "compiled frame scanner not available"
     return None
 
 

@@ -95,7 +95,7 @@ def _feed(res: dict[str, Any]) -> str:
     feed = res.get("feed")
     if not feed:
         return _missing("feed")
-    head = f"{_num(feed['n'])} messages per run. "
+    head = f"{_num(feed['n'])} messages per run.\n\n"  # a blank line: the table must start a block
     return head + _throughput(feed, "feed", "msg")
 
 

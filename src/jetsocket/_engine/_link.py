@@ -3,8 +3,9 @@
 Until the engine declares the connection connected (after its ``on_open`` hooks), the
 messages it receives are decoded and routed (so hooks can await answers through the
 schema layer) but held back from the engine's queue: ``recv()`` and iteration never see a
-message before the hooks finished. ``on_messages`` is then the receiver's own ``deliver``
-(decode, features, push to the queue), so the hot path pays no extra call.
+message before the hooks finished. ``on_messages`` (``on_decoded`` when the frame scanner
+decodes) is then the receiver's own ``deliver`` (``deliver_decoded``): decode, features,
+push to the queue, so the hot path pays no extra call.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from jetsocket._engine._receiver import Receiver
 from jetsocket._exceptions import ConnectionClosedError
 from jetsocket._protocol._connection import WireConnection
 
@@ -29,33 +31,33 @@ class Link:
     """
 
     __slots__ = (
-        "_deliver",
-        "_process",
-        "_push",
+        "_receiver",
         "conn",
         "held",
         "live",
         "lost",
         "on_connection_lost",
+        "on_decoded",
         "on_messages",
         "on_ping",
         "on_pong",
+        "wire_decode",
     )
 
     def __init__(
         self,
         *,
-        process: Callable[[list[Any]], list[Any]],
-        deliver: Callable[[list[Any]], None],
-        push: Callable[[list[Any]], None],
+        receiver: Receiver,
         on_ping: Callable[[bytes], None],
         on_pong: Callable[[bytes], None],
         on_lost: Callable[[Link, ConnectionClosedError], None],
     ) -> None:
-        self._process = process
-        self._deliver = deliver
-        self._push = push
+        self._receiver = receiver
+        # The receiver's decoder for the frame scanner (ConnectionListener): chunks then
+        # arrive through on_decoded instead of on_messages.
+        self.wire_decode = receiver.wire_decode
         self.on_messages: Callable[[list[Any]], None] = self._hold
+        self.on_decoded: Callable[[list[Any], list[int]], None] = self._hold_decoded
         self.on_ping = on_ping
         self.on_pong = on_pong
         self.on_connection_lost: Callable[[ConnectionClosedError], None] = lambda exc: on_lost(
@@ -70,12 +72,17 @@ class Link:
 
     def _hold(self, messages: list[Any]) -> None:
         # Decoded and routed now (acks, logins), delivered to the queue once live.
-        self.held.extend(self._process(messages))
+        self.held.extend(self._receiver.process(messages))
+
+    def _hold_decoded(self, messages: list[Any], raw_at: list[int]) -> None:
+        self.held.extend(self._receiver.process_decoded(messages, raw_at))
 
     def go_live(self) -> None:
         """The engine declared this connection connected: deliver what was held, then all."""
         self.live = True
-        self.on_messages = self._deliver
+        receiver = self._receiver
+        self.on_messages = receiver.deliver
+        self.on_decoded = receiver.deliver_decoded
         held, self.held = self.held, []
         if held:
-            self._push(held)
+            receiver.queue.push_batch(held)

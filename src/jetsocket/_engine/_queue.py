@@ -190,7 +190,16 @@ class MessageQueue(Generic[T]):
         items.extend(batch)
         if len(items) >= self.capacity:
             self._overflow()
-        self.wake()  # once per read chunk
+        # wake(), inlined: once per read chunk (one per message on request/response).
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        threads = self._threads
+        if threads is not None:
+            threads.notify()
 
     def push(self, item: Any) -> None:
         """Append one item (off the hot path) and wake consumers."""
@@ -443,9 +452,17 @@ class MessageQueue(Generic[T]):
                 except builtins.TimeoutError:
                     raise TimeoutError(f"no message received within {timeout}s") from None
             else:
-                # wait(None), inlined: the echo path's only await (no coroutine layer).
+                # wait(None) and the common case of _arm, inlined: the echo path's only
+                # await (no coroutine layer, no call but the future's creation).
                 while not items:
-                    waiter = self._arm(None)
+                    loop = self._loop
+                    if self._end is not None or not self._started or loop is None:
+                        waiter = self._arm(None)  # raises the end, or the not-started error
+                    else:
+                        if self.paused:
+                            self._resume()
+                        waiter = loop.create_future()
+                        self._waiters.append(waiter)
                     try:
                         await waiter
                     except asyncio.CancelledError:

@@ -1,7 +1,10 @@
 """The receive side of the engine: decode each batch, run per-message features, route.
 
 The hot path: the wire connection hands every complete message of one read chunk to
-:meth:`Receiver.process` as one list; it is decoded with one ``map`` over the list. Only
+:meth:`Receiver.process` as one list; it is decoded with one ``map`` over the list. With
+the compiled frame scanner and a msgspec decoder (:attr:`Receiver.wire_decode`), the
+scanner decodes each message as it parses it and the batch arrives decoded
+(:meth:`Receiver.process_decoded`): no payload object, no second list. Only
 when a feature needs it (sequence ids, application pongs, typed handlers, ``message``
 events) is there Python code per message. A router installed by the schema layer then
 takes the batch (streams, acks) and returns what the engine's own queue should see.
@@ -13,8 +16,11 @@ an invalid message never hangs a consumer and never hides the valid messages aro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
+
+import msgspec
 
 from jetsocket._engine._config import ReplayConfig
 from jetsocket._engine._events import ErrorEvent, EventRegistry, GapEvent, MessageEvent
@@ -28,6 +34,57 @@ __all__ = ["Fallback", "Receiver", "Router"]
 Router = Callable[[list[Any]], list[Any]]
 #: Turns a payload the typed decoder rejected into a value (or raises to refuse it).
 Fallback = Callable[[Any, BaseException], Any]
+
+# What _decode_one returns for a payload that is dropped (non-strict mode).
+_SKIP: Any = object()
+
+# Decoded types -> whether msgspec may keep a view of the input in a decoded value.
+_KEEPS_INPUT: dict[object, bool] = {}
+
+
+def _keeps_input(tp: object) -> bool:
+    """True unless ``tp`` surely has no ``msgspec.Raw`` anywhere (a Raw keeps its input).
+
+    A decoded ``Raw`` refers to the buffer it was decoded from: fed a view into a received
+    chunk, it would keep the whole chunk alive; fed a copy of its payload, only that.
+    """
+    try:
+        return _KEEPS_INPUT[tp]
+    except (KeyError, TypeError):
+        pass
+    keeps = False
+    try:
+        stack: list[Any] = [msgspec.inspect.type_info(tp)]
+    except Exception:
+        keeps = True  # cannot tell: copy
+        stack = []
+    seen: set[int] = set()
+    nodes = (msgspec.inspect.Type, msgspec.inspect.Field)
+    while stack and not keeps:
+        node = stack.pop()
+        if isinstance(node, msgspec.inspect.RawType):
+            keeps = True
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, nodes) and id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(getattr(node, name) for name in node.__struct_fields__)
+    with contextlib.suppress(TypeError):  # an unhashable type is not cached
+        _KEEPS_INPUT[tp] = keeps
+    return keeps
+
+
+def wire_decoder(decode: Callable[[Any], Any] | None) -> tuple[Callable[[Any], Any], bool] | None:
+    """``(decode, copy_payloads)`` when ``decode`` may run inside the frame scanner, else None.
+
+    Only msgspec JSON decoders qualify: pure functions of their input that keep nothing of
+    it but ``Raw`` values (then ``copy_payloads`` is True). A user's ``deserializer`` or a
+    pydantic model may run arbitrary code, so it keeps running after the chunk is parsed.
+    """
+    owner = getattr(decode, "__self__", None)
+    if decode is None or not isinstance(owner, msgspec.json.Decoder):
+        return None
+    return decode, _keeps_input(owner.type)
 
 
 class Receiver:
@@ -68,6 +125,7 @@ class Receiver:
         "received",
         "router",
         "validation_errors",
+        "wire_decode",
     )
 
     def __init__(
@@ -103,12 +161,19 @@ class Receiver:
         # clients are counted in bytes).
         self._queue = queue
         self._fallback: Fallback | None = None
+        #: ``(decode, copy_payloads)`` for the frame scanner (see :meth:`process_decoded`).
+        self.wire_decode = wire_decoder(decode)
         self.router: Router | None = None
         self.received = 0
         self.errors = 0
         self.validation_errors = 0
         self.duplicates = 0
         self.gaps = 0
+
+    @property
+    def queue(self) -> MessageQueue[Any]:
+        """The engine's queue, where :meth:`deliver` pushes."""
+        return self._queue
 
     def use_events(self, events: EventRegistry) -> None:
         """Report to ``events`` from now on (the shards of one client share one registry)."""
@@ -130,6 +195,7 @@ class Receiver:
 
     def process(self, messages: list[Any]) -> list[Any]:
         """Decode a batch of payloads and run per-message features; return the result."""
+        # deliver() repeats these lines (inlined): change both together.
         self.received += len(messages)
         decode = self._decode
         if decode is not None:
@@ -144,38 +210,88 @@ class Receiver:
             messages = router(messages)
         return messages
 
+    def process_decoded(self, messages: list[Any], raw_at: list[int]) -> list[Any]:
+        """:meth:`process` for a batch the frame scanner already decoded with ``wire_decode``.
+
+        Args:
+            messages: The batch, decoded except at the indices ``raw_at``.
+            raw_at: Indices (ascending) of the payloads still to decode: decoded here as
+                :meth:`process` decodes, so both paths give the same values, failures,
+                fallbacks, counts and events.
+        """
+        self.received += len(messages)
+        if raw_at:
+            messages = self._decode_at(messages, raw_at)
+        if self._features or self._events.per_message:
+            messages = self._per_message(messages)
+        router = self.router
+        if router is not None:
+            messages = router(messages)
+        return messages
+
     def deliver(self, messages: list[Any]) -> None:
         """:meth:`process` a batch and push the result to the engine's queue.
 
-        The engine's hot path, once per read chunk (one :meth:`process` call per batch).
+        The engine's hot path, once per read chunk: :meth:`process` inlined (one call less
+        per chunk, which is one per message on a request/response connection).
         """
-        self._queue.push_batch(self.process(messages))
+        self.received += len(messages)
+        decode = self._decode
+        if decode is not None:
+            try:
+                messages = list(map(decode, messages))
+            except Exception:
+                messages = self._decode_each(messages)
+        if self._features or self._events.per_message:
+            messages = self._per_message(messages)
+        router = self.router
+        if router is not None:
+            messages = router(messages)
+        self._queue.push_batch(messages)
 
-    def _decode_each(self, messages: list[Any]) -> list[Any]:
-        # Slow path, only after a failure: find which messages fail, keep the others.
+    def deliver_decoded(self, messages: list[Any], raw_at: list[int]) -> None:
+        """:meth:`process_decoded` a batch and push the result to the engine's queue."""
+        self._queue.push_batch(self.process_decoded(messages, raw_at))
+
+    def _decode_at(self, messages: list[Any], raw_at: list[int]) -> list[Any]:
+        # The payloads the scanner left undecoded: decoded one by one, as _decode_each does.
         decode = self._decode
         if decode is None:
             return messages
-        out: list[Any] = []
-        fallback = self._fallback
-        for payload in messages:
-            try:
-                out.append(decode(payload))
-            except self._decode_errors as exc:
-                if fallback is not None:
-                    # The schema layer turns acks, pongs and unknown messages into values
-                    # of its own instead of failures (off the fast path).
-                    try:
-                        out.append(fallback(payload, exc))
-                        continue
-                    except Exception:
-                        pass
-                err = MessageDecodeError(str(exc), payload, self._message_type)
-                err.__cause__ = exc
-                self.decode_failed(err)
-                if self._strict:
-                    out.append(Failure(err))
-        return out
+        skipped = False
+        for i in raw_at:
+            item = messages[i] = self._decode_one(messages[i])
+            skipped = skipped or item is _SKIP
+        if skipped:
+            return [m for m in messages if m is not _SKIP]
+        return messages
+
+    def _decode_each(self, messages: list[Any]) -> list[Any]:
+        # Slow path, only after a failure: find which messages fail, keep the others.
+        if self._decode is None:
+            return messages
+        out = [self._decode_one(payload) for payload in messages]
+        return [m for m in out if m is not _SKIP]
+
+    def _decode_one(self, payload: Any) -> Any:
+        """Decode one payload: its value, a :class:`Failure` (strict) or ``_SKIP``."""
+        decode = self._decode
+        assert decode is not None
+        try:
+            return decode(payload)
+        except self._decode_errors as exc:
+            fallback = self._fallback
+            if fallback is not None:
+                # The schema layer turns acks, pongs and unknown messages into values
+                # of its own instead of failures (off the fast path).
+                try:
+                    return fallback(payload, exc)
+                except Exception:
+                    pass
+            err = MessageDecodeError(str(exc), payload, self._message_type)
+            err.__cause__ = exc
+            self.decode_failed(err)
+            return Failure(err) if self._strict else _SKIP
 
     def decode_failed(self, err: MessageDecodeError) -> None:
         """Count a message that failed to decode and report it (an ``error`` event)."""

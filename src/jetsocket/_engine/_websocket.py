@@ -402,9 +402,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
     async def _open(self) -> WireConnection:
         """Open a connection, run the on_open hooks on it, make it current; return it."""
         link = Link(
-            process=self._receiver.process,
-            deliver=self._receiver.deliver,
-            push=self._queue.push_batch,
+            receiver=self._receiver,
             on_ping=self._on_ping,
             on_pong=self._on_pong,
             on_lost=self._on_lost,

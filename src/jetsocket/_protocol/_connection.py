@@ -101,6 +101,7 @@ class WireConnection(asyncio.Protocol):
         "_closing_by_us",
         "_compression_threshold",
         "_debug",
+        "_decoding",
         "_drain_waiter",
         "_dropped",
         "_fail_code",
@@ -193,6 +194,8 @@ class WireConnection(asyncio.Protocol):
         self.reading_paused = False
         # Checked once per connection, like websockets does: the hot path pays one bool.
         self._debug = _frames_logger.isEnabledFor(logging.DEBUG)
+        # The reader decodes as it parses (listener.on_decoded), set after the handshake.
+        self._decoding = False
 
     # -- asyncio.Protocol callbacks ---------------------------------------------------
 
@@ -221,15 +224,34 @@ class WireConnection(asyncio.Protocol):
         if reader is None:
             self._handshake_data(data)
             return
-        self._frames(reader, data)  # once per read chunk, not per message
+        # Once per read chunk, not per message: _frames inlined (one call less per chunk,
+        # which is one per message on a request/response connection).
+        if self._decoding:
+            decoded, raw_at = reader.feed_decoded(data)
+            if decoded:
+                self._listener.on_decoded(decoded, raw_at)  # type: ignore[attr-defined]
+        else:
+            messages = reader.feed(data)
+            if messages:
+                if self._debug:
+                    _log_received(messages, self._redactor)
+                self._listener.on_messages(messages)
+        if reader.control or reader.close is not None or reader.error is not None:
+            self._control(reader)
 
     def _frames(self, reader: FrameReader, data: bytes) -> None:
-        # The one frame path: after the handshake, and for bytes that came with the 101.
-        messages = reader.feed(data)
-        if messages:
-            if self._debug:
-                _log_received(messages, self._redactor)
-            self._listener.on_messages(messages)
+        # The frame path of data_received (inlined there), for bytes that came with the 101.
+        if self._decoding:
+            # The listener's decoder runs inside the scan (see FrameReader.feed_decoded).
+            decoded, raw_at = reader.feed_decoded(data)
+            if decoded:
+                self._listener.on_decoded(decoded, raw_at)  # type: ignore[attr-defined]
+        else:
+            messages = reader.feed(data)
+            if messages:
+                if self._debug:
+                    _log_received(messages, self._redactor)
+                self._listener.on_messages(messages)
         if reader.control or reader.close is not None or reader.error is not None:
             self._control(reader)
 
@@ -340,11 +362,18 @@ class WireConnection(asyncio.Protocol):
         self.extensions = list(hs.extensions)
         self.subprotocol = hs.subprotocol
         deflate = negotiated_deflate(self.extensions)
-        self._reader = FrameReader(
+        # A listener that decodes (the engine, see ConnectionListener) may have the
+        # compiled scanner run its decoder; never while frames are logged (the log shows
+        # payloads).
+        wire = None if self._debug else getattr(self._listener, "wire_decode", None)
+        reader = self._reader = FrameReader(
             max_message_size=self._max_message_size,
             text_as_str=self._text_as_str,
             deflate=deflate,
+            decode=wire[0] if wire is not None else None,
+            copy_payloads=wire[1] if wire is not None else False,
         )
+        self._decoding = reader.decoding
         self._writer = FrameWriter(
             deflate=deflate,
             compression_threshold=self._compression_threshold,
@@ -737,7 +766,9 @@ class WireConnection(asyncio.Protocol):
         if not self._close_sent:
             self._send_close(code, reason)
         try:
-            await asyncio.wait_for(asyncio.shield(self._closed), self._close_timeout)
+            # asyncio.timeout, not wait_for: no task per close (many connections close).
+            async with asyncio.timeout(self._close_timeout):
+                await asyncio.shield(self._closed)
         except builtins.TimeoutError:
             self.abort()
             await self._closed

@@ -10,7 +10,14 @@ __all__ = ["ConnectionListener", "WireTap"]
 
 
 class ConnectionListener(Protocol):
-    """What a :class:`WireConnection` reports to (implemented by the engine)."""
+    """What a :class:`WireConnection` reports to (implemented by the engine).
+
+    A listener may also decode while frames are parsed: when it has a ``wire_decode``
+    attribute ``(decode, copy_payloads)`` (not None), the connection hands ``decode`` to its
+    :class:`~jetsocket._protocol._reader.FrameReader` and, when the compiled scanner is in
+    use, reports each chunk with ``on_decoded(messages, raw_at)`` instead of
+    ``on_messages`` (see ``FrameReader.feed_decoded``; the engine's ``Link`` does this).
+    """
 
     def on_messages(self, messages: list[bytes | str]) -> None:
         """All complete data messages of one read chunk, in order."""

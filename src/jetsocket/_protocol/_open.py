@@ -116,7 +116,9 @@ async def open_connection(
             timeout=connect_timeout,
         )
     try:
-        _, conn = await asyncio.wait_for(opening, connect_timeout)
+        # asyncio.timeout, not wait_for: no task per connect (clients open many).
+        async with asyncio.timeout(connect_timeout):
+            _, conn = await opening
     except builtins.TimeoutError:
         raise TimeoutError(
             f"connecting to {redact_uri(uri, redactor)} timed out after {connect_timeout}s"

@@ -87,9 +87,10 @@ DEFAULT_MAX_FRAGMENTS: Final = 1 << 17
 # _speedups.scan(buf, pos, out, text_as_str, max_size) -> pos consumes the run of common
 # frames (complete, unfragmented, uncompressed text/binary, valid UTF-8, within max_size)
 # and stops at anything else, which the Python loop below re-checks: it never decides an
-# error itself, so both paths behave identically. See _speedups.c.
-_Scan = Callable[[bytes, int, "list[bytes | str]", bool, int], int]
-_SCAN_API: Final = 3
+# error itself, so both paths behave identically. With a decoder it also decodes each of
+# those messages (see FrameReader's ``decode``). See _speedups.c.
+_Scan = Callable[..., int]
+_SCAN_API: Final = 4
 
 
 _SOURCE: Final = Path(__file__).with_name("_speedups.c")
@@ -166,6 +167,13 @@ class FrameReader:
         max_fragments: Most frames one message may span (:data:`DEFAULT_MAX_FRAGMENTS`);
             more fail with :class:`~jetsocket.MessageTooBigError` (1009). None disables
             the limit.
+        decode: A pure payload decoder (the engine's msgspec decoder) that the compiled
+            scanner applies to the messages it parses, as it parses them (see
+            :meth:`feed_decoded`). Ignored by the pure-Python reader and when
+            ``text_as_str`` is true: :attr:`decoding` says whether it is used.
+        copy_payloads: Give ``decode`` a bytes copy of each payload instead of a
+            read-only view into the received chunk (for decoders whose results may keep
+            the view, e.g. ``msgspec.Raw`` fields: a copy keeps only the payload alive).
 
     Attributes:
         control: Ping ``(0x9, payload)`` and pong ``(0xA, payload)`` frames, in arrival
@@ -177,6 +185,8 @@ class FrameReader:
 
     __slots__ = (
         "_buf",
+        "_copy",
+        "_decode",
         "_done",
         "_frag_comp",
         "_frag_count",
@@ -192,6 +202,8 @@ class FrameReader:
         "_pend_dec",
         "_pend_start",
         "_pend_text",
+        "_raw_at",
+        "_raw_from",
         "_remote_bits",
         "_remote_nct",
         "_rsv_ok",
@@ -210,6 +222,8 @@ class FrameReader:
         text_as_str: bool,
         deflate: PerMessageDeflate | None = None,
         max_fragments: int | None = DEFAULT_MAX_FRAGMENTS,
+        decode: Callable[[Any], Any] | None = None,
+        copy_payloads: bool = False,
     ) -> None:
         self.control: list[tuple[int, bytes]] = []
         self.close: tuple[int, str] | None = None
@@ -224,6 +238,12 @@ class FrameReader:
         self._max_frags = _NO_LIMIT if max_fragments is None else max(1, max_fragments)
         # The compiled scanner, chosen once per connection (tests swap the module global).
         self._scan: _Scan | None = _SCAN
+        # Decoding while scanning: compiled path, payloads as bytes (see feed_decoded).
+        self._decode = decode if self._scan is not None and not text_as_str else None
+        self._copy = copy_payloads
+        # The undecoded indices of the feed_decoded() call in progress (None outside one).
+        self._raw_at: list[int] | None = None
+        self._raw_from = 0
         # RFC 6455 section 5.2: RSV bits MUST be 0 unless an extension defines them;
         # permessage-deflate defines RSV1 (RFC 7692 section 6).
         self._rsv_ok = 0x40 if deflate is not None else 0
@@ -252,6 +272,36 @@ class FrameReader:
         self._frag_dec: codecs.IncrementalDecoder | None = None
 
     # ------------------------------------------------------------------ hot path
+
+    @property
+    def decoding(self) -> bool:
+        """True when :meth:`feed_decoded` decodes (a decoder and the compiled scanner)."""
+        return self._decode is not None
+
+    def feed_decoded(self, data: bytes | bytearray | memoryview) -> tuple[list[Any], list[int]]:
+        """:meth:`feed`, with the messages the compiled scanner parses already decoded.
+
+        Returns:
+            ``(messages, raw_at)``: the messages in order, each ``decode(payload)``
+            except those at the indices ``raw_at`` (ascending), which are payloads exactly
+            as :meth:`feed` returns them: the ones the Python loop parsed (control frames
+            in between, fragmented or compressed messages, frames split across reads)
+            and the ones ``decode`` rejected. The caller decodes those itself, as it
+            decodes every message of :meth:`feed`.
+        """
+        if self._decode is None:
+            out = self.feed(data)
+            return out, list(range(len(out)))
+        raw_at: list[int] = []
+        self._raw_at = raw_at
+        self._raw_from = 0
+        try:
+            out = self.feed(data)
+        finally:
+            self._raw_at = None
+        if len(out) > self._raw_from:
+            raw_at.extend(range(self._raw_from, len(out)))
+        return out, raw_at
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes | str]:
         """Parse every complete frame of the buffered bytes plus ``data``.
@@ -309,7 +359,21 @@ class FrameReader:
             if scan is not None and not in_frag:
                 # The compiled scanner consumes the run of common frames and stops at the
                 # first frame it does not handle, which the code below then processes.
-                pos = scan(buf, pos, out, text_as_str, max_size)
+                raw_at = self._raw_at
+                if raw_at is None:
+                    pos = scan(buf, pos, out, text_as_str, max_size)
+                else:
+                    # feed_decoded: what the Python loop appended since the last scan is
+                    # undecoded; the scanner adds the payloads the decoder rejected.
+                    if len(out) > self._raw_from:
+                        raw_at.extend(range(self._raw_from, len(out)))
+                    pos = scan(buf, pos, out, False, max_size, self._decode, raw_at, self._copy)
+                    self._raw_from = len(out)
+                if pos >= n:
+                    # The scanner consumed the chunk (the usual end of a compiled feed):
+                    # stop here rather than through the IndexError below, which costs a
+                    # raised exception per chunk (one per message on request/response).
+                    break
             # An IndexError means the header is incomplete (or pos == n): exceptions
             # are free until raised, cheaper than checking the bytes left per frame.
             try:

@@ -17,6 +17,16 @@
  * this file only ever does, faster, what the Python loop would have done for the same
  * frame. UTF-8 is decoded by CPython's own strict decoder (the one bytes.decode() uses).
  *
+ * With a decoder (the engine's msgspec decoder, see Receiver.wire_decode), scan() also
+ * decodes each such message as it finds it, appending the decoded value instead of the
+ * payload: no bytes object, no second list and no second pass per chunk. The payload is
+ * handed to the decoder without a copy, as a read-only buffer over the chunk (a Payload
+ * object reused from one message to the next, replaced as soon as anything keeps a
+ * reference to it), or as a bytes copy when `copy` is true. A payload the decoder
+ * rejects (any Exception) is appended undecoded, as the Python loop would append it, and
+ * its index added to `raw_at`: the engine decodes those again through its slow path
+ * (fallbacks, failures, events), as it decodes every message of a pure-Python reader.
+ *
  * Two helpers of the engine's consumer queue (jetsocket/_engine/_queue.py) live here too,
  * as they need the same build: take_batch() (MessageQueue.batches) and QueueIter (its
  * async iterator). Both only do, faster, what the pure-Python code does.
@@ -26,6 +36,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h> /* T_OBJECT_EX, READ_RESTRICTED (QueueIter) */
 #include <stdint.h>
 #include <string.h>
 
@@ -34,8 +45,8 @@
 #endif
 
 /* Bumped whenever a function's signature or contract changes; _reader.py checks it.
- * 2: take_batch() added. 3: QueueIter added. */
-#define JETSOCKET_SCAN_API 3
+ * 2: take_batch() added. 3: QueueIter added. 4: scan() decodes (decode, raw_at, copy). */
+#define JETSOCKET_SCAN_API 4
 
 /* True when every byte of p[0:len] is ASCII (< 0x80): such a payload is valid UTF-8. */
 static int
@@ -70,18 +81,103 @@ decode_utf8(const char *p, Py_ssize_t len)
     return text;
 }
 
+/*
+ * Payload: a read-only buffer over part of a bytes object (the chunk being scanned), the
+ * argument scan() gives the decoder instead of a copy of each payload. It keeps the chunk
+ * alive, so whatever the decoder keeps of it (a view, msgspec.Raw) stays valid; scan()
+ * moves it to the next payload only while nothing else holds a reference to it.
+ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *base; /* the bytes object that owns the memory */
+    const char *buf;
+    Py_ssize_t len;
+} Payload;
+
+static int
+payload_getbuffer(Payload *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->buf, self->len, 1, flags);
+}
+
+static void
+payload_dealloc(Payload *self)
+{
+    Py_XDECREF(self->base);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyBufferProcs payload_as_buffer = {
+    .bf_getbuffer = (getbufferproc)payload_getbuffer,
+};
+
+static PyTypeObject PayloadType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "jetsocket._protocol._speedups.Payload",
+    .tp_doc = "A read-only buffer over one payload of a received chunk (see _speedups.c).",
+    .tp_basicsize = sizeof(Payload),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)payload_dealloc,
+    .tp_as_buffer = &payload_as_buffer,
+};
+
+static Payload *
+payload_new(PyObject *base)
+{
+    Payload *view = PyObject_New(Payload, &PayloadType);
+    if (view != NULL) {
+        Py_INCREF(base);
+        view->base = base;
+        view->buf = NULL;
+        view->len = 0;
+    }
+    return view;
+}
+
 PyDoc_STRVAR(scan_doc,
-"scan(buf, pos, out, text_as_str, max_size, /) -> int\n"
+"scan(buf, pos, out, text_as_str, max_size, decode=None, raw_at=None, copy=False, /)"
+" -> int\n"
 "\n"
 "Append to ``out`` the messages of the complete, unfragmented, uncompressed text/binary\n"
-"frames of ``buf`` from ``pos``; return the offset of the first frame not consumed.");
+"frames of ``buf`` from ``pos``; return the offset of the first frame not consumed.\n"
+"With ``decode``, append ``decode(payload)`` instead; a payload it rejects is appended\n"
+"as is and its index added to the list ``raw_at``.");
+
+/* The payload as the Python loop appends it: text as str (text_as_str) or UTF-8 bytes,
+   binary as bytes. Text is known to be valid UTF-8 here. */
+static PyObject *
+raw_item(const char *payload, Py_ssize_t len, int text, int text_as_str)
+{
+    if (text && text_as_str) {
+        return PyUnicode_DecodeUTF8(payload, len, NULL);
+    }
+    return PyBytes_FromStringAndSize(payload, len);
+}
 
 static PyObject *
 scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_Format(PyExc_TypeError, "scan() takes 5 arguments (%zd given)", nargs);
+    if (nargs < 5 || nargs > 8) {
+        PyErr_Format(PyExc_TypeError, "scan() takes 5 to 8 arguments (%zd given)", nargs);
         return NULL;
+    }
+    PyObject *decode = nargs > 5 && args[5] != Py_None ? args[5] : NULL;
+    PyObject *raw_at = nargs > 6 ? args[6] : Py_None;
+    int copy = 0;
+    if (decode != NULL) {
+        if (!PyCallable_Check(decode)) {
+            PyErr_SetString(PyExc_TypeError, "scan(): decode must be callable");
+            return NULL;
+        }
+        if (!PyList_CheckExact(raw_at)) {
+            PyErr_SetString(PyExc_TypeError, "scan(): raw_at must be a list");
+            return NULL;
+        }
+        copy = nargs > 7 ? PyObject_IsTrue(args[7]) : 0;
+        if (copy < 0) {
+            return NULL;
+        }
     }
     PyObject *buf = args[0];
     PyObject *out = args[2];
@@ -112,6 +208,7 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "scan(): pos out of range");
         return NULL;
     }
+    Payload *view = NULL; /* the decoder's zero-copy argument, created on first use */
 
     while (n - pos >= 2) {
         const unsigned int b0 = p[pos];
@@ -158,7 +255,62 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         const Py_ssize_t len = (Py_ssize_t)length;
         const char *payload = (const char *)p + start;
         PyObject *item;
-        if (b0 == 0x82) {
+        if (decode != NULL) {
+            if (b0 == 0x81 && !is_ascii((const unsigned char *)payload, len)) {
+                PyObject *check = decode_utf8(payload, len);
+                if (check == NULL) {
+                    if (PyErr_Occurred()) {
+                        goto error;
+                    }
+                    break; /* invalid UTF-8: 1007 from the Python loop */
+                }
+                Py_DECREF(check);
+            }
+            PyObject *arg;
+            if (copy) {
+                arg = PyBytes_FromStringAndSize(payload, len);
+                if (arg == NULL) {
+                    goto error;
+                }
+            }
+            else {
+                if (view == NULL || Py_REFCNT(view) > 1) {
+                    /* First payload, or the decoder kept the previous one: a new view. */
+                    Py_XDECREF(view);
+                    view = payload_new(buf);
+                    if (view == NULL) {
+                        goto error;
+                    }
+                }
+                view->buf = payload;
+                view->len = len;
+                arg = (PyObject *)view;
+                Py_INCREF(arg);
+            }
+            item = PyObject_Vectorcall(decode, &arg, 1, NULL);
+            Py_DECREF(arg);
+            if (item == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+                    goto error; /* KeyboardInterrupt and the like go up */
+                }
+                /* Rejected: appended as the payload, decoded again by the engine. */
+                PyErr_Clear();
+                PyObject *index = PyLong_FromSsize_t(PyList_GET_SIZE(out));
+                if (index == NULL) {
+                    goto error;
+                }
+                int failed = PyList_Append(raw_at, index);
+                Py_DECREF(index);
+                if (failed) {
+                    goto error;
+                }
+                item = raw_item(payload, len, b0 == 0x81, text_as_str);
+                if (item == NULL) {
+                    goto error;
+                }
+            }
+        }
+        else if (b0 == 0x82) {
             item = PyBytes_FromStringAndSize(payload, len);
         }
         else if (text_as_str) {
@@ -172,7 +324,7 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
                 PyObject *check = decode_utf8(payload, len);
                 if (check == NULL) {
                     if (PyErr_Occurred()) {
-                        return NULL;
+                        goto error;
                     }
                     break;
                 }
@@ -181,16 +333,20 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
             item = PyBytes_FromStringAndSize(payload, len);
         }
         if (item == NULL) {
-            return NULL;
+            goto error;
         }
         int failed = PyList_Append(out, item);
         Py_DECREF(item);
         if (failed) {
-            return NULL;
+            goto error;
         }
         pos = start + len;
     }
+    Py_XDECREF(view);
     return PyLong_FromSsize_t(pos);
+error:
+    Py_XDECREF(view);
+    return NULL;
 }
 
 PyDoc_STRVAR(take_batch_doc,
@@ -264,7 +420,7 @@ done:
  *
  * __anext__ pops the next item itself when the answer is plain: the deque is not empty,
  * its first item is not a stored failure (type exactly marker_type) and queue.paused is
- * false. It then returns itself as an awaitable that completes at once with the item
+ * false (read from its __slots__ member directly). It then returns itself as an awaitable that completes at once with the item
  * (am_send: no StopIteration object is built). Anything else -- an empty deque (wait),
  * a failure (raise), a paused producer (resume), the end -- is returned to Python:
  * slow(self) is MessageQueue._next_slow, a coroutine that does exactly what the pure
@@ -279,6 +435,8 @@ typedef struct {
     PyObject *marker;
     PyObject *slow;
     PyObject *value; /* the item the pending await returns (NULL: none pending) */
+    PyTypeObject *queue_type; /* type(queue) when paused_offset was found (borrowed) */
+    Py_ssize_t paused_offset; /* where queue.paused is stored (its __slots__ member), or -1 */
     int finished;
 } QueueIter;
 
@@ -295,6 +453,22 @@ queueiter_init(QueueIter *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTuple(args, "OOOO:QueueIter", &queue, &items, &marker, &slow)) {
         return -1;
     }
+    /* queue.paused is read at every step: when it is a __slots__ member of the queue's
+     * class (MessageQueue's), read the slot directly; anything else goes through getattr. */
+    Py_ssize_t paused_offset = -1;
+    PyObject *descr = PyObject_GetAttr((PyObject *)Py_TYPE(queue), str_paused);
+    if (descr == NULL) {
+        PyErr_Clear();
+    }
+    else {
+        if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type == T_OBJECT_EX && !(member->flags & READ_RESTRICTED)) {
+                paused_offset = member->offset;
+            }
+        }
+        Py_DECREF(descr);
+    }
     PyObject *popleft = PyObject_GetAttrString(items, "popleft");
     if (popleft == NULL) {
         return -1;
@@ -309,6 +483,8 @@ queueiter_init(QueueIter *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->marker, marker);
     Py_XSETREF(self->slow, slow);
     Py_CLEAR(self->value);
+    self->queue_type = Py_TYPE(queue);
+    self->paused_offset = paused_offset;
     self->finished = 0;
     return 0;
 }
@@ -363,13 +539,25 @@ queueiter_anext(QueueIter *self)
         PyErr_SetString(PyExc_RuntimeError, "anext(): the previous step was not awaited");
         return NULL;
     }
-    if (!self->finished && PyObject_Length(self->items) > 0) {
-        PyObject *paused = PyObject_GetAttr(self->queue, str_paused);
-        if (paused == NULL) {
-            return NULL;
+    Py_ssize_t n = self->finished ? 0 : PyObject_Length(self->items);
+    if (n < 0) {
+        return NULL;
+    }
+    if (n > 0) {
+        int plain;
+        if (self->paused_offset >= 0 && Py_TYPE(self->queue) == self->queue_type) {
+            /* The slot itself, as getattr would read it (NULL: unset, the slow path). */
+            PyObject *paused = *(PyObject **)((char *)self->queue + self->paused_offset);
+            plain = paused == Py_False;
         }
-        int plain = paused == Py_False;
-        Py_DECREF(paused);
+        else {
+            PyObject *paused = PyObject_GetAttr(self->queue, str_paused);
+            if (paused == NULL) {
+                return NULL;
+            }
+            plain = paused == Py_False;
+            Py_DECREF(paused);
+        }
         if (plain) {
             PyObject *head = PySequence_GetItem(self->items, 0);
             if (head == NULL) {
@@ -517,6 +705,9 @@ speedups_exec(PyObject *module)
         if (str_paused == NULL) {
             return -1;
         }
+    }
+    if (PyType_Ready(&PayloadType) < 0) {
+        return -1;
     }
     if (PyType_Ready(&QueueIterType) < 0) {
         return -1;

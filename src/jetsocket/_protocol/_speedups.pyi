@@ -1,13 +1,22 @@
 """Type stub of the optional compiled frame scanner (``_speedups.c``)."""
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 SOURCE_HASH: str
 SCAN_API: int
 
 def scan(
-    buf: bytes, pos: int, out: list[bytes | str], text_as_str: bool, max_size: int, /
+    buf: bytes,
+    pos: int,
+    out: list[Any],
+    text_as_str: bool,
+    max_size: int,
+    decode: Callable[[Any], Any] | None = None,
+    raw_at: list[int] | None = None,
+    copy: bool = False,
+    /,
 ) -> int: ...
 def take_batch(items: deque[Any], marker_type: type, /) -> list[Any]: ...
 

@@ -177,9 +177,9 @@ def test_scan_consumes_common_frames_and_stops_at_the_rest() -> None:
 def test_scan_rejects_bad_arguments() -> None:
     assert COMPILED_SCAN is not None
     with pytest.raises(TypeError):
-        COMPILED_SCAN(bytearray(b"\x81\x00"), 0, [], True, 1)  # type: ignore[arg-type]
+        COMPILED_SCAN(bytearray(b"\x81\x00"), 0, [], True, 1)
     with pytest.raises(TypeError):
-        COMPILED_SCAN(b"\x81\x00", 0, (), True, 1)  # type: ignore[arg-type]
+        COMPILED_SCAN(b"\x81\x00", 0, (), True, 1)
     with pytest.raises(ValueError, match="pos"):
         COMPILED_SCAN(b"\x81\x00", 3, [], True, 1)
 
