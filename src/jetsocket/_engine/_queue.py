@@ -190,16 +190,8 @@ class MessageQueue(Generic[T]):
         items.extend(batch)
         if len(items) >= self.capacity:
             self._overflow()
-        # wake(), inlined: once per read chunk (one per message on request/response).
-        waiters = self._waiters
-        if waiters:
-            self._waiters = []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-        threads = self._threads
-        if threads is not None:
-            threads.notify()
+        if self._waiters or self._threads is not None:
+            self.wake()  # once per read chunk; nobody waits while a consumer is busy
 
     def push(self, item: Any) -> None:
         """Append one item (off the hot path) and wake consumers."""

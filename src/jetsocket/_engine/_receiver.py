@@ -195,7 +195,6 @@ class Receiver:
 
     def process(self, messages: list[Any]) -> list[Any]:
         """Decode a batch of payloads and run per-message features; return the result."""
-        # deliver() repeats these lines (inlined): change both together.
         self.received += len(messages)
         decode = self._decode
         if decode is not None:
@@ -203,12 +202,7 @@ class Receiver:
                 messages = list(map(decode, messages))
             except Exception:
                 messages = self._decode_each(messages)
-        if self._features or self._events.per_message:
-            messages = self._per_message(messages)
-        router = self.router
-        if router is not None:
-            messages = router(messages)
-        return messages
+        return self._features_and_route(messages)
 
     def process_decoded(self, messages: list[Any], raw_at: list[int]) -> list[Any]:
         """:meth:`process` for a batch the frame scanner already decoded with ``wire_decode``.
@@ -222,6 +216,10 @@ class Receiver:
         self.received += len(messages)
         if raw_at:
             messages = self._decode_at(messages, raw_at)
+        return self._features_and_route(messages)
+
+    def _features_and_route(self, messages: list[Any]) -> list[Any]:
+        # After decoding (either path): per-message features, then the schema router.
         if self._features or self._events.per_message:
             messages = self._per_message(messages)
         router = self.router
@@ -232,22 +230,9 @@ class Receiver:
     def deliver(self, messages: list[Any]) -> None:
         """:meth:`process` a batch and push the result to the engine's queue.
 
-        The engine's hot path, once per read chunk: :meth:`process` inlined (one call less
-        per chunk, which is one per message on a request/response connection).
+        The engine's hot path, once per read chunk (not per message).
         """
-        self.received += len(messages)
-        decode = self._decode
-        if decode is not None:
-            try:
-                messages = list(map(decode, messages))
-            except Exception:
-                messages = self._decode_each(messages)
-        if self._features or self._events.per_message:
-            messages = self._per_message(messages)
-        router = self.router
-        if router is not None:
-            messages = router(messages)
-        self._queue.push_batch(messages)
+        self._queue.push_batch(self.process(messages))
 
     def deliver_decoded(self, messages: list[Any], raw_at: list[int]) -> None:
         """:meth:`process_decoded` a batch and push the result to the engine's queue."""

@@ -222,27 +222,14 @@ class WireConnection(asyncio.Protocol):
             self._tap.on_wire(data, False)
         reader = self._reader
         if reader is None:
-            self._handshake_data(data)
-            return
-        # Once per read chunk, not per message: _frames inlined (one call less per chunk,
-        # which is one per message on a request/response connection).
+            # Frames may come in the same chunk as the 101 (RFC 6455 allows them at once):
+            # the handshake returns those bytes, parsed below like any later chunk.
+            data = self._handshake_data(data)
+            reader = self._reader
+            if reader is None or not data:
+                return
+        # The one frame path, once per read chunk (not per message).
         if self._decoding:
-            decoded, raw_at = reader.feed_decoded(data)
-            if decoded:
-                self._listener.on_decoded(decoded, raw_at)  # type: ignore[attr-defined]
-        else:
-            messages = reader.feed(data)
-            if messages:
-                if self._debug:
-                    _log_received(messages, self._redactor)
-                self._listener.on_messages(messages)
-        if reader.control or reader.close is not None or reader.error is not None:
-            self._control(reader)
-
-    def _frames(self, reader: FrameReader, data: bytes) -> None:
-        # The frame path of data_received (inlined there), for bytes that came with the 101.
-        if self._decoding:
-            # The listener's decoder runs inside the scan (see FrameReader.feed_decoded).
             decoded, raw_at = reader.feed_decoded(data)
             if decoded:
                 self._listener.on_decoded(decoded, raw_at)  # type: ignore[attr-defined]
@@ -309,7 +296,8 @@ class WireConnection(asyncio.Protocol):
 
     # -- handshake ----------------------------------------------------------------------
 
-    def _handshake_data(self, data: bytes) -> None:
+    def _handshake_data(self, data: bytes) -> bytes:
+        """Feed the opening handshake; return the bytes after a complete 101 (frames)."""
         hs = self._hs
         head = self._head
         assert hs is not None
@@ -318,7 +306,7 @@ class WireConnection(asyncio.Protocol):
             # Non-101 answer: websockets reads the body (Content-Length or to EOF).
             hs.receive_data(data)
             self._handshake_events()
-            return
+            return b""
         end = head.feed(data)
         if head.problem is not None:
             self._fail_handshake(
@@ -327,23 +315,21 @@ class WireConnection(asyncio.Protocol):
                     status_code=head.status or 0,
                 )
             )
-            return
+            return b""
         if end < 0:
-            return
+            return b""
         buf = head.buffer
         head.buffer = bytearray()
         if head.status == 101:
             # Feed websockets only the response head: frames after it are ours to parse.
             hs.receive_data(bytes(buf[:end]))
             self._handshake_events()
-            if self._reader is not None and len(buf) > end:
-                # Frames sent together with the 101 (RFC 6455 allows it at once).
-                self._frames(self._reader, bytes(buf[end:]))
-        else:
-            head.passthrough = True
-            head.head = bytes(buf[:end])
-            hs.receive_data(bytes(buf))
-            self._handshake_events()
+            return bytes(buf[end:])
+        head.passthrough = True
+        head.head = bytes(buf[:end])
+        hs.receive_data(bytes(buf))
+        self._handshake_events()
+        return b""
 
     def _handshake_events(self) -> None:
         hs = self._hs

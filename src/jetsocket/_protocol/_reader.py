@@ -403,17 +403,25 @@ class FrameReader:
             except IndexError:
                 break
 
-            if b0 == 0x81 and not in_frag:
-                # Unfragmented, uncompressed text: the common case.
+            # Unfragmented, uncompressed text or binary is the common case. Anything else
+            # has its header validated now, so that a violation is reported without
+            # waiting for the payload.
+            common = b0 in (0x81, 0x82) and not in_frag
+            if common:
                 if end - start > max_size:
                     self._too_big(end - start)
                     return out
-                if end > n:
-                    need = end - pos
-                    break
-                payload = buf[start:end]
-                pos = end
-                if text_as_str:
+            elif not self._check_header(b0, end - start):
+                return out
+            if end > n:
+                need = end - pos
+                break
+            payload = buf[start:end]
+            pos = end
+            if common:
+                if b0 == 0x82:
+                    append(payload)
+                elif text_as_str:
                     try:
                         append(payload.decode())
                     except UnicodeDecodeError:
@@ -428,27 +436,6 @@ class FrameReader:
                             return out
                     append(payload)
                 continue
-            if b0 == 0x82 and not in_frag:
-                # Unfragmented, uncompressed binary.
-                if end - start > max_size:
-                    self._too_big(end - start)
-                    return out
-                if end > n:
-                    need = end - pos
-                    break
-                append(buf[start:end])
-                pos = end
-                continue
-
-            # Everything else: validate the header now, so that a violation is reported
-            # without waiting for the payload.
-            if not self._check_header(b0, end - start):
-                return out
-            if end > n:
-                need = end - pos
-                break
-            payload = buf[start:end]
-            pos = end
             if not self._frame(b0, payload, out):
                 return out
             in_frag = self._frag_op

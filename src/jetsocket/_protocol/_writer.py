@@ -109,29 +109,15 @@ class FrameWriter:
         Returns:
             The frame, ready to write.
         """
-        n = len(payload)
+        b0 = 0x81 if text else 0x82
         threshold = self._threshold
-        if threshold is not None and n >= threshold:
+        if threshold is not None and len(payload) >= threshold:
             # RFC 7692 section 6: RSV1 marks the first frame of a compressed message.
             # Incompressible data is compressed all the same: some peers (Autobahn's
             # 12.x/13.x cases) mishandle uncompressed messages once deflate is negotiated.
-            return self._frame(0xC1 if text else 0xC2, self._compress(payload))
-        # The common case, _frame inlined (one call less per message sent).
-        pool = _MASKS
-        pos = pool.pos
-        if pos >= _POOL_SIZE:
-            pool.data = os.urandom(_POOL_SIZE)
-            pos = 0
-        pool.pos = pos + 4
-        mask = pool.data[pos : pos + 4]
-        b0 = 0x81 if text else 0x82
-        if n < 126:
-            head = _SHORT.pack(b0, 0x80 | n, mask)
-        elif n < 65536:
-            head = _MEDIUM.pack(b0, 0xFE, n, mask)
-        else:
-            head = _LONG.pack(b0, 0xFF, n, mask)
-        return head + apply_mask(payload, mask)
+            b0 |= 0x40
+            payload = self._compress(payload)
+        return self._frame(b0, payload)
 
     def _compress(self, payload: bytes | bytearray | memoryview) -> bytes:
         """Deflate one message (RFC 7692 section 7.2.1)."""
