@@ -21,6 +21,7 @@ __all__ = [
     "ReplayChoice",
     "ReplayConfig",
     "ReplayMode",
+    "check_choice",
 ]
 
 # Choices are plain strings, as every other option's (``send_while_reconnecting``,
@@ -36,7 +37,8 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
-def _choice(name: str, value: object, choices: Any) -> None:
+def check_choice(name: str, value: object, choices: Any) -> None:
+    """Raise ValueError unless ``value`` is one of the ``Literal`` alias ``choices``."""
     allowed = get_args(choices)
     if value not in allowed:
         raise ValueError(f"{value!r} is not a valid {name}; expected one of {allowed}")
@@ -156,7 +158,7 @@ class BufferConfig:
             raise ValueError(f"capacity must be >= 1, got {self.capacity}")
         if self.dedup_window < 1:
             raise ValueError(f"dedup_window must be >= 1, got {self.dedup_window}")
-        _choice("overflow_policy", self.overflow_policy, OverflowChoice)
+        check_choice("overflow_policy", self.overflow_policy, OverflowChoice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,7 @@ class ReplayConfig:
     max_pending_sends: int = 1000
 
     def __post_init__(self) -> None:
-        _choice("mode", self.mode, ReplayChoice)
+        check_choice("mode", self.mode, ReplayChoice)
         # A compatibility constant (``ReplayMode.FULL_BUFFER``) is stored as its string.
         object.__setattr__(self, "mode", str(self.mode))
         if isinstance(self.max_pending_sends, bool) or not isinstance(self.max_pending_sends, int):

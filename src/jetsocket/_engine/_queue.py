@@ -28,9 +28,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Hashable, Iterator
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
-from jetsocket._engine._config import OverflowPolicy
+from jetsocket._engine._config import OverflowChoice, check_choice
 from jetsocket._exceptions import (
     BufferOverflowError,
     ConnectionClosedError,
@@ -142,7 +142,7 @@ class MessageQueue(Generic[T]):
     def __init__(
         self,
         capacity: int,
-        policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+        policy: OverflowChoice = "block",
         *,
         what: str = "queue",
         on_pause: Callable[[], None] | None = None,
@@ -153,7 +153,9 @@ class MessageQueue(Generic[T]):
         self.items: deque[Any] = deque()
         self.capacity = capacity
         self.low_water = max(1, capacity // 2)
-        self.policy = OverflowPolicy(policy)
+        check_choice("overflow_policy", policy, OverflowChoice)
+        # A compatibility constant (OverflowPolicy.ERROR) is kept as its plain string.
+        self.policy: OverflowChoice = cast(OverflowChoice, str(policy))
         self.paused = False
         self.dropped = 0
         self.conflated = 0  # replaced by a newer message of their key (ConflatingQueue)
@@ -227,7 +229,7 @@ class MessageQueue(Generic[T]):
 
     def _overflow(self) -> None:
         policy = self.policy
-        if policy is OverflowPolicy.BLOCK:
+        if policy == "block":
             if not self.paused and len(self.items) >= self.capacity:
                 # Backpressure: the producer stops reading; TCP flow control slows the peer.
                 self.paused = True
@@ -250,8 +252,8 @@ class MessageQueue(Generic[T]):
         excess = len(items) - self.capacity - (marker is not None)
         if excess <= 0:
             return 0
-        self._discard(excess, oldest=self.policy is OverflowPolicy.DROP_OLDEST)
-        if self.policy is OverflowPolicy.ERROR and marker is None:
+        self._discard(excess, oldest=self.policy == "drop_oldest")
+        if self.policy == "error" and marker is None:
             self._marker = Failure(
                 BufferOverflowError(
                     f"{self._what} full ({self.capacity} messages): newer messages dropped"
@@ -628,7 +630,7 @@ class ConflatingQueue(MessageQueue[T]):
     def __init__(
         self,
         capacity: int,
-        policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+        policy: OverflowChoice = "block",
         *,
         key: Callable[[Any], Hashable | None],
         on_key_error: Callable[[BaseException], None] | None = None,
@@ -747,7 +749,7 @@ class ConflatingQueue(MessageQueue[T]):
 
 def new_queue(
     capacity: int,
-    policy: OverflowPolicy | str = OverflowPolicy.BLOCK,
+    policy: OverflowChoice = "block",
     *,
     conflate_key: Callable[[Any], Hashable | None] | None = None,
     on_key_error: Callable[[BaseException], None] | None = None,

@@ -343,7 +343,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         queue = self._queue
         self._events.emit(
             "buffer_overflow",
-            BufferOverflowEvent(dropped=count, policy=queue.policy.value, capacity=queue.capacity),
+            BufferOverflowEvent(dropped=count, policy=queue.policy, capacity=queue.capacity),
         )
 
     def _on_messages(self, messages: list[Any]) -> None:

@@ -608,7 +608,7 @@ class Stream(Generic[M]):
         queue.push_batch(batch)
         # Messages that took an older one's place add no position (conflation).
         accepted = len(batch) - (queue.conflated - conflated)
-        if queue.policy.value == "drop_newest":
+        if queue.policy == "drop_newest":
             accepted -= queue.dropped - before  # never entered the queue
         self._pushed += accepted
         if len(self._marks) > 64:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from typing import Any, cast
 
 import pytest
 
@@ -205,9 +206,13 @@ def test_end_from_thread_wakes_blocked_threads() -> None:
     assert isinstance(errors[0], ConnectionClosedError)
 
 
-def test_policy_accepts_strings_and_enums() -> None:
-    assert MessageQueue(3, "drop_oldest").policy is OverflowPolicy.DROP_OLDEST
-    assert MessageQueue(3, OverflowPolicy.ERROR).policy is OverflowPolicy.ERROR
+def test_policy_accepts_strings_and_the_compatibility_constants() -> None:
+    assert MessageQueue(3, "drop_oldest").policy == "drop_oldest"
+    compat: Any = OverflowPolicy.ERROR  # untyped callers may still pass the constant
+    assert type(MessageQueue(3, compat).policy) is str
+    assert MessageQueue(3, compat).policy == "error"
+    with pytest.raises(ValueError, match="overflow_policy"):
+        MessageQueue(3, cast(Any, "sometimes"))
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure"])

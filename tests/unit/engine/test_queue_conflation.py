@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from jetsocket import BufferOverflowError, ConnectionClosedError
+from jetsocket._engine._config import OverflowChoice
 from jetsocket._engine._queue import ConflatingQueue, Failure, MessageQueue
 
 Tick = tuple[str, int]  # (symbol, value)
@@ -22,7 +23,7 @@ def symbol(tick: Tick) -> str:
 
 
 def started(
-    capacity: int = 100, policy: str = "block", key: Any = symbol, **kwargs: Any
+    capacity: int = 100, policy: OverflowChoice = "block", key: Any = symbol, **kwargs: Any
 ) -> ConflatingQueue[Any]:
     queue: ConflatingQueue[Any] = ConflatingQueue(capacity, policy, key=key, **kwargs)
     queue.start(asyncio.get_running_loop())
