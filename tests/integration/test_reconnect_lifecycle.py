@@ -473,6 +473,36 @@ async def test_on_open_hooks_send_on_the_new_connection_during_a_rotation() -> N
         assert server.received_by_connection[1][:2] == ["login", "after"]
 
 
+async def test_other_senders_wait_for_a_rotations_hooks_then_use_the_new_connection() -> None:
+    # A request sent while a rotation's hooks run goes to the connection that stays, after
+    # the login (its answer on the retired connection would be lost).
+    gate = asyncio.Event()
+    second_hook = asyncio.Event()
+    calls = 0
+
+    async def login(ws: jetsocket.WebSocket[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        await ws.send(f"login {calls}")
+        if calls == 2:
+            second_hook.set()
+            await gate.wait()
+
+    async with ScriptedServer([Echo()]) as server:
+        ws = jetsocket.WebSocket(server.uri, raw=True, backoff=FAST, max_connection_age=0.2)
+        ws.add_on_open(login)
+        async with asyncio.timeout(5), ws:
+            await second_hook.wait()  # the rotation's hooks are running
+            request = asyncio.create_task(ws.send("request"))
+            await server.wait_for(lambda: len(server.received_by_connection) == 2)
+            assert not request.done()  # it waits for the switch
+            gate.set()
+            await request
+            await server.wait_for(lambda: "request" in server.received_by_connection[1])
+        assert server.received_by_connection[0] == ["login 1"]
+        assert server.received_by_connection[1][:2] == ["login 2", "request"]
+
+
 async def test_connection_lost_during_on_open_hook_is_retried() -> None:
     hook_running = asyncio.Event()
     scripts: list[list[Step]] = [

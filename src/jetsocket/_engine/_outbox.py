@@ -77,6 +77,7 @@ class Outbox:
         "_serialize",
         "_settings",
         "_state",
+        "_switched",
         "_threads",
         "held",
     )
@@ -97,6 +98,8 @@ class Outbox:
         self._hook_conn: WireConnection | None = None
         self._hook_task: asyncio.Task[Any] | None = None
         self._connected: asyncio.Event | None = None
+        # Set when the on_open hooks of a rotation's new connection end (see _live_conn).
+        self._switched: asyncio.Event | None = None
         self.held: deque[tuple[bytes, bool]] = deque() if settings.hold_for_replay else _NO_SENDS
         self._sent = 0
         # Set once a thread sent (the sync facade): every connection then takes writes
@@ -140,6 +143,9 @@ class Outbox:
         finally:
             self._hook_conn = None
             self._hook_task = None
+            switched, self._switched = self._switched, None
+            if switched is not None:
+                switched.set()  # its waiters run after the engine made the switch
 
     # -- encoding ------------------------------------------------------------------------
 
@@ -182,12 +188,15 @@ class Outbox:
             # Only the on_open hooks (login, resubscription) may use a connection that is
             # not declared connected yet: other senders must not overtake the login. They
             # use it even while a current connection exists (a rotation's new connection).
-            if (
-                hook_conn is not None
-                and hook_conn.is_open
-                and asyncio.current_task() is self._hook_task
-            ):
-                return hook_conn
+            if hook_conn is not None:
+                if asyncio.current_task() is self._hook_task:
+                    if hook_conn.is_open:
+                        return hook_conn
+                elif self._conn is not None:
+                    # A rotation: other senders wait until the hooks ran, then use the
+                    # connection that stays (an answer on the retired one would be lost).
+                    await self._wait_switched()
+                    continue
             conn = self._conn
             if conn is not None:
                 if conn.is_open:
@@ -209,6 +218,12 @@ class Outbox:
             if not (self._settings.wait_while_reconnecting or state is _S.CONNECTING):
                 raise InvalidStateError(f"cannot send while {state.value}")
             await self._wait_connected()
+
+    async def _wait_switched(self) -> None:
+        event = self._switched
+        if event is None:
+            event = self._switched = asyncio.Event()
+        await event.wait()
 
     async def _wait_connected(self) -> None:
         event = self._connected
@@ -272,8 +287,8 @@ class Outbox:
         (:meth:`send_enabling_threads`) and waits.
         """
         conn = self._conn
-        if conn is None or self._bucket is not None:
-            return False
+        if conn is None or self._bucket is not None or self._hook_conn is not None:
+            return False  # (a rotation's hooks run: the loop path waits for the switch)
         return conn.write_from_thread(payload, text)
 
     async def send_enabling_threads(self, payload: bytes, text: bool) -> None:
