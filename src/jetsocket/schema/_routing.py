@@ -85,6 +85,9 @@ def _tag_values(tp: Any) -> dict[str, set[object]]:
     return out
 
 
+_NO_PLAIN: dict[type, Stream[Any]] = {}
+
+
 class Router:
     """Routes the batches of every shard of one client."""
 
@@ -95,6 +98,7 @@ class Router:
         "cache",
         "decode_failures",
         "duplicates",
+        "plain",
         "unknown",
     )
 
@@ -103,6 +107,8 @@ class Router:
         self._tags = _tag_values(message_type)
         self._readers: tuple[Subscription[Any], ...] | None = None
         self.cache: dict[type, tuple[Stream[Any], ...]] = {}
+        # Classes claimed by exactly one stream with no per-message hooks: the fast path.
+        self.plain: dict[type, Stream[Any]] = {}
         self.unknown = 0
         self.decode_failures = 0
         self.duplicates = 0
@@ -110,6 +116,7 @@ class Router:
     def changed(self) -> None:
         """The subscriptions changed: forget what was derived from them."""
         self.cache.clear()
+        self.plain.clear()
         self._readers = None
 
     def streams_for(self, cls: type) -> tuple[Stream[Any], ...]:
@@ -121,6 +128,8 @@ class Router:
             if any(issubclass(cls, t) for t in type(st.subscription)._message_types)
         )
         self.cache[cls] = streams
+        if len(streams) == 1 and streams[0]._plain:
+            self.plain[cls] = streams[0]
         return streams
 
     def ack_readers(self) -> tuple[Subscription[Any], ...]:
@@ -143,8 +152,15 @@ class Router:
         acks = client._acks
         awaiting = bool(acks.pending)
         touched: list[Stream[Any]] = []  # streams given messages from this batch
+        # The fast path, unless a waiting request or expect() must see messages first.
+        plain = self.plain if not (awaiting or expect) else _NO_PLAIN
+        plain_stream = plain.get
         for msg in batch:
             cls = msg.__class__
+            stream = plain_stream(cls)
+            if stream is not None:
+                stream._batch.append(msg)  # flushed below with the other plain streams
+                continue
             if cls is Unmatched:
                 self.unmatched(msg, out, awaiting)
                 continue
@@ -200,6 +216,9 @@ class Router:
         # every subscription when a batch only concerned a few).
         for stream in touched:
             stream._flush()
+        for stream in plain.values():
+            if stream._batch:
+                stream._flush()
         return out
 
     def route_to_primary(self, batch: list[Any]) -> list[Any]:

@@ -201,6 +201,22 @@ async def test_expect_consumes_a_typed_message() -> None:
     assert client._expect == []
 
 
+async def test_expect_sees_a_plain_streams_message_before_the_stream() -> None:
+    # Plain streams take a fast path, which a waiting expect() (or request) turns off.
+    client = Venue()
+    everything = attach(client, Everything())  # no per-message hooks: the fast path
+    k0, k = Kline(symbol="BTC", close=0.5), Kline(symbol="BTC", close=1.0)
+    assert client._route([trade("BTC"), k0]) == []
+    assert client._router.plain == {Trade: everything, Kline: everything}
+    loop = asyncio.get_running_loop()
+    loop.call_soon(lambda: client._route([trade("ETH"), k, trade("SOL")]))
+    got = await client.expect(lambda m: isinstance(m, Kline), timeout=5)
+    assert got is k
+    assert buffered(everything) == [trade("BTC"), k0, trade("ETH"), trade("SOL")]
+    assert client._route([k]) == []  # no expect() waits any more: the stream takes it
+    assert buffered(everything)[-1] is k
+
+
 async def test_expect_gets_the_json_of_unmatched_messages() -> None:
     client = Venue()
     login = client._decode(b'{"event":"login","code":"0"}')
