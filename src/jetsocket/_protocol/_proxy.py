@@ -143,6 +143,14 @@ def _parse(proxy: str) -> _Proxy:
 _ENV_ONLY: Final = sys.platform not in ("darwin", "win32")
 
 
+# The variables proxy_from_environment() uses (urllib reads lower case, then upper case).
+_PROXY_VARIABLES: Final = tuple(
+    f"{scheme}_proxy".upper() if upper else f"{scheme}_proxy"
+    for scheme in ("ws", "wss", "socks", "https", "http", "all")
+    for upper in (False, True)
+)
+
+
 def proxy_from_environment(uri: WebSocketURI) -> str | None:
     """Return the proxy the environment configures for ``uri``, or None.
 
@@ -151,9 +159,11 @@ def proxy_from_environment(uri: WebSocketURI) -> str | None:
     finally ``ALL_PROXY``. Lower-case names win over upper-case ones (``urllib``'s rules).
     A value without a scheme (``proxy:3128``) means ``http://``, as with curl.
     """
-    if _ENV_ONLY and not any(name[-6:].lower() == "_proxy" for name in os.environ):
-        # No *_proxy variable at all: what urllib would conclude after reading the whole
-        # environment four times (~70 us per connection).
+    if _ENV_ONLY and not any(name in os.environ for name in _PROXY_VARIABLES):
+        # None of the variables read below is set: what urllib would conclude after
+        # reading the whole environment four times (~70 us per connection). Twelve
+        # lookups, not a walk over the environment (~36 us with 36 variables); names in
+        # mixed case (``Https_Proxy``), which curl ignores too, are not looked for.
         return None
     if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
         return None
