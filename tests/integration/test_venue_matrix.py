@@ -418,7 +418,7 @@ def seqs_of(msg: Any) -> list[int]:
 @dataclass(frozen=True)
 class Case:
     make: Callable[[], VenueServer]
-    client: Callable[[str], Client[Any]]
+    client: Callable[..., Client[Any]]  # (uri, **options)
     sub: Callable[[str], Subscription[Any]]
     streams: tuple[str, str, str]  # A and B are used, C is refused
 
@@ -426,43 +426,43 @@ class Case:
 CASES = {
     "binance": Case(
         lambda: BinanceVenue(("BTCUSDT", "ETHUSDT", "SOLUSDT"), ping_interval=None),
-        lambda uri: Binance(uri=uri),
+        lambda uri, **o: Binance(uri=uri, **o),
         lambda s: BinanceTrades(stream=s),
         ("btcusdt@trade", "ethusdt@trade", "solusdt@trade"),
     ),
     "kraken": Case(
         lambda: KrakenVenue(("BTC/USD", "ETH/USD", "SOL/USD"), heartbeat_interval=60, recent=3),
-        lambda uri: Kraken(uri=uri),
+        lambda uri, **o: Kraken(uri=uri, **o),
         lambda s: KrakenSub(symbol=s),
         ("BTC/USD", "ETH/USD", "SOL/USD"),
     ),
     "coinbase": Case(
         lambda: CoinbaseVenue(("BTC-USD", "ETH-USD", "SOL-USD"), heartbeat_interval=60),
-        lambda uri: Coinbase(uri=uri),
+        lambda uri, **o: Coinbase(uri=uri, **o),
         lambda s: CoinbaseMatches(product=s),
         ("BTC-USD", "ETH-USD", "SOL-USD"),
     ),
     "deribit": Case(
         lambda: DeribitVenue(("BTC-PERPETUAL", "ETH-PERPETUAL", "SOL-PERPETUAL")),
-        lambda uri: Deribit(uri=uri),
+        lambda uri, **o: Deribit(uri=uri, **o),
         lambda s: DeribitTrades(instrument=s),
         ("BTC-PERPETUAL", "ETH-PERPETUAL", "SOL-PERPETUAL"),
     ),
     "bybit": Case(
         lambda: BybitVenue(("BTCUSDT", "ETHUSDT", "SOLUSDT"), rate=0),
-        lambda uri: Bybit(uri=uri),
+        lambda uri, **o: Bybit(uri=uri, **o),
         lambda s: BybitTrades(topic_name=s),
         ("publicTrade.BTCUSDT", "publicTrade.ETHUSDT", "publicTrade.SOLUSDT"),
     ),
     "okx": Case(
         lambda: OkxVenue(("BTC-USDT", "ETH-USDT", "SOL-USDT"), rate=0),
-        lambda uri: Okx(uri=uri),
+        lambda uri, **o: Okx(uri=uri, **o),
         lambda s: OkxTrades(inst_id=s.split(":")[1]),
         ("trades:BTC-USDT", "trades:ETH-USDT", "trades:SOL-USDT"),
     ),
     "bitfinex": Case(
         lambda: BitfinexVenue(("tBTCUSD", "tETHUSD", "tSOLUSD"), heartbeat_interval=60, recent=3),
-        lambda uri: Bitfinex(uri=uri),
+        lambda uri, **o: Bitfinex(uri=uri, **o),
         lambda s: BitfinexTrades(symbol=s),
         ("tBTCUSD", "tETHUSD", "tSOLUSD"),
     ),
@@ -514,8 +514,8 @@ class Run:
     events: dict[str, list[Any]]
 
 
-async def start(case: Case, venue: VenueServer) -> Run:
-    client = case.client(venue.uri)
+async def start(case: Case, venue: VenueServer, **options: Any) -> Run:
+    client = case.client(venue.uri, **options)
     events: dict[str, list[Any]] = {"gap": [], "error": []}
     client.on("gap")(events["gap"].append)
     client.on("error")(events["error"].append)
@@ -688,3 +688,29 @@ async def test_a_gap_is_reported_once_on_its_own_stream(name: str) -> None:
     assert [(g.first_missing, g.last_missing) for g in gaps] == [(skipped[0], skipped[-1])]
     assert (run.a.gaps, run.b.gaps) == (1, 0)
     assert gaps[0].subscription == case.sub(case.streams[0])
+
+
+@pytest.mark.parametrize("name", [cell(n, "rotate") for n in VENUES])
+async def test_rotation_hands_both_streams_over_to_the_new_connection(name: str) -> None:
+    # make-before-break: the new connection subscribes in its hooks; the old one stays
+    # until each stream delivered on both (the venue publishes to every subscriber).
+    case = CASES[name]
+    async with case.make() as venue:
+        run = await start(case, venue, max_connection_age=0.3, rotation_overlap=T)
+        rotated = asyncio.Event()
+        run.client.on("reconnected")(lambda e: rotated.set() if e.rotation else None)
+        try:
+            await asyncio.wait_for(rotated.wait(), 3.0)
+            handed_over = time.monotonic()
+            await publish_and_collect(run, case, 4)  # on both connections: the overlap
+            await venue.wait_for(lambda: venue.connection_count == 1, T)
+            seconds = time.monotonic() - handed_over
+            subscribed = sorted(venue.subscriptions()[0])
+        finally:
+            await run.client.close()
+    lost, duplicated = lost_and_duplicated(venue, case.streams[:2], [run.got_a, run.got_b])
+    record(name, "rotate", lost=lost, duplicated=duplicated, seconds=round(seconds, 3))
+    assert lost == 0
+    assert subscribed == sorted(case.streams[:2])  # the new connection carries both
+    assert venue.connections_accepted >= 2
+    assert run.events["gap"] == []
