@@ -708,8 +708,10 @@ async def test_rotation_hands_both_streams_over_to_the_new_connection(name: str)
             subscribed = sorted(venue.subscriptions()[0])
         finally:
             await run.client.close()
-    lost, duplicated = lost_and_duplicated(venue, case.streams[:2], [run.got_a, run.got_b])
-    record(name, "rotate", lost=lost, duplicated=duplicated, seconds=round(seconds, 3))
+    lost, _ = lost_and_duplicated(venue, case.streams[:2], [run.got_a, run.got_b])
+    # Duplicates are not counted here: collect() stops at the last new id, and the overlap's
+    # second copies (delivered without dedup, as documented) may still be queued.
+    record(name, "rotate", lost=lost, seconds=round(seconds, 3))
     assert lost == 0
     assert subscribed == sorted(case.streams[:2])  # the new connection carries both
     assert venue.connections_accepted >= 2
