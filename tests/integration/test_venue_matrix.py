@@ -6,7 +6,9 @@ raises quickly with the venue's reason, decode failures are reported while the s
 flowing, a gap is attributed to the right stream, and the client is connected (and
 resubscribed) again within 1 s of a kill.
 
-The clients use the declarative subscription API, one venue shape each: acks by request id
+The clients use the declarative subscription API, one venue shape each; the Kraken,
+Coinbase, Deribit and Bitfinex subscriptions are the examples' own (``examples/``), so the
+matrix checks what users copy. The others add the ``sequence`` their cells need: acks by request id
 (Binance ``id``, Kraken v2 and Bybit ``req_id``, Deribit JSON-RPC ``id`` whose result leaves
 refused channels out), by topic (OKX, one answer per topic, after a login on every
 connection), one message for all (Coinbase ``subscriptions``), and channel ids assigned by
@@ -25,12 +27,24 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import pytest
+
+# The subscriptions of the examples (one venue shape each), as a user would write them.
+from examples.bitfinex_trades import Subscribed as BfxSubscribed
+from examples.bitfinex_trades import Trades as BitfinexTrades
+from examples.bitfinex_trades import trade_ids as bfx_ids
+from examples.coinbase_matches import LastMatch as CoinbaseLastMatch
+from examples.coinbase_matches import Match as CoinbaseMatch
+from examples.coinbase_matches import Matches as CoinbaseMatches
+from examples.deribit_trades import Notification as DeribitNotification
+from examples.deribit_trades import Trades as DeribitTrades
+from examples.kraken_trades import KrakenTrades as KrakenSub
+from examples.kraken_trades import Trades as KrakenTrades
 
 import jetsocket
 from jetsocket.schema import Ack, Client, Message, Subscription, field, read_id_ack
@@ -90,144 +104,21 @@ class Binance(Venue):
     message_type = BinanceTrade
 
 
-# -- Kraken v2: req_id acks per symbol, 1-2 trades per message, snapshot on subscribe -------
-
-
-class KrakenTrade(msgspec.Struct):
-    symbol: str
-    trade_id: int
-
-
-class KrakenTrades(Message, tag="trade", tag_field="channel"):
-    type: str
-    data: list[KrakenTrade]
-
-
-class KrakenSub(Subscription[KrakenTrades]):
-    ack = "id"
-    ack_field = "req_id"
-    dedup = True  # the snapshot sent on every (re)subscribe
-    symbol: str
-
-    @property
-    def topic(self) -> str:
-        return self.symbol
-
-    def subscribe_message(self, request_id: int) -> object:
-        params = {"channel": "trade", "symbol": [self.symbol]}
-        return {"method": "subscribe", "params": params, "req_id": request_id}
-
-    def read_ack(self, msg: Any) -> Ack | None:
-        ack = read_id_ack(msg, "req_id")
-        if ack is None or msg.get("method") != "subscribe":
-            return None
-        symbol = (msg.get("result") or {}).get("symbol") or msg.get("symbol")
-        return Ack(
-            ack.ok, ack.reason, request_id=ack.request_id, topics=(symbol,) if symbol else ()
-        )
-
-    def matches(self, msg: KrakenTrades) -> bool:
-        return bool(msg.data) and msg.data[0].symbol == self.symbol
-
-    def sequence(self, msg: KrakenTrades) -> tuple[int, int] | None:
-        return (msg.data[0].trade_id, msg.data[-1].trade_id) if msg.data else None
-
-    def trim(self, msg: KrakenTrades, seen_through: int) -> KrakenTrades | None:
-        fresh = [t for t in msg.data if t.trade_id > seen_through]
-        return msgspec.structs.replace(msg, data=fresh) if fresh else None
+# -- Kraken v2: req_id acks per symbol, 1-2 trades per message, snapshot (examples/)
 
 
 class Kraken(Venue):
     message_type = KrakenTrades
 
 
-# -- Coinbase: one id-less ``subscriptions`` ack, per-product ``sequence``, last_match ------
-
-
-class CoinbaseMatch(Message, tag="match", tag_field="type"):
-    product_id: str
-    sequence: int
-
-
-class CoinbaseLastMatch(Message, tag="last_match", tag_field="type"):
-    product_id: str
-    sequence: int
-
-
-class CoinbaseMatches(Subscription[CoinbaseMatch | CoinbaseLastMatch]):
-    ack = "all"
-    dedup = True  # last_match, replayed on every (re)subscribe
-    product: str
-
-    @property
-    def topic(self) -> str:
-        return self.product
-
-    def subscribe_message(self, request_id: int) -> object:
-        return {"type": "subscribe", "product_ids": [self.product], "channels": ["matches"]}
-
-    def read_ack(self, msg: Any) -> Ack | None:
-        if not isinstance(msg, dict):
-            return None
-        if msg.get("type") == "error":
-            return Ack(ok=False, reason=str(msg.get("reason") or msg.get("message")))
-        if msg.get("type") != "subscriptions":
-            return None
-        listed = [p for c in msg["channels"] if c["name"] == "matches" for p in c["product_ids"]]
-        return Ack(ok=True, topics=tuple(listed))
-
-    def matches(self, msg: CoinbaseMatch | CoinbaseLastMatch) -> bool:
-        return msg.product_id == self.product
-
-    def sequence(self, msg: CoinbaseMatch | CoinbaseLastMatch) -> int:
-        return msg.sequence
+# -- Coinbase: one id-less ``subscriptions`` ack, per-product sequence (examples/)
 
 
 class Coinbase(Venue):
     message_type = CoinbaseMatch | CoinbaseLastMatch
 
 
-# -- Deribit: JSON-RPC id acks, 1-2 trades per notification, ``trade_seq`` --------------------
-
-
-class DeribitTrade(msgspec.Struct):
-    trade_seq: int
-    instrument_name: str
-
-
-class DeribitParams(msgspec.Struct):
-    channel: str
-    data: list[DeribitTrade]
-
-
-class DeribitNotification(Message, tag="subscription", tag_field="method"):
-    params: DeribitParams
-
-
-class DeribitTrades(Subscription[DeribitNotification]):
-    ack = "id"
-    instrument: str
-
-    @property
-    def topic(self) -> str:
-        return f"trades.{self.instrument}.100ms"
-
-    def subscribe_message(self, request_id: int) -> object:
-        params = {"channels": [self.topic]}
-        return {"jsonrpc": "2.0", "id": request_id, "method": "public/subscribe", "params": params}
-
-    def read_ack(self, msg: Any) -> Ack | None:
-        ack = read_id_ack(msg, "id")
-        if ack is None or not ack.ok or not isinstance(msg.get("result"), list):
-            return ack
-        # The result lists the channels now subscribed: a refused one is left out.
-        return Ack(True, request_id=ack.request_id, topics=tuple(msg["result"]), complete=True)
-
-    def matches(self, msg: DeribitNotification) -> bool:
-        return msg.params.channel == self.topic
-
-    def sequence(self, msg: DeribitNotification) -> tuple[int, int]:
-        return msg.params.data[0].trade_seq, msg.params.data[-1].trade_seq
+# -- Deribit: JSON-RPC id acks, 1-2 trades per notification (examples/)
 
 
 class Deribit(Venue):
@@ -337,56 +228,7 @@ class Okx(Venue):
             raise jetsocket.ConnectionError(f"login refused: {answer.get('msg')}")
 
 
-# -- Bitfinex v2: the ack assigns a chanId, data arrays carry it, new on every connection ----
-
-
-class BfxSubscribed(Message, tag="subscribed", tag_field="event"):
-    channel: str
-    chan_id: int = field(name="chanId")
-    symbol: str
-
-
-def bfx_ids(msg: list[Any]) -> list[int]:
-    if len(msg) >= 3 and msg[1] == "te":
-        return [int(msg[2][0])]
-    if len(msg) >= 2 and isinstance(msg[1], list):
-        return sorted(int(row[0]) for row in msg[1])
-    return []
-
-
-class BitfinexTrades(Subscription[list[Any]]):
-    ack = "topic"
-    dedup = True  # the snapshot of recent trades sent on every (re)subscribe
-    symbol: str
-
-    @property
-    def topic(self) -> str:
-        return f"trades:{self.symbol}"
-
-    def subscribe_message(self, request_id: int) -> object:
-        return {"event": "subscribe", "channel": "trades", "symbol": self.symbol}
-
-    def read_ack(self, msg: Any) -> Ack | None:
-        if isinstance(msg, BfxSubscribed):
-            return Ack(ok=True, topics=(f"{msg.channel}:{msg.symbol}",), channel=msg.chan_id)
-        if isinstance(msg, dict) and msg.get("event") == "error" and "symbol" in msg:
-            topic = f"{msg.get('channel')}:{msg['symbol']}"
-            return Ack(ok=False, reason=f"{msg.get('code')}: {msg.get('msg')}", topics=(topic,))
-        return None
-
-    def channel_of(self, msg: list[Any]) -> Hashable | None:
-        return msg[0] if msg and isinstance(msg[0], int) else None
-
-    def matches(self, msg: list[Any]) -> bool:
-        return bool(bfx_ids(msg))  # not the "hb" heartbeats
-
-    def sequence(self, msg: list[Any]) -> tuple[int, int]:
-        ids = bfx_ids(msg)
-        return ids[0], ids[-1]
-
-    def trim(self, msg: list[Any], seen_through: int) -> list[Any] | None:
-        rows = [row for row in msg[1] if int(row[0]) > seen_through]
-        return [msg[0], rows] if rows else None
+# -- Bitfinex v2: the ack assigns a chanId that the data carries (examples/)
 
 
 class Bitfinex(Venue):
