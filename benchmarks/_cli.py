@@ -89,76 +89,37 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     report.data["feed"] = {"n": n, "rounds": args.rounds, "clients": data}
     typed, raw = "jetsocket-typed", "jetsocket-raw"
     report.targets += [
-        Target.from_spreads(
-            "feed: jetsocket typed / picows+msgspec",
-            res.by_rate(typed, "picows-typed"),
-            res.by_cpu(typed, "picows-typed"),
-            1.2,
-            at_least=True,
-        ),
-        Target.from_spreads(
+        res.target("feed: jetsocket typed / picows+msgspec", typed, "picows-typed", 1.2),
+        res.target(
             "feed: jetsocket typed batches() / picows+msgspec",
-            res.by_rate("jetsocket-typed-batches", "picows-typed"),
-            res.by_cpu("jetsocket-typed-batches", "picows-typed"),
+            "jetsocket-typed-batches",
+            "picows-typed",
             1.5,
-            at_least=True,
         ),
-        Target.from_spreads(
-            "feed: jetsocket raw / picows raw",
-            res.by_rate(raw, "picows-raw"),
-            res.by_cpu(raw, "picows-raw"),
-            1.5,
-            at_least=True,
+        res.target("feed: jetsocket raw / picows raw", raw, "picows-raw", 1.5),
+        res.target(
+            "feed: jetsocket raw / picows raw str (same output)", raw, "picows-raw-str", None
         ),
-        Target.from_spreads(
-            "feed: jetsocket raw / picows raw str (same output)",
-            res.by_rate(raw, "picows-raw-str"),
-            res.by_cpu(raw, "picows-raw-str"),
-            None,
-            at_least=True,
+        res.target("feed: jetsocket typed / websockets+msgspec", typed, "websockets-typed", 4.0),
+        res.target(
+            "feed: scanner effect, typed (compiled / pure)", typed, "jetsocket-typed-pure", None
         ),
-        Target.from_spreads(
-            "feed: jetsocket typed / websockets+msgspec",
-            res.by_rate(typed, "websockets-typed"),
-            res.by_cpu(typed, "websockets-typed"),
-            4.0,
-            at_least=True,
-        ),
-        Target.from_spreads(
-            "feed: scanner effect, typed (compiled / pure)",
-            res.by_rate(typed, "jetsocket-typed-pure"),
-            res.by_cpu(typed, "jetsocket-typed-pure"),
-            None,
-            at_least=True,
-        ),
-        Target.from_spreads(
-            "feed: scanner effect, raw (compiled / pure)",
-            res.by_rate(raw, "jetsocket-raw-pure"),
-            res.by_cpu(raw, "jetsocket-raw-pure"),
-            None,
-            at_least=True,
-        ),
-        Target.from_spreads(
+        res.target("feed: scanner effect, raw (compiled / pure)", raw, "jetsocket-raw-pure", None),
+        res.target(
             "feed: jetsocket typed, pure reader / picows+msgspec",
-            res.by_rate("jetsocket-typed-pure", "picows-typed"),
-            res.by_cpu("jetsocket-typed-pure", "picows-typed"),
+            "jetsocket-typed-pure",
+            "picows-typed",
             None,
-            at_least=True,
         ),
         # The bounds: a bare scan(+decode) loop with no client around it, against the peer.
-        Target.from_spreads(
+        res.target(
             "feed: floor typed (scan+decode only) / picows+msgspec (bound)",
-            res.by_rate("floor-typed", "picows-typed"),
-            res.by_cpu("floor-typed", "picows-typed"),
+            "floor-typed",
+            "picows-typed",
             None,
-            at_least=True,
         ),
-        Target.from_spreads(
-            "feed: floor raw (scan only) / picows raw (bound)",
-            res.by_rate("floor-raw", "picows-raw"),
-            res.by_cpu("floor-raw", "picows-raw"),
-            None,
-            at_least=True,
+        res.target(
+            "feed: floor raw (scan only) / picows raw (bound)", "floor-raw", "picows-raw", None
         ),
     ]
 
@@ -209,12 +170,8 @@ def _concurrent(args: argparse.Namespace, srv: ServerProcess, report: Report) ->
             "clients": data,
         }
         report.targets.append(
-            Target.from_spreads(
-                f"concurrent x{conns}: jetsocket / picows (total msg/s)",
-                res.by_rate("jetsocket", "picows"),
-                res.by_cpu("jetsocket", "picows"),
-                1.1,
-                at_least=True,
+            res.target(
+                f"concurrent x{conns}: jetsocket / picows (total msg/s)", "jetsocket", "picows", 1.1
             )
         )
 
@@ -430,19 +387,11 @@ def _sync(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
     report.tables.append(table)
     report.data["sync"] = {"n": n, "rounds": args.rounds, "clients": data}
     report.targets += [
-        Target.from_spreads(
-            "sync: jetsocket sync / websockets.sync+msgspec",
-            res.by_rate(ref, "websockets-sync-typed"),
-            res.by_cpu(ref, "websockets-sync-typed"),
-            None,
-            at_least=True,
+        res.target(
+            "sync: jetsocket sync / websockets.sync+msgspec", ref, "websockets-sync-typed", None
         ),
-        Target.from_spreads(
-            "sync: jetsocket sync / jetsocket async (typed)",
-            res.by_rate(ref, "jetsocket-async-typed"),
-            res.by_cpu(ref, "jetsocket-async-typed"),
-            None,
-            at_least=True,
+        res.target(
+            "sync: jetsocket sync / jetsocket async (typed)", ref, "jetsocket-async-typed", None
         ),
     ]
 
@@ -601,33 +550,16 @@ def _schema(args: argparse.Namespace, srv: ServerProcess, report: Report) -> Non
     report.data["schema"] = {"n": n, "rounds": args.rounds, "clients": data}
     routed = "schema-routed"
     report.targets += [
-        Target.from_spreads(
-            "schema: Client->Stream / plain typed (trades)",
-            res.by_rate("schema-trades", "plain-typed"),
-            res.by_cpu("schema-trades", "plain-typed"),
-            0.85,
-            at_least=True,
+        res.target(
+            "schema: Client->Stream / plain typed (trades)", "schema-trades", "plain-typed", 0.85
         ),
-        Target.from_spreads(
-            "schema: 3 Streams / plain union (mixed)",
-            res.by_rate(routed, "plain-union"),
-            res.by_cpu(routed, "plain-union"),
-            0.85,
-            at_least=True,
-        ),
-        Target.from_spreads(
-            "schema: 3 Streams (mixed) / plain typed (trades)",
-            res.by_rate(routed, "plain-typed"),
-            res.by_cpu(routed, "plain-typed"),
-            None,
-            at_least=True,
-        ),
-        Target.from_spreads(
+        res.target("schema: 3 Streams / plain union (mixed)", routed, "plain-union", 0.85),
+        res.target("schema: 3 Streams (mixed) / plain typed (trades)", routed, "plain-typed", None),
+        res.target(
             "schema: jetsocket pydantic / websockets+pydantic",
-            res.by_rate("jetsocket-pydantic", "websockets-pydantic"),
-            res.by_cpu("jetsocket-pydantic", "websockets-pydantic"),
+            "jetsocket-pydantic",
+            "websockets-pydantic",
             1.5,
-            at_least=True,
         ),
     ]
 

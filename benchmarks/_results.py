@@ -160,6 +160,12 @@ class Runs:
         pairs = zip(self.runs.get(ref, []), self.runs.get(name, []), strict=False)
         return Spread.of([ratio(b.cpu_us, a.cpu_us) for a, b in pairs])
 
+    def target(self, label: str, ref: str, name: str, goal: float | None) -> Target:
+        """``ref`` against ``name`` by rate and by CPU; ``goal``: the least rate ratio."""
+        return Target.from_spreads(
+            label, self.by_rate(ref, name), self.by_cpu(ref, name), goal, at_least=True
+        )
+
 
 def throughput_table(
     title: str,
