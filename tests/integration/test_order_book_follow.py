@@ -1,4 +1,7 @@
-"""An order book fed by a typed Client from a fake OKX-style venue that loses a message."""
+"""An order book fed by a typed Client from a fake OKX-style venue that loses a message.
+
+The client side (messages, subscription, parse) is examples/order_book.py's own.
+"""
 
 from __future__ import annotations
 
@@ -10,69 +13,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from examples.order_book import Books, BooksPush, parse
 from websockets.asyncio.server import ServerConnection
 
 from jetsocket.book import BookEvent, BookSync, BookUpdate, OrderBook, okx_checksum
-from jetsocket.schema import Ack, Client, Message, Subscription, field
+from jetsocket.schema import Client
 
 TIMEOUT = 10.0
 FINAL_SEQ = 2060  # the second subscription: snapshot at 2000, then 60 deltas
 ARG = {"channel": "books", "instId": "BTC-USDT"}
-
-
-class Arg(Message):
-    channel: str
-    inst_id: str = field(name="instId")
-
-
-class BookData(Message):
-    bids: list[list[Decimal]]
-    asks: list[list[Decimal]]
-    checksum: int
-    seq_id: int = field(name="seqId")
-    prev_seq_id: int = field(name="prevSeqId")
-
-
-class BooksPush(Message):
-    """``{"arg": {...}, "action": "snapshot" | "update", "data": [{...}]}``."""
-
-    arg: Arg
-    action: str
-    data: list[BookData]
-
-
-def parse(msg: BooksPush) -> BookUpdate[Decimal]:
-    """A typed message (msgspec decodes the strings to Decimal) as a BookUpdate."""
-    data = msg.data[0]
-    snapshot = msg.action == "snapshot"
-    return BookUpdate(
-        bids=[(row[0], row[1]) for row in data.bids],
-        asks=[(row[0], row[1]) for row in data.asks],
-        snapshot=snapshot,
-        last=data.seq_id,
-        prev=None if snapshot else data.prev_seq_id,
-        checksum=data.checksum,
-    )
-
-
-class Books(Subscription[BooksPush]):
-    """OKX ``books``: a snapshot on subscribe, then deltas with seqId/prevSeqId/checksum."""
-
-    inst_id: str
-
-    def subscribe_message(self, request_id: int) -> object:
-        return {"id": str(request_id), "op": "subscribe", "args": [ARG]}
-
-    def unsubscribe_message(self, request_id: int) -> object:
-        return {"id": str(request_id), "op": "unsubscribe", "args": [ARG]}
-
-    def matches(self, msg: BooksPush) -> bool:
-        return msg.arg.channel == "books" and msg.arg.inst_id == self.inst_id
-
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        if isinstance(msg, dict) and msg.get("id") == str(request_id):
-            return Ack(ok=msg.get("event") in ("subscribe", "unsubscribe"))
-        return None
 
 
 class Venue(Client[BooksPush]):
