@@ -101,9 +101,19 @@ def run_reader(
     r = FrameReader(**kw)
     r._scan = scan
     outs = [r.feed(chunk) for chunk in chunks]
+    return outs, r.control, r.close, reader_error(r)
+
+
+def reader_error(r: FrameReader) -> object:
+    """The reader's error as comparable values (None without one)."""
     err = r.error
-    error = None if err is None else (type(err), err.code, str(err))
-    return outs, r.control, r.close, error
+    return None if err is None else (type(err), err.code, str(err))
+
+
+def random_chunks(stream: bytes, data: st.DataObject) -> list[bytes]:
+    """``stream`` cut at up to 12 points drawn by hypothesis (read chunks of any size)."""
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=12).map(sorted))
+    return [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,9 +133,7 @@ def _compiled_and_pure_agree(
     deflate: bool,
     max_fragments: int,
 ) -> None:
-    stream = b"".join(frames)
-    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=12).map(sorted))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    chunks = random_chunks(b"".join(frames), data)
     kw: dict[str, Any] = {
         "max_message_size": max_size,
         "text_as_str": text_as_str,

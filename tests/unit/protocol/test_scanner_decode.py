@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.unit.protocol.conftest import COMPILED_MISSING, COMPILED_SCAN
 from tests.unit.protocol.test_frame_reader import BINARY, PING, TEXT, deflate_params, sframe
-from tests.unit.protocol.test_frame_scanner import any_frame
+from tests.unit.protocol.test_frame_scanner import any_frame, random_chunks, reader_error
 
 from jetsocket._protocol._reader import DEFAULT_MAX_FRAGMENTS, FrameReader
 
@@ -124,9 +124,7 @@ def _decoded_and_pure_agree(
     deflate: bool,
     copy: bool,
 ) -> None:
-    stream = b"".join(frames)
-    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=12).map(sorted))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    chunks = random_chunks(b"".join(frames), data)
     kw: dict[str, Any] = {
         "max_message_size": max_size,
         "text_as_str": False,
@@ -149,14 +147,11 @@ def _decoded_and_pure_agree(
         messages = pure.feed(chunk)
         want += settle(messages, list(range(len(messages))))
 
-    def error(r: FrameReader) -> object:
-        return None if r.error is None else (type(r.error), r.error.code, str(r.error))
-
     assert [shown(m) for m in got] == [shown(m) for m in want]
-    assert (compiled.control, compiled.close, error(compiled)) == (
+    assert (compiled.control, compiled.close, reader_error(compiled)) == (
         pure.control,
         pure.close,
-        error(pure),
+        reader_error(pure),
     )
 
 
