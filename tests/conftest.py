@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.sync import server as sync_server
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
@@ -22,6 +24,21 @@ async def ws_server(handler: Handler, **kwargs: Any) -> AsyncIterator[str]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+@contextmanager
+def sync_ws_server(
+    handler: Callable[[sync_server.ServerConnection], None], **kwargs: Any
+) -> Iterator[str]:
+    """Run a websockets.sync server on 127.0.0.1 (free port) in a thread; yield its URI."""
+    with sync_server.serve(handler, "127.0.0.1", 0, **kwargs) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
+        finally:
+            server.shutdown()
+    thread.join(5)
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from typing import Any
 
 import pytest
 from tests._binance import Kline, SeqTrades, Trade
-from tests.conftest import ws_server
+from tests.conftest import sync_ws_server, ws_server
 from websockets.asyncio.server import ServerConnection
-from websockets.sync.server import serve
 
 import jetsocket
 from jetsocket.schema import Client
@@ -120,14 +118,10 @@ def test_sync_client() -> None:
             for i in range(5):
                 ws.send(json.dumps({"e": "trade", "s": "BTC", "p": float(i), "seq": i}))
 
-    with serve(handler, "127.0.0.1", 0) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        uri = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
-        with Binance.sync(uri=uri) as bn:
-            stream = bn.subscribe(SeqTrades(symbol="btc"))
-            prices = [stream.recv(timeout=5).price for _ in range(5)]
-            assert prices == [0.0, 1.0, 2.0, 3.0, 4.0]
-        server.shutdown()
+    with sync_ws_server(handler) as uri, Binance.sync(uri=uri) as bn:
+        stream = bn.subscribe(SeqTrades(symbol="btc"))
+        prices = [stream.recv(timeout=5).price for _ in range(5)]
+        assert prices == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
 class StaleTrades(SeqTrades):

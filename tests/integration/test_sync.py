@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 from tests._binance import SeqTrades, Trade
+from tests.conftest import sync_ws_server
 from websockets.sync.server import Server, ServerConnection, serve
 
 import jetsocket
@@ -28,12 +29,8 @@ def echo_uri() -> Iterator[str]:
         for msg in ws:
             ws.send(msg)
 
-    with serve(handler, "127.0.0.1", 0) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
-        server.shutdown()
-    thread.join(5)
+    with sync_ws_server(handler) as uri:
+        yield uri
 
 
 def feed_server(messages: list[str], *, close_code: int = 1000) -> tuple[Server, str]:
@@ -223,12 +220,8 @@ def dropping_echo_uri() -> Iterator[str]:
                 return
             ws.send(msg)
 
-    with serve(handler, "127.0.0.1", 0) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
-        server.shutdown()
-    thread.join(5)
+    with sync_ws_server(handler) as uri:
+        yield uri
 
 
 def test_add_on_open_runs_before_delivery_on_every_connect(dropping_echo_uri: str) -> None:
@@ -335,12 +328,8 @@ def venue_uri() -> Iterator[str]:
                     for seq in (0, 1, 2, 4):
                         ws.send(json.dumps({"e": "trade", "s": symbol, "p": seq, "seq": seq}))
 
-    with serve(handler, "127.0.0.1", 0) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
-        server.shutdown()
-    thread.join(5)
+    with sync_ws_server(handler) as uri:
+        yield uri
 
 
 def test_sync_client_offers_the_client_api(venue_uri: str) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from websockets.sync.server import ServerConnection, serve
+from tests.conftest import sync_ws_server
+from websockets.sync.server import ServerConnection
 from websockets.utils import accept_key
 
 import jetsocket
@@ -293,10 +294,7 @@ def test_compressed_and_plain_sends_from_threads_stay_in_order(compress: bool) -
         finally:
             finished.set()
 
-    with serve(handler, "127.0.0.1", 0, max_size=None) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        uri = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/"
+    with sync_ws_server(handler, max_size=None) as uri:
         hb = HeartbeatConfig(
             interval=0.002, timeout=10.0, use_application_ping=True, payload={"op": "ping"}
         )
@@ -306,6 +304,4 @@ def test_compressed_and_plain_sends_from_threads_stay_in_order(compress: bool) -
             _shrink_send_buffer(ws)
             sent = _run_senders(ws, threads=6, per_thread=30)
         assert finished.wait(_TIMEOUT)
-        server.shutdown()
-    thread.join(_TIMEOUT)
     _check_threads(received, sent)
