@@ -31,6 +31,7 @@ from jetsocket._engine._events import (
     EventSource,
     PingEvent,
     PongEvent,
+    share_registry,
 )
 from jetsocket._engine._forms import DecodedForm, RawForm
 from jetsocket._engine._heartbeat import Heartbeat
@@ -302,7 +303,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         """Deliver this engine's events to ``other``'s handlers (one client, many shards)."""
         if self._state is not _S.IDLE:
             raise InvalidStateError("share_handlers() must be called before connect()")
-        self._events = other._events
+        share_registry(other, self)
         self._receiver.use_events(other._events)
         if self._reconnector_ is not None:
             self._reconnector_.use_events(other._events)

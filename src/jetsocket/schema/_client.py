@@ -47,6 +47,7 @@ from jetsocket._engine._events import (
     ResubscribedEvent,
     SubscribedEvent,
     UnsubscribedEvent,
+    share_registry,
 )
 from jetsocket._engine._options import OPTION_NAMES, WebSocketOptions
 from jetsocket._engine._state import ConnectionState
@@ -223,7 +224,7 @@ class Client(ConnectContext, EventSource, Generic[T]):
         self._route_cache = self._router.cache
         self._expected = self._router.expected
         self._primary: WebSocket[T] = self._new_engine(0)
-        self._events = self._primary._events
+        share_registry(self._primary, self)  # client and shards: one set of handlers
 
     # -- engines ------------------------------------------------------------------------
 
