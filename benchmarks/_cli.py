@@ -100,6 +100,12 @@ def _feed(args: argparse.Namespace, srv: ServerProcess, report: Report) -> None:
         res.target(
             "feed: jetsocket raw / picows raw str (same output)", raw, "picows-raw-str", None
         ),
+        res.target(
+            "feed: jetsocket raw batches() / picows raw",
+            "jetsocket-raw-batches",
+            "picows-raw",
+            None,
+        ),
         res.target("feed: jetsocket typed / websockets+msgspec", typed, "websockets-typed", 4.0),
         res.target(
             "feed: scanner effect, typed (compiled / pure)", typed, "jetsocket-typed-pure", None

@@ -198,14 +198,15 @@ async def _jetsocket_raw(uri: str, n: int) -> FeedRun:
     return await _jetsocket(uri, n, typed=False)
 
 
-async def _jetsocket_typed_batches(uri: str, n: int) -> FeedRun:
+async def _jetsocket_batches(uri: str, n: int, *, typed: bool) -> FeedRun:
     """``ws.batches()``: one step per socket read instead of one per message."""
     ws_cls = jetsocket_attr("WebSocket")
     if ws_cls is None:
         raise RuntimeError("jetsocket.WebSocket is not importable")
+    opts: dict[str, Any] = {"message_type": Trade} if typed else {"raw": True}
     clock = RunClock(n)
     last: object = None
-    async with ws_cls(uri, message_type=Trade, reconnect=False, compress=False) as ws:
+    async with ws_cls(uri, reconnect=False, compress=False, **opts) as ws:
         count = 0
         async for batch in ws.batches():
             count += len(batch)
@@ -215,8 +216,16 @@ async def _jetsocket_typed_batches(uri: str, n: int) -> FeedRun:
                 count = n
                 break
         clock.count = count
-    check_typed(last, n)
+    (check_typed if typed else _check_raw)(last, n)
     return clock.result()
+
+
+async def _jetsocket_typed_batches(uri: str, n: int) -> FeedRun:
+    return await _jetsocket_batches(uri, n, typed=True)
+
+
+async def _jetsocket_raw_batches(uri: str, n: int) -> FeedRun:
+    return await _jetsocket_batches(uri, n, typed=False)
 
 
 async def _jetsocket_typed_pure(uri: str, n: int) -> FeedRun:
@@ -232,19 +241,18 @@ async def _floor(uri: str, n: int, *, typed: bool) -> FeedRun:
     """What any batch reader on asyncio costs at least: the bound of jetsocket's design.
 
     A bare ``asyncio.Protocol`` that sends the upgrade request by hand and skips checking
-    the answer, then runs jetsocket's compiled scanner over each read chunk (text as
-    ``str``; typed: each payload decoded by msgspec inside the scanner, zero-copy, as
-    jetsocket does), keeps a leftover, counts. No control frames, no handshake checks, no
-    queue, no consumer step, no engine: everything a client does besides reading the
-    socket, parsing frames and decoding is missing. Its ratio to a peer is the most any
-    client with this reader could reach against that peer on this machine.
+    the answer, then feeds each read chunk to jetsocket's frame reader with the compiled
+    scanner (text as ``str``; typed: each payload decoded by msgspec inside the scanner,
+    zero-copy, as jetsocket does; a frame split across two reads is completed without
+    copying the chunk, as jetsocket does), and counts. No control frames, no handshake
+    checks, no queue, no consumer step, no engine: everything a client does besides
+    reading the socket, parsing frames and decoding is missing. Its ratio to a peer is the
+    most any client with this reader could reach against that peer on this machine.
     """
     from jetsocket._protocol import _reader  # noqa: PLC0415 - private: benchmark only
 
-    compiled = _reader._SCAN
-    if compiled is None:
+    if _reader._SCAN is None:
         raise RuntimeError("the compiled frame scanner is not available")
-    scan: Callable[..., int] = compiled
     parts = urlsplit(uri)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     key = base64.b64encode(os.urandom(16)).decode()
@@ -254,6 +262,7 @@ async def _floor(uri: str, n: int, *, typed: bool) -> FeedRun:
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
     decode = msgspec.json.Decoder(Trade).decode if typed else None
+    reader = _reader.FrameReader(max_message_size=None, text_as_str=not typed, decode=decode)
     loop = asyncio.get_running_loop()
     done: asyncio.Future[object] = loop.create_future()
     clock = RunClock(n)
@@ -261,7 +270,6 @@ async def _floor(uri: str, n: int, *, typed: bool) -> FeedRun:
     class Floor(asyncio.Protocol):
         def __init__(self) -> None:
             self.head: bytes | None = b""
-            self.rest = b""
             self.count = 0
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -274,14 +282,13 @@ async def _floor(uri: str, n: int, *, typed: bool) -> FeedRun:
                 if end < 0:
                     return
                 data, self.head = self.head[end + 4 :], None
-            if self.rest:
-                data = self.rest + data
-            out: list[Any] = []
+            out: list[Any]
             if decode is None:
-                pos = scan(data, 0, out, True, 1 << 30)
+                out = reader.feed(data)
             else:
-                pos = scan(data, 0, out, False, 1 << 30, decode, [], False)
-            self.rest = data[pos:]
+                out, raw_at = reader.feed_decoded(data)
+                for i in raw_at:  # the frame completed across two reads
+                    out[i] = decode(out[i])
             self.count += len(out)
             if self.count >= n and not done.done():
                 clock.stop()
@@ -436,6 +443,11 @@ FEED_CLIENTS: dict[str, tuple[FeedClient, str, str]] = {
     "websockets-typed": (_websockets_typed, "jetsocket-typed", "websockets + msgspec Trade"),
     "aiohttp-typed": (_aiohttp_typed, "jetsocket-typed", "aiohttp + msgspec Trade"),
     "jetsocket-raw": (_jetsocket_raw, "jetsocket-raw", "jetsocket raw=True (str)"),
+    "jetsocket-raw-batches": (
+        _jetsocket_raw_batches,
+        "jetsocket-raw-batches",
+        "jetsocket raw=True, batches()",
+    ),
     "picows-raw": (_picows_raw, "jetsocket-raw", "picows raw (bytes payload)"),
     "picows-raw-str": (_picows_raw_str, "jetsocket-raw", "picows raw, validated str (utf8)"),
     "jetsocket-typed-pure": (
