@@ -189,6 +189,7 @@ async def _rotate_under_feed(
     assert all(e.rotation for e in rec.events["reconnected"])
     assert rec.events["disconnected"] == []  # rotations are not disconnects
     assert len(got) == len(set(got)), "duplicate sequence numbers delivered"
+    assert got == sorted(got), "sequence numbers delivered out of order"
     expected = set(range(got[0], feed.last + 1))
     lost = expected - set(got)
     assert not lost, f"{len(lost)} sequence numbers lost"

@@ -74,6 +74,7 @@ async def test_rotation_hands_every_sequenced_stream_over_without_a_hole() -> No
     assert all(e.rotation for e in reconnected)
     assert venue.feed.late_joins >= 3
     assert len(got) == len(set(got)), "a trade was delivered twice"
+    assert got == sorted(got), "trades delivered out of order"
     lost = set(range(got[0], venue.feed.next_seq)) - set(got)
     assert not lost, f"{len(lost)} trades lost across {len(reconnected)} rotations"
     assert duplicates > 0  # the overlap was seen, and removed

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import msgspec
 
@@ -28,7 +28,7 @@ from jetsocket._engine._queue import Failure, MessageQueue
 from jetsocket._engine._sequence import SequenceTracker
 from jetsocket._exceptions import MessageDecodeError
 
-__all__ = ["Fallback", "Receiver", "Router"]
+__all__ = ["Fallback", "Joiner", "Receiver", "Router"]
 
 #: Takes a decoded batch, returns what the engine's queue should still see.
 Router = Callable[[list[Any]], list[Any]]
@@ -87,6 +87,16 @@ def wire_decoder(decode: Callable[[Any], Any] | None) -> tuple[Callable[[Any], A
     return decode, _keeps_input(owner.type)
 
 
+class Joiner(Protocol):
+    """A rotation's new connection merging into the stream (``Link``)."""
+
+    def check_joining(self) -> None:
+        """The old connection delivered a batch: release the held messages if they met."""
+
+    def end_joining(self) -> None:
+        """A connection ended: release the held messages."""
+
+
 class Receiver:
     """Decoding and per-message features of one engine (all its connections).
 
@@ -122,6 +132,7 @@ class Receiver:
         "duplicates",
         "errors",
         "gaps",
+        "joiner",
         "received",
         "router",
         "validation_errors",
@@ -164,6 +175,10 @@ class Receiver:
         #: ``(decode, copy_payloads)`` for the frame scanner (see :meth:`process_decoded`).
         self.wire_decode = wire_decoder(decode)
         self.router: Router | None = None
+        #: A rotation's new connection holding its sequenced messages back
+        #: (``Link.start_joining``): told after each delivered batch, as the old
+        #: connection's progress may be what lets them through.
+        self.joiner: Joiner | None = None
         self.received = 0
         self.errors = 0
         self.validation_errors = 0
@@ -195,14 +210,7 @@ class Receiver:
 
     def process(self, messages: list[Any]) -> list[Any]:
         """Decode a batch of payloads and run per-message features; return the result."""
-        self.received += len(messages)
-        decode = self._decode
-        if decode is not None:
-            try:
-                messages = list(map(decode, messages))
-            except Exception:
-                messages = self._decode_each(messages)
-        return self._features_and_route(messages)
+        return self.release(self.decode_batch(messages))
 
     def process_decoded(self, messages: list[Any], raw_at: list[int]) -> list[Any]:
         """:meth:`process` for a batch the frame scanner already decoded with ``wire_decode``.
@@ -213,13 +221,28 @@ class Receiver:
                 :meth:`process` decodes, so both paths give the same values, failures,
                 fallbacks, counts and events.
         """
+        return self.release(self.decode_batch_decoded(messages, raw_at))
+
+    def decode_batch(self, messages: list[Any]) -> list[Any]:
+        """The decoding half of :meth:`process` (counted as received)."""
+        self.received += len(messages)
+        decode = self._decode
+        if decode is not None:
+            try:
+                messages = list(map(decode, messages))
+            except Exception:
+                messages = self._decode_each(messages)
+        return messages
+
+    def decode_batch_decoded(self, messages: list[Any], raw_at: list[int]) -> list[Any]:
+        """The decoding half of :meth:`process_decoded`."""
         self.received += len(messages)
         if raw_at:
             messages = self._decode_at(messages, raw_at)
-        return self._features_and_route(messages)
+        return messages
 
-    def _features_and_route(self, messages: list[Any]) -> list[Any]:
-        # After decoding (either path): per-message features, then the schema router.
+    def release(self, messages: list[Any]) -> list[Any]:
+        """The other half: per-message features (sequence ids, handlers), then the router."""
         if self._features or self._events.per_message:
             messages = self._per_message(messages)
         router = self.router
@@ -233,10 +256,49 @@ class Receiver:
         The engine's hot path, once per read chunk (not per message).
         """
         self._queue.push_batch(self.process(messages))
+        if self.joiner is not None:
+            self.joiner.check_joining()
 
     def deliver_decoded(self, messages: list[Any], raw_at: list[int]) -> None:
         """:meth:`process_decoded` a batch and push the result to the engine's queue."""
         self._queue.push_batch(self.process_decoded(messages, raw_at))
+        if self.joiner is not None:
+            self.joiner.check_joining()
+
+    # -- a rotation's new connection (see Link.start_joining) ---------------------------
+
+    @property
+    def sequenced(self) -> bool:
+        """True when messages carry sequence ids (``ReplayConfig.sequence_extractor``)."""
+        return self._seq is not None
+
+    def split_sequenced(self, messages: list[Any]) -> tuple[list[Any], list[int], list[Any]]:
+        """``(messages with a sequence id, their ids, the others)``, each in order."""
+        extract = self._seq_extract
+        sequenced: list[Any] = []
+        ids: list[int] = []
+        others: list[Any] = []
+        for msg in messages:
+            seq = None if extract is None or msg.__class__ is Failure else extract(msg)
+            if seq is None:
+                others.append(msg)
+            else:
+                sequenced.append(msg)
+                ids.append(seq)
+        return sequenced, ids, others
+
+    def delivered_any(self, ids: Iterable[int]) -> bool:
+        """True when one of ``ids`` (ascending) was already delivered (the streams met)."""
+        tracker = self._seq
+        if tracker is None or tracker.last is None:
+            return False
+        last = tracker.last
+        for seq in ids:
+            if seq > last:
+                return False  # every later id is newer than anything delivered
+            if seq in tracker:
+                return True
+        return False
 
     def _decode_at(self, messages: list[Any], raw_at: list[int]) -> list[Any]:
         # The payloads the scanner left undecoded: decoded one by one, as _decode_each does.

@@ -37,6 +37,10 @@ class SequenceTracker:
         self._repeat: asyncio.Future[None] | None = None
         self.last: int | None = None
 
+    def __contains__(self, seq: object) -> bool:
+        """True when ``seq`` is among the recent ids seen."""
+        return seq in self._seen
+
     def observe(self, seq: int) -> tuple[bool, tuple[int, int] | None]:
         """Record ``seq``; return ``(is_duplicate, gap)`` where gap is ``(first, last)``."""
         if seq in self._seen:

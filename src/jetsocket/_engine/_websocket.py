@@ -228,9 +228,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         except Exception:  # repr never raises, even on a half-built object
             return f"<{type(self).__name__}>"
 
-    def _describe(self) -> str:
-        return self._shown_uri
-
     def _set_state(self, new: ConnectionState) -> None:
         check_transition(self._state, new)
         self._state = new
@@ -250,7 +247,9 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                     open=self._open,
                     declare_connected=self._declare_connected,
                     give_up=self._give_up,
-                    after_reconnect=self._replay_after_reconnect,
+                    after_reconnect=lambda: replay_after_reconnect(
+                        settings.replay, self._last_seq, self._outbox, self._events
+                    ),
                     current=lambda: self._conn,
                     abandon=abort_connection,
                     # Late-bound: set_overlap_watch() may come after this is built.
@@ -258,7 +257,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                     retire=functools.partial(
                         retire_connection, overlap_timeout=settings.rotation_overlap
                     ),
-                    describe=self._describe,
+                    describe=lambda: self._shown_uri,
                     redact=self._redactor,
                 ),
             )
@@ -373,8 +372,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._set_state(_S.CONNECTING)
         self._queue.start(asyncio.get_running_loop())
         self._liveness.start(self._events)
-        self._events.emit("connecting", ConnectingEvent(uri=self._describe()))
-        logger.info("jetsocket: %s: connecting", self._describe())
+        self._events.emit("connecting", ConnectingEvent(uri=self._shown_uri))
+        logger.info("jetsocket: %s: connecting", self._shown_uri)
         try:
             await self._open()
         except BaseException as exc:
@@ -384,7 +383,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             self._errors += 1
             if isinstance(exc, Exception):
                 logger.warning(
-                    "jetsocket: %s: connect failed: %s", self._describe(), self._redactor(str(exc))
+                    "jetsocket: %s: connect failed: %s", self._shown_uri, self._redactor(str(exc))
                 )
                 self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="connect"))
             raise
@@ -408,24 +407,30 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
             on_pong=self._on_pong,
             on_lost=self._on_lost,
         )
+        if self._conn is not None and self._receiver.sequenced:
+            link.start_joining()  # a rotation: see Link.start_joining
         c = self._settings.connect
-        conn = await open_connection(
-            self._uri,
-            link,
-            text_as_str=c.text_as_str,
-            max_message_size=c.max_message_size,
-            compress=c.compress,
-            compression_threshold=c.compression_threshold,
-            extra_headers=c.extra_headers,
-            subprotocols=list(c.subprotocols),
-            ssl_context=c.ssl_context,
-            connect_timeout=c.connect_timeout,
-            close_timeout=c.close_timeout,
-            proxy=c.proxy,
-            proxy_ssl_context=c.proxy_ssl_context,
-            secrets=self._redactor,
-            tap=c.wire_tap(self._uri) if c.wire_tap is not None else None,
-        )
+        try:
+            conn = await open_connection(
+                self._uri,
+                link,
+                text_as_str=c.text_as_str,
+                max_message_size=c.max_message_size,
+                compress=c.compress,
+                compression_threshold=c.compression_threshold,
+                extra_headers=c.extra_headers,
+                subprotocols=list(c.subprotocols),
+                ssl_context=c.ssl_context,
+                connect_timeout=c.connect_timeout,
+                close_timeout=c.close_timeout,
+                proxy=c.proxy,
+                proxy_ssl_context=c.proxy_ssl_context,
+                secrets=self._redactor,
+                tap=c.wire_tap(self._uri) if c.wire_tap is not None else None,
+            )
+        except BaseException:
+            link.abandon_joining()
+            raise
         link.conn = conn
         if self._pausers:
             conn.pause_reading()
@@ -435,6 +440,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                 for hook in self._on_open:
                     await hook(self)
         except BaseException:
+            link.abandon_joining()
             conn.abort()
             raise
         finally:
@@ -472,12 +478,12 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._events.emit(
             "connected",
             ConnectedEvent(
-                uri=self._describe(),
+                uri=self._shown_uri,
                 subprotocol=conn.subprotocol,
                 extensions=tuple(type(e).__name__ for e in conn.extensions),
             ),
         )
-        logger.info("jetsocket: %s: connected%s", self._describe(), self._describe_conn())
+        logger.info("jetsocket: %s: connected%s", self._shown_uri, self._describe_conn())
         if link.lost is not None:
             # The connection ended while it was being opened: handle it now, as a normal
             # disconnect (reconnect or end), after the messages that came before it.
@@ -495,7 +501,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                 hook(end)
 
     def _give_up(self, exc: BaseException) -> None:
-        logger.error("jetsocket: %s: giving up: %s", self._describe(), self._redactor(str(exc)))
+        logger.error("jetsocket: %s: giving up: %s", self._shown_uri, self._redactor(str(exc)))
         self._errors += 1
         self._events.emit("error", ErrorEvent(error=exc, fatal=True, context="reconnect"))
         self._set_state(_S.FAILED)
@@ -541,7 +547,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._set_state(_S.CLOSED)
         self._outbox.release()  # wake senders waiting for a connection
         self._events.emit("closed", ClosedEvent(code=code, reason=reason))
-        logger.info("jetsocket: %s: closed (code %d)", self._describe(), code)
+        logger.info("jetsocket: %s: closed (code %d)", self._shown_uri, code)
         await self._events.drain(self._settings.connect.close_timeout)
 
     def _detach(self, conn: WireConnection) -> None:
@@ -582,7 +588,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._outbox.send_control(*self._outbox.encode(payload))
 
     def _on_dead_peer(self, conn: WireConnection) -> None:
-        logger.warning("jetsocket: %s: no pong in time, dropping", self._describe())
+        logger.warning("jetsocket: %s: no pong in time, dropping", self._shown_uri)
         conn.abort(1011, "heartbeat timeout")  # as websockets reports a keepalive timeout
 
     def _check_idle(self) -> None:
@@ -596,7 +602,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         if idle >= timeout:  # time the loop could not run is not the peer's silence either
             idle = self._liveness.discount(idle, timeout)
         if idle >= timeout:
-            logger.warning("jetsocket: %s: idle for %.1fs, dropping", self._describe(), idle)
+            logger.warning("jetsocket: %s: idle for %.1fs, dropping", self._shown_uri, idle)
             conn.abort(1011, "idle timeout")
             return
         loop = asyncio.get_running_loop()
@@ -606,6 +612,8 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         if not link.live:
             link.lost = exc  # still opening: _declare_connected (or the failed open) decides
             return
+        if self._receiver.joiner is not None:  # a rotation's new connection: nothing to
+            self._receiver.joiner.end_joining()  # wait for once either connection ended
         conn = link.conn
         if conn is None or self._conn is not conn or self._state is _S.CLOSED:
             if conn is not None:
@@ -625,7 +633,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         logger.log(
             logging.INFO if exc.code in CLEAN_CLOSE_CODES else logging.WARNING,
             "jetsocket: %s: disconnected after %.1fs: %s; %s",
-            self._describe(),
+            self._shown_uri,
             lived,
             self._redactor(str(exc)),
             "reconnecting" if retry else "not reconnecting",
@@ -652,11 +660,6 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
         self._last_seq = self._receiver.last_sequence
         self._set_state(_S.RECONNECTING)
         self._reconnector.start(exc)
-
-    async def _replay_after_reconnect(self) -> None:
-        await replay_after_reconnect(
-            self._settings.replay, self._last_seq, self._outbox, self._events
-        )
 
     # -- sending ------------------------------------------------------------------------
 
