@@ -57,46 +57,37 @@ def _rows(raw: bool) -> dict[str, Callable[[], float]]:
             scan(frames, 0, out, False, 1 << 30, decode, [], False)
         return out
 
-    def decode_only() -> float:
+    def timed(make: Callable[[], list[Any]], consume: bool) -> float:
+        # Each chunk's list replaces the last one (as a client's next read would).
+        t = time.perf_counter()
+        for _ in range(REPS):
+            out = None
+            out = make()
+            if consume:
+                count = 0
+                for _msg in out:  # the consumer loop of every feed client, as in RunClock
+                    count += 1  # noqa: SIM113 - the loop body is what is measured
+                    if count == N:
+                        break
+        del out
+        return _ns(t)
+
+    def decode_only() -> list[Any]:
         assert decode is not None
-        t = time.perf_counter()
-        for _ in range(REPS):
-            out = None
-            out = list(map(decode, payloads))
-        del out
-        return _ns(t)
+        return list(map(decode, payloads))
 
-    def floor() -> float:
-        t = time.perf_counter()
-        for _ in range(REPS):
-            out = None
-            out = scanned()
-        del out
-        return _ns(t)
-
-    def floor_loop() -> float:
-        t = time.perf_counter()
-        for _ in range(REPS):
-            out = None
-            out = scanned()
-            count = 0
-            for _msg in out:  # the consumer loop of every feed client, as in RunClock
-                count += 1  # noqa: SIM113 - the loop body is what is measured
-                if count == N:
-                    break
-        del out
-        return _ns(t)
-
-    def reader() -> _reader.FrameReader:
-        return _reader.FrameReader(max_message_size=None, text_as_str=raw, decode=decode)
-
-    async def engine_iter() -> float:
+    async def engine(batches: bool) -> float:
         q: MessageQueue[Any] = MessageQueue(1 << 30)
-        r = reader()
-        it = q.iterate_async()
+        r = _reader.FrameReader(max_message_size=None, text_as_str=raw, decode=decode)
+        it = q.batches() if batches else q.iterate_async()
+        held: list[Any] = [None]  # a batches() consumer holds its batch until the next one
         t = time.perf_counter()
         for _ in range(REPS):
             q.push_batch(r.feed_decoded(frames)[0] if decode else r.feed(frames))
+            if batches:
+                held[0] = None
+                held[0] = await anext(it)
+                continue
             count = 0
             async for _msg in it:
                 count += 1
@@ -104,26 +95,14 @@ def _rows(raw: bool) -> dict[str, Callable[[], float]]:
                     break
         return _ns(t)
 
-    async def engine_batches() -> float:
-        q: MessageQueue[Any] = MessageQueue(1 << 30)
-        r = reader()
-        it = q.batches()
-        t = time.perf_counter()
-        for _ in range(REPS):
-            q.push_batch(r.feed_decoded(frames)[0] if decode else r.feed(frames))
-            batch = None
-            batch = await it.__anext__()
-        del batch
-        return _ns(t)
-
     prefix = "raw " if raw else ""
     rows: dict[str, Callable[[], float]] = {}
     if not raw:
-        rows["decode only"] = decode_only
-    rows[prefix + "scan" + ("" if raw else "+decode") + " (floor)"] = floor
-    rows[prefix + "floor + list loop"] = floor_loop
-    rows[prefix + "reader+queue+async for"] = lambda: asyncio.run(engine_iter())
-    rows[prefix + "reader+queue+batches()"] = lambda: asyncio.run(engine_batches())
+        rows["decode only"] = lambda: timed(decode_only, False)
+    rows[prefix + "scan" + ("" if raw else "+decode") + " (floor)"] = lambda: timed(scanned, False)
+    rows[prefix + "floor + list loop"] = lambda: timed(scanned, True)
+    rows[prefix + "reader+queue+async for"] = lambda: asyncio.run(engine(batches=False))
+    rows[prefix + "reader+queue+batches()"] = lambda: asyncio.run(engine(batches=True))
     return rows
 
 
