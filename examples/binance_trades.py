@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import jetsocket
-from jetsocket.schema import Ack, Client, Message, Subscription, field
+from jetsocket.schema import Client, Message, Subscription, field
 from jetsocket.testing import ExchangeSimulator
 
 # -- messages: a tagged union on Binance's "e" field --------------------------------------
@@ -53,15 +53,10 @@ class Kline(Message, tag="kline", tag_field="e"):
 # -- subscriptions: what to send, which messages come back, how to read the ack --------------
 
 
-def binance_ack(msg: Any, request_id: int) -> Ack | None:
-    """``{"result": null, "id": N}`` or ``{"error": {"code": 1, "msg": ...}, "id": N}``."""
-    if not isinstance(msg, dict) or msg.get("id") != request_id:
-        return None
-    error = msg.get("error")
-    return Ack(ok=error is None, reason=str(error.get("msg", error)) if error else "")
-
-
 class Trades(Subscription[Trade]):
+    # Acked by request id: {"result": null, "id": N}, or {"error": {"code": 1, "msg": ...},
+    # "id": N} when refused (the error's "msg" becomes SubscriptionError.reason).
+    ack = "id"
     symbol: str
 
     @property
@@ -77,11 +72,9 @@ class Trades(Subscription[Trade]):
     def matches(self, msg: Trade) -> bool:
         return msg.symbol == self.symbol.upper()
 
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        return binance_ack(msg, request_id)
-
 
 class Klines(Subscription[Kline]):
+    ack = "id"
     symbol: str
     interval: str = "1m"
 
@@ -97,9 +90,6 @@ class Klines(Subscription[Kline]):
 
     def matches(self, msg: Kline) -> bool:
         return msg.symbol == self.symbol.upper() and msg.bar.interval == self.interval
-
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        return binance_ack(msg, request_id)
 
 
 # -- the venue -------------------------------------------------------------------------------

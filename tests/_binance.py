@@ -2,17 +2,16 @@
 
 ``Trades`` is Binance's ``<symbol>@trade`` stream: subscribed with
 ``{"method": "SUBSCRIBE", "params": [...], "id": N}`` and acknowledged by request id
-(``{"result": null, "id": N}``, or ``{"error": ..., "id": N}`` when refused).
+(``{"result": null, "id": N}``, or ``{"error": ..., "id": N}`` when refused), which the
+schema layer's ``ack = "id"`` reads.
 ``SeqTrades`` is the same stream numbered by the messages' ``seq`` (gap detection).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from jetsocket.schema import Message, Subscription, field
 
-from jetsocket.schema import Ack, Message, Subscription, field
-
-__all__ = ["Kline", "SeqTrades", "Trade", "Trades", "binance_ack"]
+__all__ = ["Kline", "SeqTrades", "Trade", "Trades"]
 
 
 class Trade(Message, tag="trade", tag_field="e"):
@@ -26,16 +25,10 @@ class Kline(Message, tag="kline", tag_field="e"):
     close: float = field(name="c")
 
 
-def binance_ack(msg: Any, request_id: int) -> Ack | None:
-    if isinstance(msg, dict) and msg.get("id") == request_id:
-        error = msg.get("error")
-        return Ack(ok=error is None, reason=str(error or ""))
-    return None
-
-
 class Trades(Subscription[Trade]):
     """Binance's ``<symbol>@trade`` stream, acknowledged by request id."""
 
+    ack = "id"
     symbol: str
 
     @property
@@ -50,9 +43,6 @@ class Trades(Subscription[Trade]):
 
     def matches(self, msg: Trade) -> bool:
         return msg.symbol == self.symbol.upper()
-
-    def parse_ack(self, msg: Any, request_id: int) -> Ack | None:
-        return binance_ack(msg, request_id)
 
 
 class SeqTrades(Trades):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import msgspec
-from tests._binance import Kline, SeqTrades, Trade, Trades, binance_ack
+from tests._binance import Kline, SeqTrades, Trade, Trades
 
 import jetsocket
 from jetsocket.schema import Client, Stream, Subscription
@@ -26,7 +26,6 @@ __all__ = [
     "Trade",
     "Trades",
     "attach",
-    "binance_ack",
     "payload",
     "send_subscriptions",
 ]
