@@ -81,6 +81,22 @@ decode_utf8(const char *p, Py_ssize_t len)
     return text;
 }
 
+/* Whether a text payload kept as bytes is valid UTF-8: 1 valid, 0 not (the Python loop
+   reports 1007), -1 with an exception set (memory). ASCII needs no decoding. */
+static int
+valid_text(const char *p, Py_ssize_t len)
+{
+    if (is_ascii((const unsigned char *)p, len)) {
+        return 1;
+    }
+    PyObject *check = decode_utf8(p, len);
+    if (check == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_DECREF(check);
+    return 1;
+}
+
 /*
  * Payload: a read-only buffer over part of a bytes object (the chunk being scanned), the
  * argument scan() gives the decoder instead of a copy of each payload. It keeps the chunk
@@ -255,17 +271,17 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         const Py_ssize_t len = (Py_ssize_t)length;
         const char *payload = (const char *)p + start;
         PyObject *item;
-        if (decode != NULL) {
-            if (b0 == 0x81 && !is_ascii((const unsigned char *)payload, len)) {
-                PyObject *check = decode_utf8(payload, len);
-                if (check == NULL) {
-                    if (PyErr_Occurred()) {
-                        goto error;
-                    }
-                    break; /* invalid UTF-8: 1007 from the Python loop */
-                }
-                Py_DECREF(check);
+        if (b0 == 0x81 && !(decode == NULL && text_as_str)) {
+            /* Text kept as bytes (for the decoder or as the payload): check it here. */
+            const int valid = valid_text(payload, len);
+            if (valid < 0) {
+                goto error;
             }
+            if (!valid) {
+                break; /* invalid UTF-8: 1007 from the Python loop */
+            }
+        }
+        if (decode != NULL) {
             PyObject *arg;
             if (copy) {
                 arg = PyBytes_FromStringAndSize(payload, len);
@@ -310,27 +326,14 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
                 }
             }
         }
-        else if (b0 == 0x82) {
-            item = PyBytes_FromStringAndSize(payload, len);
-        }
-        else if (text_as_str) {
-            item = decode_utf8(payload, len);
+        else if (b0 == 0x81 && text_as_str) {
+            item = decode_utf8(payload, len); /* validates as it decodes */
             if (item == NULL && !PyErr_Occurred()) {
                 break; /* invalid UTF-8: 1007 from the Python loop */
             }
         }
         else {
-            if (!is_ascii((const unsigned char *)payload, len)) {
-                PyObject *check = decode_utf8(payload, len);
-                if (check == NULL) {
-                    if (PyErr_Occurred()) {
-                        goto error;
-                    }
-                    break;
-                }
-                Py_DECREF(check);
-            }
-            item = PyBytes_FromStringAndSize(payload, len);
+            item = PyBytes_FromStringAndSize(payload, len); /* binary, or text checked above */
         }
         if (item == NULL) {
             goto error;
