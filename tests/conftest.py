@@ -1,4 +1,4 @@
-"""Shared fixtures: servers on 127.0.0.1 started by the tests themselves."""
+"""Shared fixtures: servers on 127.0.0.1 started by the tests themselves; reader paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,32 @@ import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.sync import server as sync_server
 
+from jetsocket._protocol import _reader
+
 Handler = Callable[[ServerConnection], Awaitable[None]]
+
+# Set before the module global can be swapped by a test.
+COMPILED_SCAN = _reader._SCAN
+# Why the compiled path cannot run here (pure install, no compiler, stale build).
+COMPILED_MISSING = None if COMPILED_SCAN is not None else _reader._SCAN_STATUS
+
+
+@pytest.fixture(params=["compiled", "pure"])
+def reader_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with the compiled scanner, then with the pure-Python reader.
+
+    ``FrameReader`` reads the module global ``_reader._SCAN`` when it is constructed, so
+    swapping it for the duration of a test selects the path of every reader (and every
+    connection) the test builds: the same switch as ``JETSOCKET_PURE=1``, in-process.
+    """
+    if request.param == "compiled" and COMPILED_SCAN is None:
+        pytest.skip(f"compiled frame scanner unavailable: {COMPILED_MISSING}")
+    saved = _reader._SCAN
+    _reader._SCAN = COMPILED_SCAN if request.param == "compiled" else None
+    try:
+        yield request.param
+    finally:
+        _reader._SCAN = saved
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ payloads the decoder rejects.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -17,9 +17,6 @@ from tests.conftest import ws_server
 from websockets.asyncio.server import ServerConnection
 
 import jetsocket
-from jetsocket._protocol import _reader
-
-COMPILED = _reader._SCAN
 
 
 class Tick(msgspec.Struct):
@@ -46,18 +43,6 @@ async def handler(ws: ServerConnection) -> None:
     await ws.send("x" * 3000)  # large, compressible: compressed when negotiated; rejected
     await ws.send(tick(3))
     await ws.close()
-
-
-@pytest.fixture(params=["compiled", "pure"])
-def reader_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "compiled" and COMPILED is None:
-        pytest.skip("compiled frame scanner unavailable")
-    saved = _reader._SCAN
-    _reader._SCAN = COMPILED if request.param == "compiled" else None
-    try:
-        yield request.param
-    finally:
-        _reader._SCAN = saved
 
 
 @pytest.mark.parametrize("compress", [False, True])

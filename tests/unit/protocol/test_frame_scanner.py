@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.protocol.conftest import COMPILED_MISSING, COMPILED_SCAN
+from tests.conftest import COMPILED_MISSING, COMPILED_SCAN
 from tests.unit.protocol.test_frame_reader import (
     BINARY,
     CLOSE,

@@ -17,7 +17,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.protocol.conftest import COMPILED_MISSING, COMPILED_SCAN
+from tests.conftest import COMPILED_MISSING, COMPILED_SCAN
 from tests.unit.protocol.test_frame_reader import BINARY, PING, TEXT, deflate_params, sframe
 from tests.unit.protocol.test_frame_scanner import any_frame, random_chunks, reader_error
 
