@@ -147,10 +147,9 @@ def _compiled_and_pure_agree(
 
 
 @needs_compiled
-def test_compiled_and_pure_agree(reader_path: str) -> None:
+@pytest.mark.once  # compares both paths itself
+def test_compiled_and_pure_agree() -> None:
     """Random frame streams, random chunking: identical messages, controls, close, error."""
-    if reader_path == "pure":
-        pytest.skip("one run compares both paths")
     _compiled_and_pure_agree()
 
 
@@ -280,10 +279,9 @@ def _cli_version(env_extra: dict[str, str]) -> list[str]:
     return proc.stdout.splitlines()
 
 
+@pytest.mark.once  # a subprocess
 @pytest.mark.parametrize("pure", [False, True])
-def test_cli_version_names_the_reader(reader_path: str, pure: bool) -> None:
-    if reader_path == "pure":
-        pytest.skip("a subprocess test: runs once")
+def test_cli_version_names_the_reader(pure: bool) -> None:
     lines = _cli_version({"JETSOCKET_PURE": "1" if pure else ""})
     assert lines[0] == jetsocket.__version__
     if pure:
@@ -336,11 +334,10 @@ def _project(tmp_path: Path) -> Path:
     return pkg
 
 
+@pytest.mark.once  # a build
 def test_build_without_a_compiler_fails_softly(
-    reader_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if reader_path == "pure":
-        pytest.skip("runs once")
     hook = _load_hook(monkeypatch)
     pkg = _project(tmp_path)
     built = pkg / f"_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
@@ -368,12 +365,9 @@ def test_build_without_a_compiler_fails_softly(
 
 
 @needs_compiled
-def test_build_embeds_the_source_hash(
-    reader_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.once  # a build
+def test_build_embeds_the_source_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The hook compiles a module that carries the SHA-256 of the source it came from."""
-    if reader_path == "pure":
-        pytest.skip("runs once")
     hook = _load_hook(monkeypatch)
     pkg = _project(tmp_path)
     monkeypatch.delenv("JETSOCKET_PURE", raising=False)
