@@ -10,6 +10,7 @@ shards many streams over many connections (one event loop, many transports).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -64,10 +65,6 @@ async def _jetsocket(uri: str, per: int, conns: int, *, pure: bool = False) -> F
     for last in lasts:
         check_typed(last, per)
     return span.result(per * conns)
-
-
-async def _jetsocket_pure(uri: str, per: int, conns: int) -> FeedRun:
-    return await _jetsocket(uri, per, conns, pure=True)
 
 
 async def _picows(uri: str, per: int, conns: int) -> FeedRun:
@@ -139,7 +136,10 @@ ConcurrentClient = Callable[[str, int, int], Awaitable[FeedRun]]
 # name -> (client, label). "jetsocket" is the reference of the ratios.
 CONCURRENT_CLIENTS: dict[str, tuple[ConcurrentClient, str]] = {
     "jetsocket": (_jetsocket, "jetsocket message_type=Trade"),
-    "jetsocket-pure": (_jetsocket_pure, "jetsocket message_type=Trade, pure reader"),
+    "jetsocket-pure": (
+        functools.partial(_jetsocket, pure=True),
+        "jetsocket message_type=Trade, pure reader",
+    ),
     "picows": (_picows, "picows + msgspec Trade"),
     "websockets": (_websockets, "websockets + msgspec Trade"),
 }

@@ -14,6 +14,7 @@ jetsocket with its compiled frame scanner off (the ``JETSOCKET_PURE=1`` path).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -94,10 +95,6 @@ async def _jetsocket(uri: str, warmup: int, count: int, *, pure: bool = False) -
             run.finish()
             _check(reply, warmup + count - 1)
     return run
-
-
-async def _jetsocket_pure(uri: str, warmup: int, count: int) -> EchoRun:
-    return await _jetsocket(uri, warmup, count, pure=True)
 
 
 async def _picows(uri: str, warmup: int, count: int) -> EchoRun:
@@ -235,7 +232,7 @@ SYNC_ECHO_CLIENTS: dict[str, tuple[SyncEchoClient, str]] = {
 
 ECHO_CLIENTS: dict[str, tuple[EchoClient, str]] = {
     "jetsocket": (_jetsocket, "jetsocket raw send_raw()/recv()"),
-    "jetsocket-pure": (_jetsocket_pure, "jetsocket raw, pure reader"),
+    "jetsocket-pure": (functools.partial(_jetsocket, pure=True), "jetsocket raw, pure reader"),
     "picows": (_picows, "picows send()/on_ws_frame future"),
     "websockets": (_websockets, "websockets send()/recv()"),
     "aiohttp": (_aiohttp, "aiohttp send_frame()/receive()"),

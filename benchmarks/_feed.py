@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import os
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
@@ -120,6 +121,21 @@ class RunClock:
         self.count = count
         return last
 
+    async def atake_batches(self, batches: AsyncIterable[list[Any]]) -> object:
+        """:meth:`atake` for a consumer of whole batches (``ws.batches()``)."""
+        count = 0
+        n = self.n
+        last: object = None
+        async for batch in batches:
+            count += len(batch)
+            if count >= n:
+                self.stop()
+                last = batch[len(batch) - 1 - (count - n)]
+                count = n
+                break
+        self.count = count
+        return last
+
     def take(self, messages: Iterable[Any], decode: Callable[[Any], Any] | None = None) -> object:
         """The blocking twin of :meth:`atake` (sync clients)."""
         count = 0
@@ -177,7 +193,10 @@ def pure_reader(pure: bool = True) -> Iterator[None]:
         _reader._SCAN = saved
 
 
-async def _jetsocket(uri: str, n: int, *, typed: bool, pure: bool = False) -> FeedRun:
+async def _jetsocket(
+    uri: str, n: int, *, typed: bool, pure: bool = False, batches: bool = False
+) -> FeedRun:
+    """``async for m in ws``; with ``batches``, ``ws.batches()``: one step per socket read."""
     ws_cls = jetsocket_attr("WebSocket")
     if ws_cls is None:
         raise RuntimeError("jetsocket.WebSocket is not importable")
@@ -185,55 +204,9 @@ async def _jetsocket(uri: str, n: int, *, typed: bool, pure: bool = False) -> Fe
     with pure_reader(pure):
         clock = RunClock(n)
         async with ws_cls(uri, reconnect=False, compress=False, **opts) as ws:
-            last = await clock.atake(ws)
+            last = await (clock.atake_batches(ws.batches()) if batches else clock.atake(ws))
     (check_typed if typed else _check_raw)(last, n)
     return clock.result()
-
-
-async def _jetsocket_typed(uri: str, n: int) -> FeedRun:
-    return await _jetsocket(uri, n, typed=True)
-
-
-async def _jetsocket_raw(uri: str, n: int) -> FeedRun:
-    return await _jetsocket(uri, n, typed=False)
-
-
-async def _jetsocket_batches(uri: str, n: int, *, typed: bool) -> FeedRun:
-    """``ws.batches()``: one step per socket read instead of one per message."""
-    ws_cls = jetsocket_attr("WebSocket")
-    if ws_cls is None:
-        raise RuntimeError("jetsocket.WebSocket is not importable")
-    opts: dict[str, Any] = {"message_type": Trade} if typed else {"raw": True}
-    clock = RunClock(n)
-    last: object = None
-    async with ws_cls(uri, reconnect=False, compress=False, **opts) as ws:
-        count = 0
-        async for batch in ws.batches():
-            count += len(batch)
-            if count >= n:
-                clock.stop()
-                last = batch[len(batch) - 1 - (count - n)]
-                count = n
-                break
-        clock.count = count
-    (check_typed if typed else _check_raw)(last, n)
-    return clock.result()
-
-
-async def _jetsocket_typed_batches(uri: str, n: int) -> FeedRun:
-    return await _jetsocket_batches(uri, n, typed=True)
-
-
-async def _jetsocket_raw_batches(uri: str, n: int) -> FeedRun:
-    return await _jetsocket_batches(uri, n, typed=False)
-
-
-async def _jetsocket_typed_pure(uri: str, n: int) -> FeedRun:
-    return await _jetsocket(uri, n, typed=True, pure=True)
-
-
-async def _jetsocket_raw_pure(uri: str, n: int) -> FeedRun:
-    return await _jetsocket(uri, n, typed=False, pure=True)
 
 
 # -- the floor (not a WebSocket client) -------------------------------------------------------
@@ -304,14 +277,6 @@ async def _floor(uri: str, n: int, *, typed: bool) -> FeedRun:
     return clock.result()
 
 
-async def _floor_typed(uri: str, n: int) -> FeedRun:
-    return await _floor(uri, n, typed=True)
-
-
-async def _floor_raw(uri: str, n: int) -> FeedRun:
-    return await _floor(uri, n, typed=False)
-
-
 # -- picows -------------------------------------------------------------------------------
 async def _picows(uri: str, n: int, *, typed: bool, text: bool = False) -> FeedRun:
     """picows as its documentation recommends for throughput.
@@ -378,18 +343,6 @@ async def _picows(uri: str, n: int, *, typed: bool, text: bool = False) -> FeedR
     return clock.result()
 
 
-async def _picows_typed(uri: str, n: int) -> FeedRun:
-    return await _picows(uri, n, typed=True)
-
-
-async def _picows_raw(uri: str, n: int) -> FeedRun:
-    return await _picows(uri, n, typed=False)
-
-
-async def _picows_raw_str(uri: str, n: int) -> FeedRun:
-    return await _picows(uri, n, typed=False, text=True)
-
-
 # -- websockets ---------------------------------------------------------------------------
 async def _websockets_typed(uri: str, n: int) -> FeedRun:
     from websockets.asyncio.client import connect  # noqa: PLC0415
@@ -433,36 +386,60 @@ FeedClient = Callable[[str, int], Awaitable[FeedRun]]
 
 # name -> (client, what it is compared with, label). Order = table order.
 FEED_CLIENTS: dict[str, tuple[FeedClient, str, str]] = {
-    "jetsocket-typed": (_jetsocket_typed, "jetsocket-typed", "jetsocket message_type=Trade"),
+    "jetsocket-typed": (
+        functools.partial(_jetsocket, typed=True),
+        "jetsocket-typed",
+        "jetsocket message_type=Trade",
+    ),
     "jetsocket-typed-batches": (
-        _jetsocket_typed_batches,
+        functools.partial(_jetsocket, typed=True, batches=True),
         "jetsocket-typed-batches",
         "jetsocket message_type=Trade, batches()",
     ),
-    "picows-typed": (_picows_typed, "jetsocket-typed", "picows + msgspec Trade"),
+    "picows-typed": (
+        functools.partial(_picows, typed=True),
+        "jetsocket-typed",
+        "picows + msgspec Trade",
+    ),
     "websockets-typed": (_websockets_typed, "jetsocket-typed", "websockets + msgspec Trade"),
     "aiohttp-typed": (_aiohttp_typed, "jetsocket-typed", "aiohttp + msgspec Trade"),
-    "jetsocket-raw": (_jetsocket_raw, "jetsocket-raw", "jetsocket raw=True (str)"),
+    "jetsocket-raw": (
+        functools.partial(_jetsocket, typed=False),
+        "jetsocket-raw",
+        "jetsocket raw=True (str)",
+    ),
     "jetsocket-raw-batches": (
-        _jetsocket_raw_batches,
+        functools.partial(_jetsocket, typed=False, batches=True),
         "jetsocket-raw-batches",
         "jetsocket raw=True, batches()",
     ),
-    "picows-raw": (_picows_raw, "jetsocket-raw", "picows raw (bytes payload)"),
-    "picows-raw-str": (_picows_raw_str, "jetsocket-raw", "picows raw, validated str (utf8)"),
+    "picows-raw": (
+        functools.partial(_picows, typed=False),
+        "jetsocket-raw",
+        "picows raw (bytes payload)",
+    ),
+    "picows-raw-str": (
+        functools.partial(_picows, typed=False, text=True),
+        "jetsocket-raw",
+        "picows raw, validated str (utf8)",
+    ),
     "jetsocket-typed-pure": (
-        _jetsocket_typed_pure,
+        functools.partial(_jetsocket, typed=True, pure=True),
         "jetsocket-typed",
         "jetsocket message_type=Trade, pure reader",
     ),
-    "jetsocket-raw-pure": (_jetsocket_raw_pure, "jetsocket-raw", "jetsocket raw=True, pure reader"),
+    "jetsocket-raw-pure": (
+        functools.partial(_jetsocket, typed=False, pure=True),
+        "jetsocket-raw",
+        "jetsocket raw=True, pure reader",
+    ),
     "floor-typed": (
-        _floor_typed,
+        functools.partial(_floor, typed=True),
         "jetsocket-typed",
         "floor: scan + msgspec decode per chunk, no client (not a client)",
     ),
     "floor-raw": (
-        _floor_raw,
+        functools.partial(_floor, typed=False),
         "jetsocket-raw",
         "floor: scan to str per chunk, no client (not a client)",
     ),
