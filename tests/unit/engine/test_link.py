@@ -57,6 +57,13 @@ class Feed:
             on_lost=lambda link, exc: None,
         )
 
+    def rotate(self, delivered: int) -> Link:
+        """The old connection delivered ids ``0..delivered-1``; a rotation's link joins."""
+        self.send(self.old, range(delivered))
+        new = self.link()
+        new.start_joining()
+        return new
+
     @staticmethod
     def send(link: Link, seqs: range | list[int]) -> None:
         link.on_messages([{"seq": s} for s in seqs])
@@ -69,9 +76,7 @@ def test_new_connection_first_is_released_after_the_old_ones_copies() -> None:
     # The CI failure: the new connection got 50..82 first; the old one then delivered
     # 50..99. Before the fix 83..99 reached the queue before 50..82.
     feed = Feed()
-    feed.send(feed.old, range(40))
-    new = feed.link()
-    new.start_joining()
+    new = feed.rotate(40)
     feed.send(new, range(50, 83))
     assert feed.delivered() == list(range(40))  # held, and not tracked yet: no gap
     feed.send(feed.old, range(40, 100))
@@ -84,9 +89,7 @@ def test_new_connection_first_is_released_after_the_old_ones_copies() -> None:
 
 def test_new_connection_ahead_waits_for_the_old_one_no_false_gap() -> None:
     feed = Feed()
-    feed.send(feed.old, range(41))
-    new = feed.link()
-    new.start_joining()
+    new = feed.rotate(41)
     new.go_live()
     feed.send(new, range(50, 61))  # ahead of the old connection (at 40)
     assert feed.delivered() == list(range(41))
@@ -100,9 +103,7 @@ def test_new_connection_ahead_waits_for_the_old_one_no_false_gap() -> None:
 
 def test_old_connection_gone_before_meeting_reports_the_real_gap_once() -> None:
     feed = Feed()
-    feed.send(feed.old, range(41))
-    new = feed.link()
-    new.start_joining()
+    new = feed.rotate(41)
     new.go_live()
     feed.send(new, range(50, 61))
     new.end_joining()  # the old connection was retired without reaching 50
@@ -112,9 +113,7 @@ def test_old_connection_gone_before_meeting_reports_the_real_gap_once() -> None:
 
 def test_messages_without_an_id_are_not_held_back() -> None:
     feed = Feed()
-    feed.send(feed.old, range(10))
-    new = feed.link()
-    new.start_joining()
+    new = feed.rotate(10)
     new.on_messages([{"ack": 1}, {"seq": 20}])
     new.go_live()
     assert feed.delivered() == [*range(10), {"ack": 1}]
@@ -124,9 +123,7 @@ def test_messages_without_an_id_are_not_held_back() -> None:
 
 def test_abandoned_joining_tracks_nothing() -> None:
     feed = Feed()
-    feed.send(feed.old, range(10))
-    new = feed.link()
-    new.start_joining()
+    new = feed.rotate(10)
     feed.send(new, range(10, 20))
     new.abandon_joining()  # its connection failed to open
     assert feed.receiver.joiner is None
@@ -153,9 +150,7 @@ def test_any_interleaving_delivers_every_id_once_in_order(
     """
     first = data.draw(st.integers(0, old_end), label="old ids before the rotation")
     feed = Feed()
-    feed.send(feed.old, range(first))
-    new = feed.link()
-    new.start_joining()
+    new = feed.rotate(first)
 
     def chunks(lo: int, hi: int) -> list[range]:
         cuts = sorted(data.draw(st.sets(st.integers(lo + 1, max(lo + 1, hi - 1)), max_size=6)))
