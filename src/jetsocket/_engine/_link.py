@@ -149,6 +149,7 @@ class Link:
         pending = self.pending
         if pending and self._receiver.delivered_any(seq for seq, _ in pending):
             self.end_joining()
+            self._receiver.streams_met()  # the old connection may go (see retire_connection)
 
     def end_joining(self) -> None:
         """Release the held sequenced messages (in order, duplicates dropped); stop holding."""

@@ -124,6 +124,7 @@ class Receiver:
         "_features",
         "_matcher",
         "_message_type",
+        "_met",
         "_on_app_pong",
         "_queue",
         "_seq",
@@ -179,6 +180,7 @@ class Receiver:
         #: (``Link.start_joining``): told after each delivered batch, as the old
         #: connection's progress may be what lets them through.
         self.joiner: Joiner | None = None
+        self._met: asyncio.Future[None] | None = None
         self.received = 0
         self.errors = 0
         self.validation_errors = 0
@@ -199,9 +201,25 @@ class Receiver:
         """The highest sequence id seen (None without sequence tracking)."""
         return self._seq.last if self._seq is not None else None
 
-    def next_repeat(self) -> asyncio.Future[None] | None:
-        """A future resolved when a sequence id is seen again (None without sequence ids)."""
-        return None if self._seq is None else self._seq.next_repeat()
+    def watch_meeting(self) -> asyncio.Future[None] | None:
+        """A future resolved once a rotation's streams meet (None without sequence ids).
+
+        They meet when the old connection delivered one of the ids the new one holds back
+        (``Link.start_joining``): from there on the new connection carries everything, so
+        the old one can be closed without a hole.
+        """
+        if self._seq is None:
+            return None
+        if self._met is not None:
+            self._met.cancel()
+        self._met = asyncio.get_running_loop().create_future()
+        return self._met
+
+    def streams_met(self) -> None:
+        """Resolve the :meth:`watch_meeting` future (the joining link saw the streams meet)."""
+        met, self._met = self._met, None
+        if met is not None and not met.done():
+            met.set_result(None)
 
     def set_fallback(self, fallback: Fallback, errors: tuple[type[BaseException], ...]) -> None:
         """Give payloads rejected by ``decode`` (raising ``errors``) to ``fallback``."""

@@ -62,8 +62,8 @@ class EngineHooks:
         after_reconnect: Replay after a reconnect (called with the last sequence id).
         current: The current connection (None when there is none).
         abandon: Abort a connection just opened (the engine was closed meanwhile).
-        watch_overlap: Before a rotation: a future resolved when a sequence id is seen
-            again (both connections then carry the stream), None without sequence ids.
+        watch_overlap: Before a rotation: a future resolved once the new connection's
+            stream met the old one's (it then carries everything), None without ids.
         retire: Hand a rotated-out connection over and close it gracefully (given the
             overlap future).
         describe: A short text naming the URI (redacted) for logs.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 
 __all__ = ["SequenceTracker", "advance"]
@@ -28,13 +27,12 @@ class SequenceTracker:
     of a make-before-break rotation, or a server replaying after reconnect).
     """
 
-    __slots__ = ("_order", "_repeat", "_seen", "_window", "last")
+    __slots__ = ("_order", "_seen", "_window", "last")
 
     def __init__(self, window: int) -> None:
         self._window = window
         self._seen: set[int] = set()
         self._order: deque[int] = deque()
-        self._repeat: asyncio.Future[None] | None = None
         self.last: int | None = None
 
     def __contains__(self, seq: object) -> bool:
@@ -44,11 +42,6 @@ class SequenceTracker:
     def observe(self, seq: int) -> tuple[bool, tuple[int, int] | None]:
         """Record ``seq``; return ``(is_duplicate, gap)`` where gap is ``(first, last)``."""
         if seq in self._seen:
-            repeat = self._repeat
-            if repeat is not None:
-                self._repeat = None
-                if not repeat.done():
-                    repeat.set_result(None)
             return True, None
         self._seen.add(seq)
         self._order.append(seq)
@@ -56,17 +49,6 @@ class SequenceTracker:
             self._seen.discard(self._order.popleft())
         self.last, gap = advance(self.last, seq)
         return False, gap
-
-    def next_repeat(self) -> asyncio.Future[None]:
-        """A future resolved the next time an id is seen again.
-
-        A rotation waits on it: two connections carrying one stream have handed over
-        without a hole once both delivered a common id.
-        """
-        if self._repeat is not None:
-            self._repeat.cancel()
-        self._repeat = asyncio.get_running_loop().create_future()
-        return self._repeat
 
     def reset(self) -> None:
         """Forget everything (a new stream whose ids restart)."""

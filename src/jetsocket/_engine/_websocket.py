@@ -253,7 +253,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
                     current=lambda: self._conn,
                     abandon=abort_connection,
                     # Late-bound: set_overlap_watch() may come after this is built.
-                    watch_overlap=lambda: (self._overlap_watch or self._receiver.next_repeat)(),  # noqa: PLW0108
+                    watch_overlap=lambda: (self._overlap_watch or self._receiver.watch_meeting)(),  # noqa: PLW0108
                     retire=functools.partial(
                         retire_connection, overlap_timeout=settings.rotation_overlap
                     ),
@@ -294,7 +294,7 @@ class WebSocket(ConnectContext, EventSource, Generic[T]):
     def set_overlap_watch(self, watch: OverlapWatch) -> None:
         """Set how a rotation sees the new connection carry the stream (:data:`OverlapWatch`).
 
-        Default: the ``ReplayConfig.sequence_extractor`` ids seen twice.
+        Default: the ``ReplayConfig.sequence_extractor`` ids of both connections meet.
         """
         self._overlap_watch = watch
 
